@@ -1,0 +1,204 @@
+"""Model builders and the model-name registry: ``mobilenet_v1``, ``create_model``, ``list_models``."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .archs import ArchConfig, get_arch, unknown_name_message
+from .model import MobileNetV1
+
+__all__ = [
+    "mobilenet_v1",
+    "mobilenet_v1_100",
+    "mobilenet_v1_075",
+    "mobilenet_v1_050",
+    "mobilenet_v1_025",
+    "create_model",
+    "list_models",
+    "register_model",
+    "model_name_for_width",
+]
+
+ModelBuilder = Callable[..., MobileNetV1]
+_MODEL_REGISTRY: dict[str, ModelBuilder] = {}
+_MODEL_WIDTHS: dict[str, float] = {}
+#: Tag of the weights that ``pretrained=True`` loads when no tag is given.
+DEFAULT_TAG = "mnist"
+
+
+def register_model(name: str, width_mult: float | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator that registers a model builder under ``name`` for :func:`create_model`.
+
+    Args:
+        name: The model name, e.g. ``"mobilenet_v1_100"``; must be new.
+        width_mult: The width the builder uses, so :func:`model_name_for_width` can map
+            a width back to its name.
+
+    Raises:
+        ValueError: If ``name`` is already registered.
+    """
+
+    def decorator(builder: ModelBuilder) -> ModelBuilder:
+        if name in _MODEL_REGISTRY:
+            raise ValueError(f"Model {name!r} is already registered; choose a different name.")
+        _MODEL_REGISTRY[name] = builder
+        if width_mult is not None:
+            _MODEL_WIDTHS[name] = width_mult
+        return builder
+
+    return decorator
+
+
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Names of registered models matching a shell-style wildcard ``pattern``.
+
+    Args:
+        pattern: ``fnmatch`` pattern, e.g. ``"*_050"``; ``"*"`` lists all.
+        pretrained: List ``name.tag`` entries of published weights instead of models.
+
+    Returns:
+        Sorted names.
+    """
+    if pretrained:
+        from .pretrained import list_pretrained
+
+        return list_pretrained(pattern)
+    return sorted(fnmatch.filter(_MODEL_REGISTRY, pattern))
+
+
+def model_name_for_width(width_mult: float) -> str:
+    """The registered name of the plain MNIST model with this width, e.g. 0.5 → ``mobilenet_v1_050``."""
+    for name, width in _MODEL_WIDTHS.items():
+        if math.isclose(width, width_mult):
+            return name
+    return f"mobilenet_v1_{round(width_mult * 100):03d}"
+
+
+def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> MobileNetV1:
+    """Build a registered model by name, optionally with a weight tag after a dot.
+
+    Args:
+        name: A name from :func:`list_models`, optionally ``name.tag`` such as
+            ``"mobilenet_v1_050.mnist"`` (the tag picks the pretrained weights).
+        pretrained: ``True`` for the published weights, or a local file/folder or Hub
+            repo id to load weights from.
+        **kwargs: Passed to the builder (``num_classes``, ``in_chans``, ...).
+
+    Raises:
+        KeyError: For an unknown name, with a "did you mean" suggestion.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"create_model expects a model name (str), got {type(name).__name__}.")
+    base, _, tag = name.partition(".")
+    if base not in _MODEL_REGISTRY:
+        raise KeyError(unknown_name_message("model", base, list_models()))
+    if tag:
+        kwargs["tag"] = tag
+    return _MODEL_REGISTRY[base](pretrained=pretrained, **kwargs)
+
+
+def mobilenet_v1(
+    pretrained: bool | str | Path = False,
+    *,
+    width_mult: float = 1.0,
+    resolution_mult: float = 1.0,
+    in_chans: int = 1,
+    num_classes: int = 10,
+    arch: str | ArchConfig = "mnist",
+    dropout: float = 0.0,
+    tag: str | None = None,
+    **kwargs: Any,
+) -> MobileNetV1:
+    """MobileNet V1 with width multiplier α and resolution multiplier ρ.
+
+    Example:
+        >>> import torch
+        >>> from mobilenet_mnist import mobilenet_v1
+        >>> model = mobilenet_v1(width_mult=0.5).eval()
+        >>> model(torch.zeros(2, 1, 32, 32)).shape
+        torch.Size([2, 10])
+
+    Args:
+        pretrained: ``False`` for random weights; ``True`` for the published weights of
+            this width (tag ``tag``, default ``"mnist"``); or a path to a
+            ``.safetensors`` file / saved folder, or a Hugging Face Hub repo id.
+        width_mult: α; scales every layer's channels.
+        resolution_mult: ρ; sets the default input side to ``round(input_size·ρ)``
+            (32·ρ for the MNIST config), used by preprocessing and docs. The network
+            itself accepts any side the strides allow.
+        in_chans: Input channels. Pretrained grayscale weights are adapted for
+            ``in_chans != 1``.
+        num_classes: Number of outputs; with pretrained weights a different value gives a
+            freshly initialised classifier. 0 returns pooled features.
+        arch: Layer config name (:func:`mobilenet_mnist.list_archs`) or config.
+        dropout: Dropout before the classifier.
+        tag: Weight tag for ``pretrained=True`` (see ``list_models(pretrained=True)``).
+        **kwargs: Passed on to :class:`MobileNetV1`.
+
+    Returns:
+        The model, in training mode, with ``model.pretrained_cfg`` describing its input.
+
+    Raises:
+        ValueError: For out-of-range multipliers or an input size the strides cannot take.
+        KeyError: For an unknown architecture or weight tag.
+    """
+    arch_cfg = get_arch(arch)
+    input_size = _input_size(arch_cfg, resolution_mult)
+    model = MobileNetV1(
+        arch_cfg, width_mult=width_mult, in_chans=in_chans, num_classes=num_classes,
+        dropout=dropout, input_size=input_size, **kwargs,
+    )
+    if pretrained is False or pretrained is None:
+        return model
+    from .hub import load_pretrained  # lazy: keeps huggingface_hub out of import time
+
+    if pretrained is True:
+        source = f"{model_name_for_width(width_mult)}.{tag or DEFAULT_TAG}"
+        if arch_cfg.name != "mnist":
+            raise ValueError(
+                f"No published weights exist for arch {arch_cfg.name!r}; pass pretrained=False "
+                "or a path/repo id of your own weights."
+            )
+    else:
+        source = str(pretrained)
+    return load_pretrained(model, source)
+
+
+def _input_size(arch: ArchConfig, resolution_mult: float) -> int:
+    if isinstance(resolution_mult, bool) or not isinstance(resolution_mult, (int, float)):
+        raise TypeError(f"resolution_mult must be a number, got {type(resolution_mult).__name__}.")
+    if not math.isfinite(resolution_mult) or resolution_mult <= 0:
+        raise ValueError(f"resolution_mult must be a positive number, got {resolution_mult!r}.")
+    size = round(arch.input_size * resolution_mult)
+    if size < arch.min_input_size:
+        lowest = arch.min_input_size / arch.input_size
+        raise ValueError(
+            f"resolution_mult={resolution_mult} gives a {size}px input, which the strides of "
+            f"architecture {arch.name!r} cannot take (minimum {arch.min_input_size}px, i.e. "
+            f"resolution_mult >= {lowest:.3f})."
+        )
+    return size
+
+
+def _variant(name: str, width_mult: float) -> ModelBuilder:
+    def builder(pretrained: bool | str | Path = False, **kwargs: Any) -> MobileNetV1:
+        return mobilenet_v1(pretrained, width_mult=width_mult, **kwargs)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = (
+        f"MobileNet V1 for MNIST with α = {width_mult}.\n\n"
+        "Args:\n"
+        "    pretrained: As in :func:`mobilenet_v1`.\n"
+        "    **kwargs: Any keyword of :func:`mobilenet_v1` except ``width_mult``.\n"
+    )
+    return register_model(name, width_mult)(builder)
+
+
+mobilenet_v1_100 = _variant("mobilenet_v1_100", 1.0)
+mobilenet_v1_075 = _variant("mobilenet_v1_075", 0.75)
+mobilenet_v1_050 = _variant("mobilenet_v1_050", 0.5)
+mobilenet_v1_025 = _variant("mobilenet_v1_025", 0.25)

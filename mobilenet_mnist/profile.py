@@ -1,0 +1,117 @@
+"""Parameter and multiply-add counting, total and per layer.
+
+Multiply-adds are counted the way the MobileNet paper does: every convolution and the
+fully connected layer; BatchNorm, ReLU and pooling are not counted. Parameters include
+BatchNorm's affine weights (as ``sum(p.numel() for p in model.parameters())``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["LayerCost", "ModelCost", "count_params", "profile_model"]
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Cost of one conv or linear layer for one input image.
+
+    Attributes:
+        name: Qualified module name, e.g. ``"stages.1.0.conv_pw.conv"``.
+        kind: ``"conv"``, ``"conv_dw"`` (depthwise) or ``"linear"``.
+        output_shape: Output shape without the batch axis.
+        params: Parameters of the layer (weights and bias).
+        macs: Multiply-adds per image.
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Totals and per-layer rows of :func:`profile_model`."""
+
+    params: int
+    macs: int
+    input_size: tuple[int, int, int]
+    layers: tuple[LayerCost, ...]
+
+    def to_markdown(self) -> str:
+        """A markdown table of the per-layer costs."""
+        rows = ["| layer | kind | output | params | mult-adds |", "|---|---|---|---:|---:|"]
+        for layer in self.layers:
+            shape = "×".join(map(str, layer.output_shape))
+            rows.append(f"| {layer.name} | {layer.kind} | {shape} | {layer.params:,} | {layer.macs:,} |")
+        rows.append(f"| **total** | | | {self.params:,} | {self.macs:,} |")
+        return "\n".join(rows)
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (optionally only those with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _layer_cost(name: str, module: nn.Module, output: torch.Tensor) -> LayerCost:
+    params = sum(p.numel() for p in module.parameters(recurse=False))
+    out_shape = tuple(output.shape[1:])
+    if isinstance(module, nn.Conv2d):
+        per_output = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+        depthwise = module.groups > 1 and module.groups == module.in_channels
+        kind = "conv_dw" if depthwise else "conv"
+        return LayerCost(name, kind, out_shape, params, per_output * output[0].numel())
+    return LayerCost(name, "linear", out_shape, params, module.in_features * module.out_features)
+
+
+def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = None) -> ModelCost:
+    """Count parameters and multiply-adds of ``model`` for one image.
+
+    Args:
+        model: Any module; conv and linear layers are counted.
+        input_size: Input side (or (H, W)); defaults to ``model.pretrained_cfg["input_size"]``.
+
+    Returns:
+        A :class:`ModelCost` with totals and one row per conv/linear layer.
+
+    Raises:
+        ValueError: If no input size is given and the model has no ``pretrained_cfg``.
+    """
+    in_chans, height, width = _resolve_input(model, input_size)
+    rows: list[LayerCost] = []
+    hooks = [
+        module.register_forward_hook(
+            lambda mod, _inp, out, name=name: rows.append(_layer_cost(name, mod, out))
+        )
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear))
+    ]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            param = next(model.parameters())
+            model(torch.zeros(1, in_chans, height, width, dtype=param.dtype, device=param.device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return ModelCost(count_params(model), sum(r.macs for r in rows), (in_chans, height, width), tuple(rows))
+
+
+def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -> tuple[int, int, int]:
+    cfg = getattr(model, "pretrained_cfg", None)
+    if input_size is None:
+        if cfg is None:
+            raise ValueError("profile_model needs input_size for a model without pretrained_cfg.")
+        return tuple(cfg["input_size"])  # type: ignore[return-value]
+    in_chans = cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3)
+    if isinstance(input_size, int):
+        return in_chans, input_size, input_size
+    height, width = input_size
+    return in_chans, height, width
