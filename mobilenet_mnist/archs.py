@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "LayerConfig",
+    "IMAGENET_ARCH",
+    "MNIST_ARCH",
     "ArchConfig",
-    "register_arch",
+    "LayerConfig",
     "get_arch",
     "list_archs",
-    "MNIST_ARCH",
-    "IMAGENET_ARCH",
+    "register_arch",
 ]
 
 LayerKind = Literal["conv", "dw_sep"]
@@ -46,11 +46,11 @@ class LayerConfig:
     def __post_init__(self) -> None:
         if self.kind not in _LAYER_KINDS:
             raise ValueError(f"LayerConfig.kind must be one of {_LAYER_KINDS}, got {self.kind!r}.")
-        if not isinstance(self.out_chs, int) or self.out_chs < 1:
+        if not _is_int(self.out_chs) or self.out_chs < 1:
             raise ValueError(f"LayerConfig.out_chs must be a positive int, got {self.out_chs!r}.")
-        if self.stride not in (1, 2):
+        if not _is_int(self.stride) or self.stride not in (1, 2):
             raise ValueError(f"LayerConfig.stride must be 1 or 2, got {self.stride!r}.")
-        if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if not _is_int(self.kernel_size) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(
                 f"LayerConfig.kernel_size must be a positive odd int, got {self.kernel_size!r}."
             )
@@ -74,6 +74,19 @@ class ArchConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"ArchConfig.name must be a non-empty str, got {self.name!r}.")
+        if not isinstance(self.layers, tuple) or not all(
+            isinstance(layer, LayerConfig) for layer in self.layers
+        ):
+            raise TypeError(
+                f"Architecture {self.name!r}: layers must be a tuple of LayerConfig, got "
+                f"{type(self.layers).__name__}; wrap the rows as tuple(LayerConfig(...), ...)."
+            )
+        if not _is_int(self.input_size):
+            raise TypeError(
+                f"Architecture {self.name!r}: input_size must be an int, got {self.input_size!r}."
+            )
         if not self.layers:
             raise ValueError(f"Architecture {self.name!r} has no layers.")
         if self.layers[0].kind != "conv":
@@ -101,6 +114,11 @@ class ArchConfig:
         """Smallest input side for which every stride-2 layer still sees at least 2×2."""
         num_downsamples = sum(layer.stride == 2 for layer in self.layers)
         return 2 ** (num_downsamples - 1) + 1 if num_downsamples else 1
+
+
+def _is_int(value: object) -> bool:
+    """True for real ints only (``bool`` is an ``int`` subclass but no channel count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _dw(out_chs: int, stride: int = 1) -> LayerConfig:

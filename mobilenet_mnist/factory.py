@@ -1,4 +1,5 @@
-"""Model builders and the model-name registry: ``mobilenet_v1``, ``create_model``, ``list_models``."""
+"""Model builders and the model-name registry: ``mobilenet_v1``, ``create_model``, ``list_models``.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from .archs import ArchConfig, get_arch, unknown_name_message
-from .model import MobileNetV1
+from .model import MAX_INPUT_SIZE, MobileNetV1
 
 __all__ = [
-    "mobilenet_v1",
-    "mobilenet_v1_100",
-    "mobilenet_v1_075",
-    "mobilenet_v1_050",
-    "mobilenet_v1_025",
     "create_model",
     "list_models",
-    "register_model",
+    "mobilenet_v1",
+    "mobilenet_v1_025",
+    "mobilenet_v1_050",
+    "mobilenet_v1_075",
+    "mobilenet_v1_100",
     "model_name_for_width",
+    "register_model",
 ]
 
 ModelBuilder = Callable[..., MobileNetV1]
@@ -30,7 +31,9 @@ _MODEL_WIDTHS: dict[str, float] = {}
 DEFAULT_TAG = "mnist"
 
 
-def register_model(name: str, width_mult: float | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_model(
+    name: str, width_mult: float | None = None
+) -> Callable[[ModelBuilder], ModelBuilder]:
     """Decorator that registers a model builder under ``name`` for :func:`create_model`.
 
     Args:
@@ -71,7 +74,10 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
 
 
 def model_name_for_width(width_mult: float) -> str:
-    """The registered name of the plain MNIST model with this width, e.g. 0.5 → ``mobilenet_v1_050``."""
+    """The registered name of the plain MNIST model of this width.
+
+    For example 0.5 → ``mobilenet_v1_050``.
+    """
     for name, width in _MODEL_WIDTHS.items():
         if math.isclose(width, width_mult):
             return name
@@ -154,8 +160,6 @@ def mobilenet_v1(
     )
     if pretrained is False or pretrained is None:
         return model
-    from .hub import load_pretrained  # lazy: keeps huggingface_hub out of import time
-
     if pretrained is True:
         source = f"{model_name_for_width(width_mult)}.{tag or DEFAULT_TAG}"
         if arch_cfg.name != "mnist":
@@ -165,6 +169,8 @@ def mobilenet_v1(
             )
     else:
         source = str(pretrained)
+    from .hub import load_pretrained  # lazy: keeps huggingface_hub out of import time
+
     return load_pretrained(model, source)
 
 
@@ -173,6 +179,12 @@ def _input_size(arch: ArchConfig, resolution_mult: float) -> int:
         raise TypeError(f"resolution_mult must be a number, got {type(resolution_mult).__name__}.")
     if not math.isfinite(resolution_mult) or resolution_mult <= 0:
         raise ValueError(f"resolution_mult must be a positive number, got {resolution_mult!r}.")
+    if arch.input_size * resolution_mult > MAX_INPUT_SIZE:  # also keeps round() off inf
+        highest = MAX_INPUT_SIZE / arch.input_size
+        raise ValueError(
+            f"resolution_mult={resolution_mult} gives an input side above {MAX_INPUT_SIZE}px "
+            f"for architecture {arch.name!r}; use resolution_mult <= {highest:g}."
+        )
     size = round(arch.input_size * resolution_mult)
     if size < arch.min_input_size:
         lowest = arch.min_input_size / arch.input_size

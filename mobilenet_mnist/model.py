@@ -11,12 +11,14 @@ from torch import nn
 from .archs import ArchConfig, LayerConfig, get_arch
 from .layers import ConvBnAct, DepthwiseSeparable, make_divisible
 
-__all__ = ["MobileNetV1", "MNIST_MEAN", "MNIST_STD", "MAX_WIDTH_MULT"]
+__all__ = ["MAX_INPUT_SIZE", "MAX_WIDTH_MULT", "MNIST_MEAN", "MNIST_STD", "MobileNetV1"]
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 #: Widths above this build networks of hundreds of millions of parameters; refuse them.
 MAX_WIDTH_MULT = 4.0
+#: Largest default input side (pixels) a model accepts in ``pretrained_cfg``.
+MAX_INPUT_SIZE = 4096
 
 
 def _check_number(name: str, value: Any, low: float, high: float, *, integer: bool) -> None:
@@ -54,6 +56,9 @@ class MobileNetV1(nn.Module):
         KeyError: If ``arch`` names no registered architecture.
     """
 
+    # TorchScript compiles properties; this one reads the untyped pretrained_cfg dict.
+    __jit_unused_properties__ = ["input_size"]  # noqa: RUF012
+
     def __init__(
         self,
         arch: str | ArchConfig = "mnist",
@@ -70,7 +75,9 @@ class MobileNetV1(nn.Module):
         _check_number("num_classes", num_classes, 0, 1_000_000, integer=True)
         _check_number("dropout", dropout, 0.0, 0.999, integer=False)
         input_size = arch.input_size if input_size is None else input_size
-        _check_number("input_size", input_size, arch.min_input_size, 4096, integer=True)
+        _check_number(
+            "input_size", input_size, arch.min_input_size, MAX_INPUT_SIZE, integer=True
+        )
 
         self.arch = arch
         self.width_mult = float(width_mult)
@@ -158,8 +165,8 @@ class MobileNetV1(nn.Module):
         """
         _check_number("num_classes", num_classes, 0, 1_000_000, integer=True)
         self.num_classes = num_classes
-        device = self.stem.conv.weight.device
-        self.classifier = self._make_classifier(num_classes).to(device)
+        weight = self.stem.conv.weight  # match the model's device and dtype (e.g. after .double())
+        self.classifier = self._make_classifier(num_classes).to(weight.device, weight.dtype)
         if isinstance(self.classifier, nn.Linear):
             _init_linear(self.classifier)
         self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes}
@@ -175,13 +182,13 @@ class MobileNetV1(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and all stages: (N, C, H, W) → (N, num_features, H/s, W/s)."""
-        if not torch.jit.is_scripting():
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():
             self._check_input(x)
         return self.stages(self.stem(x))
 
     def forward_intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps at the end of every stage (described by :attr:`feature_info`)."""
-        if not torch.jit.is_scripting():
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():
             self._check_input(x)
         x = self.stem(x)
         features = []

@@ -48,7 +48,9 @@ class ModelCost:
         rows = ["| layer | kind | output | params | mult-adds |", "|---|---|---|---:|---:|"]
         for layer in self.layers:
             shape = "×".join(map(str, layer.output_shape))
-            rows.append(f"| {layer.name} | {layer.kind} | {shape} | {layer.params:,} | {layer.macs:,} |")
+            rows.append(
+                f"| {layer.name} | {layer.kind} | {shape} | {layer.params:,} | {layer.macs:,} |"
+            )
         rows.append(f"| **total** | | | {self.params:,} | {self.macs:,} |")
         return "\n".join(rows)
 
@@ -62,7 +64,8 @@ def _layer_cost(name: str, module: nn.Module, output: torch.Tensor) -> LayerCost
     params = sum(p.numel() for p in module.parameters(recurse=False))
     out_shape = tuple(output.shape[1:])
     if isinstance(module, nn.Conv2d):
-        per_output = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+        kernel_h, kernel_w = module.kernel_size
+        per_output = (module.in_channels // module.groups) * kernel_h * kernel_w
         depthwise = module.groups > 1 and module.groups == module.in_channels
         kind = "conv_dw" if depthwise else "conv"
         return LayerCost(name, kind, out_shape, params, per_output * output[0].numel())
@@ -101,10 +104,13 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
         for hook in hooks:
             hook.remove()
         model.train(was_training)
-    return ModelCost(count_params(model), sum(r.macs for r in rows), (in_chans, height, width), tuple(rows))
+    total_macs = sum(r.macs for r in rows)
+    return ModelCost(count_params(model), total_macs, (in_chans, height, width), tuple(rows))
 
 
-def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -> tuple[int, int, int]:
+def _resolve_input(
+    model: nn.Module, input_size: int | tuple[int, int] | None
+) -> tuple[int, int, int]:
     cfg = getattr(model, "pretrained_cfg", None)
     if input_size is None:
         if cfg is None:

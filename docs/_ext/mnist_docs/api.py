@@ -1,0 +1,176 @@
+"""API reference pages generated from ``mobilenet_mnist.__all__``, grouped by topic.
+
+Every public name is placed on the page of the topic its defining module belongs to;
+a name from a module no topic lists lands on an "Other" page, so nothing public is
+ever left out. Topics whose modules are not written yet simply have no page.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .common import GENERATED_DIR, INCLUDE_DIR, write_if_changed
+
+PACKAGE = "mobilenet_mnist"
+API_DIR = GENERATED_DIR / "api"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One API page: a slug (file name), a title, an intro line and its modules."""
+
+    slug: str
+    title: str
+    intro: str
+    modules: tuple[str, ...]
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("models", "Models", "Build models by name or by multiplier, and list them.",
+          ("factory", "model")),
+    Topic("architectures", "Architectures and layers",
+          "Layer configs as data, the architecture registry and the building blocks.",
+          ("archs", "layers")),
+    Topic("costs", "Cost counting", "Parameters and multiply-adds, total and per layer.",
+          ("profile",)),
+    Topic("weights", "Pretrained weights",
+          "The weight registry, saving, loading and publishing checkpoints.",
+          ("pretrained", "hub")),
+    Topic("data", "Data and preprocessing",
+          "MNIST-family datasets as tensors, preprocessing for inference, augmentation.",
+          ("data", "augment")),
+    Topic("training", "Training", "The training recipe, evaluation and fine-tuning helpers.",
+          ("train", "evaluate", "finetune", "distributed")),
+    Topic("speed", "Speed", "Fast inference paths and the benchmark suite.",
+          ("optimize", "benchmark")),
+    Topic("deployment", "Deployment", "Export to ONNX, TorchScript and torch.export; int8.",
+          ("export", "quantize")),
+    Topic("cli", "Command line", "The ``mobilenet-mnist`` command.", ("cli",)),
+)
+OTHER = Topic("other", "Other", "Public names not covered by the topics above.", ())
+
+#: Text for public constants that have no ``#:`` doc comment of their own.
+_FALLBACK_DATA_DOCS = {"__version__": "The installed version of the package (SemVer)."}
+
+
+def defining_module(package: ModuleType, name: str) -> str:
+    """The submodule that defines public ``name`` (``mobilenet_mnist.<sub>``).
+
+    Lazily exported names are looked up in the package's ``_LAZY`` map without
+    importing them; other objects by ``__module__``, then by the ``__all__`` of the
+    already imported submodules (for constants, which carry no ``__module__``).
+    """
+    lazy: dict[str, str] = getattr(package, "_LAZY", {})
+    if name in lazy:
+        return f"{package.__name__}.{lazy[name].lstrip('.')}"
+    obj = getattr(package, name)
+    module = getattr(obj, "__module__", None)
+    if isinstance(module, str) and module.startswith(package.__name__ + "."):
+        return module
+    for mod_name, mod in sorted(sys.modules.items()):
+        if mod_name.startswith(package.__name__ + ".") and name in getattr(mod, "__all__", ()):
+            if getattr(mod, name, None) is obj:
+                return mod_name
+    return package.__name__
+
+
+def topic_of(module: str) -> Topic:
+    """The topic listing ``module`` (``mobilenet_mnist.x``), or :data:`OTHER`."""
+    short = module.removeprefix(PACKAGE + ".")
+    return next((topic for topic in TOPICS if short in topic.modules), OTHER)
+
+
+def group_public_names(package: ModuleType) -> dict[Topic, dict[str, list[str]]]:
+    """``{topic: {module: [names]}}`` for every name in ``package.__all__``, in topic order."""
+    grouped: dict[Topic, dict[str, list[str]]] = {}
+    for name in package.__all__:
+        module = defining_module(package, name)
+        grouped.setdefault(topic_of(module), {}).setdefault(module, []).append(name)
+    ordered = {}
+    for topic in (*TOPICS, OTHER):
+        if topic in grouped:
+            rank = {f"{PACKAGE}.{name}": i for i, name in enumerate(topic.modules)}
+            modules = grouped[topic]
+            ordered[topic] = {m: modules[m] for m in sorted(modules, key=lambda m: rank.get(m, 99))}
+    return ordered
+
+
+def _kind(obj: Any) -> str:
+    if inspect.isclass(obj):
+        return "exception" if issubclass(obj, BaseException) else "class"
+    if callable(obj):
+        return "function"
+    return "data"
+
+
+def _data_doc(module: str, name: str, obj: Any) -> str:
+    """reST for a public constant, with the ``#:`` comment from its defining module."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    comment = ""
+    if module != PACKAGE:
+        docs = ModuleAnalyzer.for_module(module).find_attr_docs()
+        comment = "\n".join(docs.get(("", name), [])).strip()
+    comment = comment or _FALLBACK_DATA_DOCS.get(name, "")
+    if not comment:
+        raise ValueError(
+            f"Public constant {PACKAGE}.{name} has no documentation: add a '#:' comment "
+            f"above its definition in {module}."
+        )
+    value = repr(obj)
+    lines = [f".. py:data:: {PACKAGE}.{name}", f"   :type: {type(obj).__name__}"]
+    if len(value) <= 80:
+        lines.append(f"   :value: {value}")
+    body = "\n".join(f"   {line}" if line else "" for line in comment.splitlines())
+    return "\n".join(lines) + "\n\n" + body + "\n"
+
+
+def _object_doc(name: str, obj: Any, module: str) -> str:
+    kind = _kind(obj)
+    if kind == "data":
+        return _data_doc(module, name, obj)
+    if kind in ("class", "exception"):
+        return f".. auto{kind}:: {PACKAGE}.{name}\n   :members:\n   :show-inheritance:\n"
+    return f".. autofunction:: {PACKAGE}.{name}\n"
+
+
+def _heading(text: str, char: str) -> str:
+    return f"{text}\n{char * len(text)}\n"
+
+
+def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]]) -> str:
+    """The reST page of one topic: summary table, then each module's docstring and members."""
+    names = [name for members in modules.values() for name in members]
+    callables = [n for n in names if _kind(getattr(package, n)) != "data"]
+    parts = [
+        f".. _api-{topic.slug}:\n", _heading(topic.title, "="), topic.intro + "\n",
+        f".. currentmodule:: {PACKAGE}\n",
+    ]
+    if callables:
+        parts.append(".. autosummary::\n   :nosignatures:\n\n" + "".join(f"   {n}\n" for n in callables))
+    for module, members in modules.items():
+        parts.append(_heading(f"``{module}``", "-"))
+        if module != PACKAGE:
+            parts.append(f".. automodule:: {module}\n")
+        parts.append(f".. currentmodule:: {PACKAGE}\n")
+        parts.extend(_object_doc(name, getattr(package, name), module) for name in members)
+    return "\n".join(parts)
+
+
+def generate_api(package_name: str = PACKAGE) -> list[str]:
+    """Write ``generated/api/<topic>.rst`` and the toctree include; return the page slugs."""
+    package = importlib.import_module(package_name)
+    grouped = group_public_names(package)
+    for topic, modules in grouped.items():
+        write_if_changed(API_DIR / f"{topic.slug}.rst", render_topic(package, topic, modules))
+    for stale in API_DIR.glob("*.rst"):
+        if stale.stem not in {topic.slug for topic in grouped}:
+            stale.unlink()
+    entries = "".join(f"   /generated/api/{topic.slug}\n" for topic in grouped)
+    write_if_changed(INCLUDE_DIR / "api_toctree.rst", f".. toctree::\n   :maxdepth: 2\n\n{entries}")
+    return [topic.slug for topic in grouped]

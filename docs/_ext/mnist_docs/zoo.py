@@ -1,0 +1,103 @@
+"""Model-zoo tables, generated from the weight registry (``mobilenet_mnist.pretrained``).
+
+Every number comes from the registered :class:`~mobilenet_mnist.PretrainedCfg` entries;
+when the registry is empty the page says so instead of showing a table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from .common import INCLUDE_DIR, list_table, literal, millions, note, write_if_changed
+
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+NO_CHECKPOINTS = "No published checkpoints yet: the weight registry of this build is empty."
+
+
+def load_registry() -> list[Any] | None:
+    """All registered checkpoints, or None when this checkout has no weight registry."""
+    try:
+        pretrained = importlib.import_module("mobilenet_mnist.pretrained")
+    except ModuleNotFoundError as error:
+        if error.name == "mobilenet_mnist.pretrained":
+            return None
+        raise
+    return [pretrained.get_pretrained_cfg(name) for name in pretrained.list_pretrained()]
+
+
+def by_dataset(cfgs: Sequence[Any]) -> dict[str, list[Any]]:
+    """Checkpoints grouped by dataset, MNIST first, each group sorted by width."""
+    groups: dict[str, list[Any]] = {}
+    for cfg in cfgs:
+        groups.setdefault(cfg.dataset, []).append(cfg)
+    order = sorted(groups, key=lambda d: (d != "mnist", d))
+    return {d: sorted(groups[d], key=lambda c: (-c.width_mult, c.name)) for d in order}
+
+
+def accuracy_sides(cfgs: Sequence[Any]) -> list[int]:
+    """Every input side any of ``cfgs`` was scored at, largest first."""
+    return sorted({int(side) for cfg in cfgs for side in cfg.test_accuracy}, reverse=True)
+
+
+def _accuracy(cfg: Any, side: int) -> str:
+    scores = {int(k): v for k, v in cfg.test_accuracy.items()}
+    return f"{scores[side]:.2f}" if side in scores else "—"
+
+
+def accuracy_table(cfgs: Sequence[Any]) -> str:
+    """Accuracy at every scored side, size and cost of each checkpoint of one dataset."""
+    sides = accuracy_sides(cfgs)
+    header = ["checkpoint", "α", "input", *(f"top-1 % at {s} px" for s in sides),
+              "parameters", "mult-adds", "file size", "offline"]
+    rows = []
+    for cfg in cfgs:
+        channels, height, width = cfg.input_size
+        rows.append([
+            literal(cfg.name), f"{cfg.width_mult:g}", f"{channels}×{height}×{width}",
+            *(_accuracy(cfg, s) for s in sides),
+            millions(cfg.num_params), millions(cfg.macs), f"{cfg.file_size / 2**20:.1f} MiB",
+            "shipped" if cfg.shipped else "Hub",
+        ])
+    return list_table(header, rows, align_right_from=1)
+
+
+def provenance_table(cfgs: Sequence[Any]) -> str:
+    """Where each checkpoint's file lives, its hash, licence, recipe and training time."""
+    header = ["checkpoint", "Hub repo @ revision", "file", "sha256", "licence", "recipe",
+              "training time"]
+    rows = [
+        [
+            literal(cfg.name), literal(f"{cfg.hf_hub_id}@{cfg.hf_hub_revision}"),
+            literal(cfg.filename), literal(cfg.sha256[:16] + "…"), cfg.license,
+            literal(cfg.recipe) if cfg.recipe else "—",
+            f"{cfg.train_time_s / 60:.1f} min" if cfg.train_time_s else "—",
+        ]
+        for cfg in cfgs
+    ]
+    return list_table(header, rows)
+
+
+def render_zoo(cfgs: Sequence[Any] | None) -> str:
+    """The reST of the zoo tables (or a note when there is nothing to show)."""
+    if cfgs is None:
+        return note("This build has no weight registry (``mobilenet_mnist.pretrained``).")
+    if not cfgs:
+        return note(NO_CHECKPOINTS)
+    parts = []
+    for dataset, group in by_dataset(cfgs).items():
+        title = DATASET_TITLES.get(dataset, dataset)
+        parts.append(f"{title}\n{'~' * len(title)}\n")
+        parts.append(f"Top-1 accuracy on the full {title} test set, single model, no test-time "
+                     "augmentation; mult-adds at the checkpoint's native input size.\n")
+        parts.append(accuracy_table(group))
+        parts.append(provenance_table(group))
+    return "\n".join(parts)
+
+
+def generate_zoo() -> list[Any] | None:
+    """Write ``generated/include/zoo_tables.rst``; return the registry entries (or None)."""
+    cfgs = load_registry()
+    write_if_changed(INCLUDE_DIR / "zoo_tables.rst", render_zoo(cfgs))
+    return cfgs

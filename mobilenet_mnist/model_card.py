@@ -1,0 +1,143 @@
+"""The ``README.md`` model card written next to saved weights (Hugging Face layout).
+
+The card starts with YAML front matter the Hub reads (library name, licence, datasets,
+tags and a ``model-index`` with the measured accuracy), then says in prose what the
+model is, how to load it, how to preprocess its input and what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["HF_DATASET_IDS", "render_model_card"]
+
+#: Hub dataset ids of the datasets the project trains on, for the card's ``datasets:``.
+HF_DATASET_IDS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
+_DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def _yaml_str(value: object) -> str:
+    """A YAML scalar; JSON strings are valid YAML and quote everything that needs it."""
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def _front_matter(config: Mapping[str, Any]) -> list[str]:
+    licence = _yaml_str(config.get("license") or "other")
+    lines = ["---", "library_name: mobilenet-mnist", f"license: {licence}"]
+    dataset = config.get("dataset")
+    if dataset:
+        lines += ["datasets:", f"- {_yaml_str(HF_DATASET_IDS.get(dataset, dataset))}"]
+    lines += ["pipeline_tag: image-classification", "tags:"]
+    lines += [f"- {tag}" for tag in ("image-classification", "mobilenet", "pytorch", "safetensors")]
+    accuracy = config.get("metrics", {}).get("test_accuracy")
+    if dataset and accuracy:
+        lines += _model_index(config, dataset, _per_side(accuracy, config))
+    lines.append("---")
+    return lines
+
+
+def _per_side(accuracy: float | Mapping[Any, float], config: Mapping[str, Any]) -> dict[int, float]:
+    """``test_accuracy`` as input side → %; a bare number is taken at the native side."""
+    if isinstance(accuracy, Mapping):
+        return {int(side): float(value) for side, value in accuracy.items()}
+    return {int(config["input_size"][-1]): float(accuracy)}
+
+
+def _model_index(config: Mapping[str, Any], dataset: str, accuracy: dict[int, float]) -> list[str]:
+    title = _DATASET_TITLES.get(dataset, dataset)
+    lines = [
+        "model-index:",
+        f"- name: {_yaml_str(config['name'])}",
+        "  results:",
+        "  - task:",
+        "      type: image-classification",
+        "      name: Image Classification",
+        "    dataset:",
+        f"      name: {_yaml_str(title)}",
+        f"      type: {_yaml_str(HF_DATASET_IDS.get(dataset, dataset))}",
+        "      split: test",
+        "    metrics:",
+    ]
+    for side in sorted(accuracy):
+        lines += [
+            "    - type: accuracy",
+            f"      value: {accuracy[side]}",
+            f"      name: {_yaml_str(f'Top-1 accuracy at {side}x{side}')}",
+        ]
+    return lines
+
+
+def _usage(config: Mapping[str, Any], repo_id: str | None) -> list[str]:
+    where = repo_id or "path/to/this/folder"
+    side = config["input_size"][-1]
+    return [
+        "## Usage",
+        "",
+        "```python",
+        "import torch",
+        "from mobilenet_mnist import from_pretrained",
+        "",
+        f'model = from_pretrained("{where}").eval()',
+        f"logits = model(torch.zeros(1, {config['in_chans']}, {side}, {side}))  # normalised input",
+        "```",
+        "",
+        f"Input: {config['in_chans']}×{side}×{side}, resized with {config['interpolation']} "
+        f"interpolation, normalised with mean {tuple(config['mean'])} and std "
+        f"{tuple(config['std'])} "
+        "(`mobilenet_mnist.create_transform(model.pretrained_cfg)` does both).",
+        "",
+    ]
+
+
+def _results(config: Mapping[str, Any]) -> list[str]:
+    metrics = config.get("metrics") or {}
+    lines = ["## Results", ""]
+    if not metrics:
+        return [*lines, "No measured results were recorded for these weights.", ""]
+    lines += ["| metric | input | value |", "|---|---|---:|"]
+    for name, value in metrics.items():
+        if isinstance(value, Mapping):
+            rows = sorted((int(side), v) for side, v in value.items())
+            lines += [f"| {name} | {side}×{side} | {v} |" for side, v in rows]
+        else:
+            lines.append(f"| {name} | | {value} |")
+    dataset = _DATASET_TITLES.get(config.get("dataset") or "", config.get("dataset") or "?")
+    return [*lines, "", f"Measured on the full {dataset} test set.", ""]
+
+
+def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> str:
+    """The model card text for a saved checkpoint.
+
+    Args:
+        config: The ``config.json`` content written by :func:`mobilenet_mnist.save_pretrained`.
+        repo_id: Hub repo id to show in the usage snippet (a placeholder path otherwise).
+
+    Returns:
+        Markdown with YAML front matter.
+    """
+    name = config["name"]
+    lines = [*_front_matter(config), "", f"# {name}", ""]
+    dataset = config.get("dataset")
+    trained = f", trained on {_DATASET_TITLES.get(dataset, dataset)}" if dataset else ""
+    side = config["input_size"][-1]
+    lines += [
+        f"MobileNet V1 (Howard et al., 2017) with width multiplier α = {config['width_mult']}, "
+        f"layer config `{config['architecture']}`, {config['num_classes']} classes{trained}. "
+        f"{config['num_params']:,} parameters, {config['macs']:,} multiply-adds per "
+        f"{side}×{side} image. Weights: `model.safetensors`; everything needed to rebuild the "
+        "model: `config.json`.",
+        "",
+        *_usage(config, repo_id),
+        *_results(config),
+    ]
+    if config.get("labels"):
+        lines += ["## Labels", "", ", ".join(f"`{label}`" for label in config["labels"]), ""]
+    if config.get("recipe"):
+        lines += ["## Training", "", "Reproduce with:", "", "```bash", str(config["recipe"])]
+        lines += ["```", ""]
+        if config.get("train_time_s"):
+            lines += [f"Training took {config['train_time_s'] / 60:.1f} min.", ""]
+    lines += ["## Licence", "", f"{config.get('license') or 'See the repository.'}", ""]
+    return "\n".join(lines)

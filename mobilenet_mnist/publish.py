@@ -1,0 +1,170 @@
+"""Publishing a trained checkpoint: Hub-ready folder, registry entry, optional package copy.
+
+:func:`publish_checkpoint` turns a trained model (or a folder written by
+:func:`mobilenet_mnist.save_pretrained`) into a published checkpoint:
+
+1. ``hub/<name>/`` with ``model.safetensors``, ``config.json`` and ``README.md``, laid out
+   as a Hugging Face model repo, so ``huggingface-cli upload <org>/<name> hub/<name> .``
+   publishes it (then tag the commit with the pinned revision);
+2. its entry in ``mobilenet_mnist/weights/registry.json`` (sha256, size, parameters,
+   multiply-adds, accuracy, recipe, ...), written atomically;
+3. for the default checkpoint (``ship=True``) a copy of the weights inside the package,
+   so ``pretrained=True`` works offline on a fresh install.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .hub import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, save_pretrained
+from .model import MobileNetV1
+from .pretrained import (
+    DEFAULT_HF_ORG,
+    DEFAULT_REVISION,
+    PretrainedCfg,
+    atomic_write_bytes,
+    read_registry_file,
+    sha256_file,
+    write_registry_entry,
+)
+
+__all__ = ["DATASET_LABELS", "publish_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+#: Class names of the datasets the project trains on, in label order.
+DATASET_LABELS: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+}
+
+
+def _labels(model: MobileNetV1, dataset: str, labels: Sequence[str] | None) -> tuple[str, ...]:
+    chosen = labels or model.pretrained_cfg.get("labels") or DATASET_LABELS.get(dataset)
+    if chosen is None:
+        raise ValueError(
+            f"No class names known for dataset {dataset!r}; pass labels=[...] with "
+            f"{model.num_classes} names (known datasets: {sorted(DATASET_LABELS)})."
+        )
+    return tuple(chosen)
+
+
+def _check_not_registered(name: str, registry_path: Path, overwrite: bool) -> None:
+    if overwrite or not registry_path.exists():
+        return
+    if any(cfg.name == name for cfg in read_registry_file(registry_path)):
+        raise ValueError(
+            f"{registry_path} already has {name!r}; pass overwrite=True to republish it."
+        )
+
+
+def _check_round_trip(model: MobileNetV1, folder: Path) -> None:
+    """Reload the saved folder and compare every tensor, so a bad save is never published."""
+    reloaded = from_pretrained(folder).state_dict()
+    for key, tensor in model.state_dict().items():
+        if not torch.equal(tensor.detach().cpu(), reloaded[key]):
+            raise RuntimeError(f"Saved weights in {folder} differ from the model at {key!r}.")
+
+
+def _ship(folder: Path, name: str, sha256: str, weights_dir: Path) -> Path:
+    """Copy the weights into the package folder and check the copy's sha256."""
+    target = weights_dir / name / WEIGHTS_NAME
+    atomic_write_bytes(target, (folder / WEIGHTS_NAME).read_bytes())
+    if sha256_file(target) != sha256:
+        raise RuntimeError(f"Copy of the weights at {target} does not match sha256 {sha256}.")
+    return target
+
+
+def publish_checkpoint(
+    model_or_folder: MobileNetV1 | str | Path,
+    *,
+    tag: str,
+    dataset: str,
+    test_accuracy: dict[int, float],
+    recipe: str,
+    train_time_s: float,
+    labels: Sequence[str] | None = None,
+    hub_root: str | Path = "hub",
+    hf_hub_id: str | None = None,
+    hf_hub_revision: str = DEFAULT_REVISION,
+    ship: bool = False,
+    license: str = "mit",
+    registry_path: str | Path | None = None,
+    weights_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> PretrainedCfg:
+    """Write a trained checkpoint's Hub folder and registry entry (and package copy).
+
+    Args:
+        model_or_folder: The trained model, or a folder written by ``save_pretrained``.
+        tag: Weight tag, e.g. ``"mnist"``; the name becomes ``<model name>.<tag>``.
+        dataset: ``"mnist"`` or ``"fashion_mnist"`` (or another, with ``labels``).
+        test_accuracy: Input side in px → top-1 accuracy (%) on the full test set.
+        recipe: The command that reproduces the checkpoint.
+        train_time_s: Training wall-clock time in seconds.
+        labels: Class names (default: the dataset's, or the model's ``pretrained_cfg``).
+        hub_root: Folder holding one Hub-layout folder per checkpoint.
+        hf_hub_id: Hub repo id; default ``"mobilenet-mnist/<name>"``.
+        hf_hub_revision: Revision pinned in the registry (tag the Hub commit with it).
+        ship: Also copy the weights into the package (for the offline default).
+        license: SPDX licence id of the weights.
+        registry_path: Registry JSON to update (default: the package's).
+        weights_dir: Package weights folder for ``ship`` (default: the package's).
+        overwrite: Replace an existing entry of the same name.
+
+    Returns:
+        The registry entry written.
+
+    Raises:
+        ValueError: If the name is already published (and ``overwrite`` is False), the
+            model is not the MNIST layer config, or no labels are known.
+    """
+    from . import pretrained
+    from .hub import _default_model_name
+
+    model = model_or_folder
+    if not isinstance(model, MobileNetV1):
+        model = from_pretrained(model_or_folder)
+    if model.arch.name != "mnist":
+        raise ValueError(
+            f"Only models of the 'mnist' layer config can be registered (pretrained=True builds "
+            f"those); got arch {model.arch.name!r}. Share it with save_pretrained/push_to_hub."
+        )
+    model_name = _default_model_name(model)
+    name = f"{model_name}.{tag}"
+    registry_path = Path(registry_path) if registry_path is not None else pretrained.REGISTRY_PATH
+    _check_not_registered(name, registry_path, overwrite)
+    labels = _labels(model, dataset, labels)
+    folder = Path(hub_root) / name
+    hf_hub_id = hf_hub_id or f"{DEFAULT_HF_ORG}/{name}"
+    save_pretrained(
+        model, folder, repo_id=hf_hub_id, metrics={"test_accuracy": test_accuracy}, tag=tag,
+        dataset=dataset, labels=labels, license=license, recipe=recipe,
+        train_time_s=train_time_s, model_name=model_name,
+    )
+    _check_round_trip(model, folder)
+    config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    weights = folder / WEIGHTS_NAME
+    cfg = PretrainedCfg(
+        name=name, model_name=model_name, tag=tag, hf_hub_id=hf_hub_id,
+        hf_hub_revision=hf_hub_revision, sha256=sha256_file(weights),
+        file_size=weights.stat().st_size, dataset=dataset, num_classes=model.num_classes,
+        labels=labels, input_size=tuple(config["input_size"]), mean=tuple(config["mean"]),
+        std=tuple(config["std"]), width_mult=model.width_mult,
+        test_accuracy={int(k): float(v) for k, v in test_accuracy.items()},
+        num_params=config["num_params"], macs=config["macs"], license=license, recipe=recipe,
+        train_time_s=float(train_time_s), shipped=ship, arch=model.arch.name,
+        interpolation=config["interpolation"],
+    )
+    if ship:
+        target = _ship(folder, name, cfg.sha256, Path(weights_dir or pretrained.WEIGHTS_DIR))
+        logger.info("Shipped %s in the package at %s.", name, target)
+    write_registry_entry(cfg, registry_path, overwrite=overwrite)
+    logger.info("Published %s: %s (%d bytes, sha256 %s).", name, folder, cfg.file_size, cfg.sha256)
+    return cfg

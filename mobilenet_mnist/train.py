@@ -1,0 +1,459 @@
+"""The training recipe and loop: config, optimizer, schedule, EMA, resumable checkpoints.
+
+Runs on the CPU or a GPU (``device="cuda"``), in one process or under ``torchrun``
+(DistributedDataParallel; see :mod:`.distributed`). Every epoch ends with an atomic
+checkpoint, so a killed run continues with ``resume=True`` exactly where it stopped:
+each epoch's shuffling, augmentation and dropout draw from generators seeded by
+``(seed, epoch)``, so a resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import AugmentConfig, augment_batch
+from .data import DATASETS, ImageTensors, load_dataset, train_val_split
+from .distributed import DistContext, get_dist_context
+from .evaluate import evaluate
+from .factory import create_model
+from .model import MobileNetV1
+
+__all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit"]
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_NAME = "last.ckpt"
+METRICS_NAME = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the recipe), serialisable as JSON.
+
+    Attributes:
+        model: Registered model name (``mobilenet_v1_100`` … ``mobilenet_v1_025``).
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        epochs: Passes over the training split.
+        batch_size: Global batch size (split across processes under torchrun).
+        optimizer: ``"sgd"`` (Nesterov momentum) or ``"adamw"``.
+        lr: Peak learning rate (for ``batch_size``; scale linearly with the batch).
+        momentum: SGD momentum.
+        weight_decay: Decoupled weight decay for conv/linear weights (not BN, not biases).
+        warmup_epochs: Linear warm-up length before the cosine decay.
+        label_smoothing: Cross-entropy label smoothing.
+        ema_decay: Decay of the exponential moving average of weights (0 disables it);
+            the EMA weights are the ones evaluated and saved.
+        dropout: Dropout before the classifier.
+        train_sizes: Input sides drawn at random per batch, so one checkpoint serves
+            every resolution multiplier.
+        eval_sizes: Input sides scored on the validation split after each epoch.
+        augment: Random affine augmentation ranges.
+        val_size: Training images held out for validation (fixed split).
+        seed: Seed for initialisation, shuffling, augmentation and dropout.
+        channels_last: Use the NHWC memory format (faster on CPUs).
+        bf16: Autocast to bfloat16 (only where the hardware supports it).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        threads: CPU threads for torch (``None`` keeps torch's default).
+        max_steps_per_epoch: Stop each epoch early (smoke tests and quick runs).
+    """
+
+    model: str = "mobilenet_v1_100"
+    dataset: str = "mnist"
+    epochs: int = 12
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 0.5
+    label_smoothing: float = 0.1
+    ema_decay: float = 0.999
+    dropout: float = 0.1
+    train_sizes: tuple[int, ...] = (24, 28, 32)
+    eval_sizes: tuple[int, ...] = (32, 28, 24)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    val_size: int = 5_000
+    seed: int = 0
+    channels_last: bool = True
+    bf16: bool = False
+    device: str = "auto"
+    threads: int | None = None
+    max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig(**self.augment)
+        self.train_sizes = tuple(self.train_sizes)
+        self.eval_sizes = tuple(self.eval_sizes)
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {self.dataset!r}.")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}.")
+        if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_smoothing < 1):
+            raise ValueError("Need lr > 0, 0 <= ema_decay < 1 and 0 <= label_smoothing < 1.")
+        if not self.train_sizes or not self.eval_sizes:
+            raise ValueError("train_sizes and eval_sizes must name at least one input size.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-compatible data."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict` output (unknown keys are an error)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig keys {unknown}; valid keys: {sorted(known)}.")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Load a recipe from a JSON file."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+# The published checkpoints' recipes (see docs/training.rst for how they were chosen).
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "mnist_100": {"model": "mobilenet_v1_100", "epochs": 10},
+    "mnist_075": {"model": "mobilenet_v1_075", "epochs": 8},
+    "mnist_050": {"model": "mobilenet_v1_050", "epochs": 10},
+    "mnist_025": {"model": "mobilenet_v1_025", "epochs": 12},
+    # ≥ 99 % test accuracy in about a minute on a 2-core CPU.
+    "fast": {
+        "model": "mobilenet_v1_025", "epochs": 1, "batch_size": 128, "lr": 0.2,
+        "warmup_epochs": 0.1, "train_sizes": (24,), "eval_sizes": (24,), "ema_decay": 0.0,
+        "label_smoothing": 0.0, "dropout": 0.0, "val_size": 1000,
+        "augment": {"rotate_deg": 0.0, "scale": 0.0, "translate": 0.0},
+    },
+}
+
+
+def get_preset(name: str, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a named preset, with keyword overrides."""
+    if name not in PRESETS:
+        from .archs import unknown_name_message
+
+        raise KeyError(unknown_name_message("preset", name, sorted(PRESETS)))
+    return TrainConfig.from_dict({**PRESETS[name], **overrides})
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    model: MobileNetV1
+    history: list[dict[str, Any]]
+    train_time_s: float
+    output_dir: Path | None
+
+
+# --------------------------------------------------------------------------- helpers
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD/AdamW with weight decay on conv and linear weights only."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay to zero, stepped every batch."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = min(total - 1, int(cfg.warmup_epochs * steps_per_epoch))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An EMA copy of the model (weights and BN buffers), or ``None`` if disabled."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the loop
+def _train_epoch(
+    model: nn.Module,
+    data: ImageTensors,
+    state: dict[str, Any],
+    epoch: int,
+) -> dict[str, float]:
+    cfg: TrainConfig = state["cfg"]
+    ctx: DistContext = state["ctx"]
+    device = state["device"]
+    generator = _epoch_generator(cfg.seed, epoch)
+    torch.manual_seed(cfg.seed * 7919 + epoch)  # dropout draws from the global generator
+    order = torch.randperm(len(data), generator=generator)
+    local_batch = cfg.batch_size // ctx.world_size
+    steps = len(data) // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        steps = min(steps, cfg.max_steps_per_epoch)
+    sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
+    model.train()
+    total_loss, seen = 0.0, 0
+    progress = _progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", ctx.is_main)
+    for step in range(steps):
+        batch = order[step * cfg.batch_size: (step + 1) * cfg.batch_size]
+        batch = batch[ctx.rank * local_batch: (ctx.rank + 1) * local_batch]
+        # Every rank draws the same augmentation parameters; each uses its own slice.
+        x = augment_batch(data.images[batch], int(sizes[step]), state["mean"], state["std"], cfg.augment, generator)
+        loss = _train_step(model, x, data.labels[batch], state, device)
+        total_loss += loss * len(batch)
+        seen += len(batch)
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss:.4f}", refresh=False)
+    progress.close()
+    return {"train_loss": total_loss / max(1, seen), "steps": steps}
+
+
+def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: dict[str, Any], device: torch.device) -> float:
+    cfg: TrainConfig = state["cfg"]
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+    optimizer = state["optimizer"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    state["scheduler"].step()
+    if state["ema"] is not None:
+        state["ema"].update_parameters(_unwrap(model))
+    return float(loss.detach())
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, mininterval=0.5 if interactive else 60)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def _eval_model(state: dict[str, Any], model: nn.Module) -> MobileNetV1:
+    ema = state["ema"]
+    return ema.module if ema is not None else _unwrap(model)
+
+
+def _build_state(cfg: TrainConfig, model: nn.Module, steps_per_epoch: int, ctx: DistContext, device: torch.device) -> dict[str, Any]:
+    optimizer = build_optimizer(model, cfg)
+    base = _unwrap(model)
+    return {
+        "cfg": cfg, "ctx": ctx, "device": device,
+        "optimizer": optimizer,
+        "scheduler": build_scheduler(optimizer, cfg, steps_per_epoch),
+        "ema": build_ema(base, cfg.ema_decay),
+        "mean": base.pretrained_cfg["mean"], "std": base.pretrained_cfg["std"],
+    }
+
+
+def _checkpoint(state: dict[str, Any], model: nn.Module, epoch: int, history: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "config": state["cfg"].to_dict(),
+        "model": _unwrap(model).state_dict(),
+        "ema": state["ema"].state_dict() if state["ema"] is not None else None,
+        "optimizer": state["optimizer"].state_dict(),
+        "scheduler": state["scheduler"].state_dict(),
+        "history": json.dumps(history),
+        "train_time_s": elapsed,
+    }
+
+
+def _restore(path: Path, state: dict[str, Any], model: nn.Module) -> tuple[int, list[dict[str, Any]], float]:
+    ckpt = torch.load(path, map_location=state["device"], weights_only=True)
+    saved_cfg = TrainConfig.from_dict(ckpt["config"]).to_dict()
+    if saved_cfg != state["cfg"].to_dict():
+        diff = {k: (v, state["cfg"].to_dict()[k]) for k, v in saved_cfg.items() if state["cfg"].to_dict()[k] != v}
+        raise ValueError(f"Cannot resume {path}: the config differs (saved, given): {diff}.")
+    _unwrap(model).load_state_dict(ckpt["model"])
+    if state["ema"] is not None:
+        state["ema"].load_state_dict(ckpt["ema"])
+    state["optimizer"].load_state_dict(ckpt["optimizer"])
+    state["scheduler"].load_state_dict(ckpt["scheduler"])
+    logger.info("Resumed from %s after epoch %d", path, ckpt["epoch"])
+    return int(ckpt["epoch"]), json.loads(ckpt["history"]), float(ckpt["train_time_s"])
+
+
+def _log_metrics(output_dir: Path | None, history: list[dict[str, Any]]) -> None:
+    if output_dir is None:
+        return
+    lines = "".join(json.dumps(row) + "\n" for row in history)
+    tmp = output_dir / f".{METRICS_NAME}.tmp"
+    tmp.write_text(lines)
+    os.replace(tmp, output_dir / METRICS_NAME)
+
+
+def fit(
+    model: MobileNetV1,
+    train_data: ImageTensors,
+    cfg: TrainConfig,
+    val_data: ImageTensors | None = None,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train ``model`` on in-memory tensors with the recipe ``cfg``.
+
+    This is the engine behind :func:`train`, usable with any images: pass your own
+    :class:`~mobilenet_mnist.data.ImageTensors` (uint8 images, int64 labels).
+
+    Args:
+        model: The model to train (e.g. a pretrained one for fine-tuning).
+        train_data: Training images and labels.
+        cfg: The recipe.
+        val_data: Optional validation split, scored after every epoch.
+        output_dir: Where checkpoints and ``metrics.jsonl`` go (``None``: keep nothing).
+        resume: Continue from ``output_dir/last.ckpt`` if it exists.
+
+    Returns:
+        A :class:`TrainResult` whose ``model`` holds the final (EMA) weights.
+    """
+    ctx = get_dist_context()
+    device = resolve_device(cfg.device) if not ctx.enabled else ctx.device
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    model = model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model = ctx.wrap(model)
+    steps_per_epoch = len(train_data) // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(train_data)} training images.")
+    state = _build_state(cfg, model, steps_per_epoch, ctx, device)
+    out = Path(output_dir) if output_dir is not None else None
+    if out is not None and ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    start, history, elapsed = 0, [], 0.0
+    if resume and out is not None and (out / CHECKPOINT_NAME).exists():
+        start, history, elapsed = _restore(out / CHECKPOINT_NAME, state, model)
+    for epoch in range(start, cfg.epochs):
+        began = time.perf_counter()
+        row = {"epoch": epoch + 1, **_train_epoch(model, train_data, state, epoch)}
+        elapsed += time.perf_counter() - began
+        row["lr"] = state["scheduler"].get_last_lr()[0]
+        row["train_time_s"] = round(elapsed, 1)
+        if val_data is not None and ctx.is_main:
+            for size in cfg.eval_sizes:
+                acc = evaluate(_eval_model(state, model), val_data, size, channels_last=cfg.channels_last).accuracy
+                row[f"val_acc@{size}"] = acc
+        history.append(row)
+        if ctx.is_main:
+            logger.info("%s", json.dumps(row))
+            if out is not None:
+                _atomic_torch_save(_checkpoint(state, model, epoch + 1, history, elapsed), out / CHECKPOINT_NAME)
+                _log_metrics(out, history)
+        ctx.barrier()
+    final = _eval_model(state, model).to(memory_format=torch.contiguous_format).eval()
+    return TrainResult(final, history, elapsed, out)
+
+
+def train(
+    cfg: TrainConfig,
+    data_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    download: bool = False,
+) -> TrainResult:
+    """Train a registered model on MNIST or Fashion-MNIST with the recipe ``cfg``.
+
+    Holds the data in memory, keeps ``cfg.val_size`` training images out for
+    validation, checkpoints atomically after every epoch into ``output_dir`` and, at
+    the end, saves the final model there in the Hub layout (``model/``).
+
+    Args:
+        cfg: The recipe.
+        data_dir: Folder with the IDX files (see :func:`mobilenet_mnist.load_dataset`).
+        output_dir: Run folder for ``last.ckpt``, ``metrics.jsonl`` and ``model/``.
+        resume: Continue a killed run from ``output_dir/last.ckpt``.
+        download: Let torchvision download the data into ``data_dir`` if missing.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    full = load_dataset(cfg.dataset, "train", data_dir, download=download)
+    train_idx, val_idx = train_val_split(len(full), cfg.val_size, seed=0)
+    train_data = full.subset(train_idx)
+    val_data = full.subset(val_idx) if cfg.val_size else None
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, num_classes=len(full.classes), dropout=cfg.dropout)
+    result = fit(model, train_data, cfg, val_data, output_dir, resume)
+    if output_dir is not None and get_dist_context().is_main:
+        _save_final(result, cfg, Path(output_dir), full.classes)
+    return result
+
+
+def _save_final(result: TrainResult, cfg: TrainConfig, output_dir: Path, classes: tuple[str, ...]) -> None:
+    """Write the final weights as ``final.safetensors`` plus ``final.json`` (recipe, time, labels)."""
+    from safetensors.torch import save_file
+
+    tmp = output_dir / ".final.safetensors.tmp"
+    state = {k: v.contiguous() for k, v in result.model.state_dict().items()}
+    save_file(state, str(tmp), metadata={"model": cfg.model, "dataset": cfg.dataset})
+    os.replace(tmp, output_dir / "final.safetensors")
+    info = {"recipe": cfg.to_dict(), "train_time_s": result.train_time_s, "labels": list(classes), "history": result.history}
+    (output_dir / ".final.json.tmp").write_text(json.dumps(info, indent=2))
+    os.replace(output_dir / ".final.json.tmp", output_dir / "final.json")

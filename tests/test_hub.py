@@ -1,0 +1,388 @@
+"""Saving, loading, adapting and publishing weights; the Hub path runs offline on a seeded cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hub_cache import seed_hf_cache, set_hf_offline, use_temp_registry
+from random_weights import randomize
+
+from mobilenet_mnist import hub, pretrained
+from mobilenet_mnist.archs import MNIST_ARCH, ArchConfig
+from mobilenet_mnist.factory import create_model, list_models, mobilenet_v1
+from mobilenet_mnist.hub import (
+    WeightsUnavailableError,
+    from_pretrained,
+    load_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
+from mobilenet_mnist.model import MobileNetV1
+from mobilenet_mnist.pretrained import PretrainedCfg, read_registry_file, register_pretrained
+
+REPO = "someone/mnist-digits"
+NAME = "mobilenet_v1_025.mnist"
+LABELS = tuple(str(i) for i in range(10))
+ACCURACY = {32: 98.25, 28: 97.5}
+
+
+@pytest.fixture
+def small_model() -> MobileNetV1:
+    return randomize(mobilenet_v1(width_mult=0.25))
+
+
+@pytest.fixture
+def saved(tmp_path: Path, small_model: MobileNetV1) -> Path:
+    return save_pretrained(
+        small_model, tmp_path / "ckpt", metrics={"test_accuracy": ACCURACY}, dataset="mnist",
+        tag="mnist", labels=LABELS, recipe="mobilenet-mnist train --width 0.25",
+    )
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return torch.randn(3, 1, 32, 32)
+
+
+@pytest.fixture
+def offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    set_hf_offline(monkeypatch, cache)
+    return cache
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return use_temp_registry(monkeypatch, tmp_path)
+
+
+def registry_entry(folder: Path, *, shipped: bool = False, revision: str = "v0.1.0") -> PretrainedCfg:
+    weights = folder / "model.safetensors"
+    return register_pretrained(PretrainedCfg(
+        name=NAME, model_name="mobilenet_v1_025", tag="mnist", hf_hub_id=f"mobilenet-mnist/{NAME}",
+        hf_hub_revision=revision, sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
+        file_size=weights.stat().st_size, dataset="mnist", num_classes=10, labels=LABELS,
+        input_size=(1, 32, 32), mean=(0.1307,), std=(0.3081,), width_mult=0.25,
+        test_accuracy=ACCURACY, shipped=shipped,
+    ))
+
+
+def logits(model: MobileNetV1, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(x)
+
+
+# ---------------------------------------------------------------- save / load round trips
+@pytest.mark.parametrize("name", list_models())
+def test_round_trip_gives_identical_logits(name: str, tmp_path: Path, images: torch.Tensor) -> None:
+    model = randomize(create_model(name))
+    save_pretrained(model, tmp_path / name)
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    rebuilt = from_pretrained(tmp_path / name)
+    assert rebuilt.width_mult == model.width_mult
+    assert torch.equal(logits(rebuilt, images), logits(model, images))
+
+
+def test_saved_files_describe_the_model(saved: Path, small_model: MobileNetV1) -> None:
+    from safetensors import safe_open
+
+    with safe_open(saved / "model.safetensors", "pt") as handle:
+        meta = handle.metadata()
+        assert set(handle.keys()) == set(small_model.state_dict())
+    assert (meta["architecture"], float(meta["width_mult"]), meta["in_chans"], meta["num_classes"]) == (
+        "mnist", 0.25, "1", "10")
+    config = json.loads((saved / "config.json").read_text())
+    assert config["name"] == NAME and config["labels"] == list(LABELS)
+    assert config["input_size"] == [1, 32, 32] and config["mean"] == [0.1307]
+    assert config["num_params"] == sum(p.numel() for p in small_model.parameters())
+    assert config["metrics"]["test_accuracy"] == {str(k): v for k, v in ACCURACY.items()}
+    assert "arch_config" not in config  # built-in layer config: its name is enough
+
+
+def test_model_card_front_matter(saved: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    text = (saved / "README.md").read_text()
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["library_name"] == "mobilenet-mnist" and front["license"] == "mit"
+    assert front["datasets"] == ["ylecun/mnist"]
+    card = ModelCard.load(saved / "README.md")
+    assert {r.metric_name: r.metric_value for r in card.data.eval_results} == {
+        f"Top-1 accuracy at {s}x{s}": v for s, v in ACCURACY.items()}
+    assert "from_pretrained(" in text and "mobilenet-mnist train --width 0.25" in text
+
+
+def test_custom_arch_round_trip(tmp_path: Path, images: torch.Tensor) -> None:
+    arch = ArchConfig("short", MNIST_ARCH.layers[:-1], 32, "MNIST without its last block")
+    model = randomize(MobileNetV1(arch, width_mult=0.25))
+    save_pretrained(model, tmp_path / "short")
+    assert json.loads((tmp_path / "short" / "config.json").read_text())["arch_config"]["name"] == "short"
+    rebuilt = from_pretrained(tmp_path / "short")
+    assert rebuilt.arch == arch
+    assert torch.equal(logits(rebuilt, images), logits(model, images))
+
+
+def test_load_into_model_from_file_and_folder(saved: Path, small_model: MobileNetV1,
+                                              images: torch.Tensor) -> None:
+    for source in (saved, saved / "model.safetensors", str(saved)):
+        model = load_pretrained(mobilenet_v1(width_mult=0.25), source)
+        assert torch.equal(logits(model, images), logits(small_model, images))
+        assert model.pretrained_cfg["labels"] == LABELS
+        assert model.pretrained_cfg["test_accuracy"] == ACCURACY
+
+
+def test_pickle_files_are_refused(tmp_path: Path, small_model: MobileNetV1) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save(small_model.state_dict(), path)
+    with pytest.raises(ValueError, match=r"pickles.*safetensors"):
+        load_pretrained(mobilenet_v1(width_mult=0.25), path)
+
+
+def test_missing_path_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no existing file or folder"):
+        load_pretrained(mobilenet_v1(width_mult=0.25), str(tmp_path / "nope.safetensors"))
+    with pytest.raises(FileNotFoundError, match="has no model.safetensors"):
+        load_pretrained(mobilenet_v1(width_mult=0.25), tmp_path)
+
+
+# ---------------------------------------------------------------- adaptation
+def test_in_chans_3_gray_image_matches_grayscale_model(saved: Path, small_model: MobileNetV1,
+                                                        images: torch.Tensor) -> None:
+    rgb = load_pretrained(mobilenet_v1(width_mult=0.25, in_chans=3), saved)
+    # float64, so the check is about the adaptation and not float32 rounding amplified by BN
+    x = images.double()
+    expected = logits(small_model.double(), x)
+    torch.testing.assert_close(logits(rgb.double(), x.repeat(1, 3, 1, 1)), expected)
+    assert not torch.allclose(logits(rgb, x.repeat(1, 3, 1, 1) * torch.tensor([1.0, 0, 0]).double()[:, None, None]), expected)
+    assert rgb.stem.conv.weight.shape[1] == 3
+    cfg = rgb.pretrained_cfg
+    assert cfg["input_size"] == (3, 32, 32) and cfg["mean"] == (0.1307,) * 3 and cfg["std"] == (0.3081,) * 3
+
+
+def test_num_classes_26_keeps_backbone_and_gets_fresh_head(
+    saved: Path, small_model: MobileNetV1, images: torch.Tensor, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="mobilenet_mnist"):
+        model = load_pretrained(mobilenet_v1(width_mult=0.25, num_classes=26), saved).eval()
+    assert "freshly initialised" in caplog.text
+    with torch.no_grad():
+        assert torch.equal(model.forward_features(images), small_model.forward_features(images))
+    head = model.classifier
+    assert head.weight.shape == (26, small_model.num_features)
+    assert torch.count_nonzero(head.bias) == 0 and 0.005 < head.weight.std() < 0.02  # fresh init
+    assert not torch.equal(head.weight[:10], small_model.classifier.weight)
+    assert model.pretrained_cfg["num_classes"] == 26 and model.pretrained_cfg["labels"] is None
+
+
+def test_other_width_names_shape_mismatches(tmp_path: Path, saved: Path) -> None:
+    wide = mobilenet_v1(width_mult=0.5)
+    save_pretrained(wide, tmp_path / "wide")
+    narrow = mobilenet_v1(width_mult=0.25)
+    want = tuple(narrow.state_dict()["stem.conv.weight"].shape)
+    got = tuple(wide.state_dict()["stem.conv.weight"].shape)
+    with pytest.raises(ValueError) as info:
+        load_pretrained(narrow, tmp_path / "wide")
+    message = str(info.value)
+    assert f"stem.conv.weight: expected {want}, found {got}" in message
+    assert "width_mult=0.25" in message and "width_mult=0.5" in message
+
+
+def test_other_arch_names_missing_and_unexpected_keys(tmp_path: Path, saved: Path) -> None:
+    arch = ArchConfig("short", MNIST_ARCH.layers[:-1], 32)
+    short = MobileNetV1(arch, width_mult=0.25)
+    save_pretrained(short, tmp_path / "short")
+    full = mobilenet_v1(width_mult=0.25)
+    missing = [key for key in full.state_dict() if key not in short.state_dict()]
+    with pytest.raises(ValueError, match=rf"Missing keys \({len(missing)}\): {missing[0]}, "):
+        load_pretrained(full, tmp_path / "short")
+    with pytest.raises(ValueError, match=rf"Unexpected keys \({len(missing)}\): {min(missing)}, "):
+        load_pretrained(MobileNetV1(arch, width_mult=0.25), saved)
+
+
+# ---------------------------------------------------------------- Hub path (offline, seeded cache)
+def test_from_pretrained_repo_through_offline_cache(saved: Path, offline_cache: Path,
+                                                    small_model: MobileNetV1, images: torch.Tensor) -> None:
+    seed_hf_cache(saved, offline_cache, REPO)
+    model = from_pretrained(REPO, cache_dir=offline_cache)
+    assert torch.equal(logits(model, images), logits(small_model, images))
+    assert model.pretrained_cfg["source"] == f"Hub repo {REPO}"
+
+
+def test_registered_name_uses_pinned_revision(saved: Path, offline_cache: Path, registry: Path,
+                                              small_model: MobileNetV1, images: torch.Tensor) -> None:
+    cfg = registry_entry(saved, revision="v0.1.0")
+    seed_hf_cache(saved, offline_cache, cfg.hf_hub_id, revision="main")
+    with pytest.raises(WeightsUnavailableError):  # only "main" is cached, not the pinned tag
+        mobilenet_v1(pretrained=True, width_mult=0.25)
+    seed_hf_cache(saved, offline_cache, cfg.hf_hub_id, revision="v0.1.0")
+    model = mobilenet_v1(pretrained=True, width_mult=0.25)  # default cache = offline_cache
+    assert torch.equal(logits(model, images), logits(small_model, images))
+    assert model.pretrained_cfg["tag"] == "mnist" and model.pretrained_cfg["sha256"] == cfg.sha256
+
+
+def corrupt(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[-5] ^= 0x01  # inside the tensor data: only the sha256 can tell
+    else:
+        data = data[:-100]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("how", "expected"), [
+    ("flip", r"sha256 mismatch .*expected {sha}, found [0-9a-f]{{64}}"),
+    ("truncate", r"wrong size: expected {size} bytes \(sha256 {sha}\), found {short} bytes"),
+])
+def test_bad_cached_file_is_refused_and_removed(how: str, expected: str, saved: Path,
+                                                offline_cache: Path, registry: Path) -> None:
+    cfg = registry_entry(saved)
+    snapshot = seed_hf_cache(saved, offline_cache, cfg.hf_hub_id, revision=cfg.hf_hub_revision)
+    pointer = snapshot / "model.safetensors"
+    blob = Path(os.path.realpath(pointer))
+    corrupt(blob, how)
+    pattern = expected.format(sha=cfg.sha256, size=cfg.file_size, short=cfg.file_size - 100)
+    with pytest.raises(ValueError, match=pattern):
+        load_pretrained(mobilenet_v1(width_mult=0.25), NAME, cache_dir=offline_cache)
+    assert not pointer.exists() and not pointer.is_symlink() and not blob.exists()
+    with pytest.raises(WeightsUnavailableError):  # nothing poisoned stays cached
+        load_pretrained(mobilenet_v1(width_mult=0.25), NAME, cache_dir=offline_cache)
+
+
+def test_truncated_unpinned_files_are_refused(saved: Path, offline_cache: Path, tmp_path: Path) -> None:
+    snapshot = seed_hf_cache(saved, offline_cache, REPO)
+    corrupt(Path(os.path.realpath(snapshot / "model.safetensors")), "truncate")
+    with pytest.raises(ValueError, match="truncated"):
+        from_pretrained(REPO, cache_dir=offline_cache)
+    assert not (snapshot / "model.safetensors").exists()
+    local = tmp_path / "local.safetensors"
+    shutil.copy(saved / "model.safetensors", local)
+    corrupt(local, "truncate")
+    with pytest.raises(ValueError, match="truncated"):
+        load_pretrained(mobilenet_v1(width_mult=0.25), local)
+    assert local.exists()  # a user's own file is never deleted
+
+
+def test_no_network_no_cache_says_how_to_get_weights(saved: Path, offline_cache: Path,
+                                                      registry: Path) -> None:
+    cfg = registry_entry(saved)
+    with pytest.raises(WeightsUnavailableError) as info:
+        mobilenet_v1(pretrained=True, width_mult=0.25)
+    message = str(info.value)
+    assert cfg.hf_hub_id in message and "v0.1.0" in message and str(offline_cache) in message
+    assert "HF_HUB_OFFLINE" in message and "huggingface-cli download" in message
+    assert "pretrained='DIR'" in message
+    with pytest.raises(WeightsUnavailableError, match="No local file or folder"):
+        from_pretrained("nobody/nothing", cache_dir=offline_cache)
+
+
+def test_connection_failure_is_wrapped(saved: Path, registry: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    def unreachable(*args: object, **kwargs: object) -> str:
+        raise LocalEntryNotFoundError("connection error and no cached file")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    registry_entry(saved)
+    with pytest.raises(WeightsUnavailableError, match="run once with network access"):
+        load_pretrained(mobilenet_v1(width_mult=0.25), NAME, cache_dir=tmp_path)
+
+
+def test_shipped_file_is_used_first(saved: Path, registry: Path, offline_cache: Path,
+                                    monkeypatch: pytest.MonkeyPatch, small_model: MobileNetV1,
+                                    images: torch.Tensor) -> None:
+    import huggingface_hub
+
+    def no_hub(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the Hub must not be asked for a shipped checkpoint")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
+    registry_entry(saved, shipped=True)
+    (registry / NAME).mkdir()
+    shutil.copy(saved / "model.safetensors", registry / NAME / "model.safetensors")
+    model = create_model(NAME, pretrained=True)
+    assert torch.equal(logits(model, images), logits(small_model, images))
+    assert "shipped with the package" in model.pretrained_cfg["source"]
+
+
+SHIPPED = [cfg.name for cfg in read_registry_file(pretrained.REGISTRY_PATH) if cfg.shipped]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_default_loads_offline(name: str, offline_cache: Path) -> None:
+    cfg = pretrained.get_pretrained_cfg(name)
+    model = create_model(name, pretrained=True)
+    assert "shipped with the package" in model.pretrained_cfg["source"]
+    assert model.pretrained_cfg["sha256"] == cfg.sha256
+    assert not any(offline_cache.iterdir())  # nothing came from (or went to) the Hub cache
+
+
+def test_registry_entries_match_their_files() -> None:
+    for cfg in read_registry_file(pretrained.REGISTRY_PATH):
+        if cfg.shipped:
+            path = pretrained.shipped_weights_path(cfg)
+            assert path.stat().st_size == cfg.file_size
+            assert pretrained.sha256_file(path) == cfg.sha256
+
+
+# ---------------------------------------------------------------- publishing
+def test_push_to_hub_uploads_a_loadable_folder(small_model: MobileNetV1, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               images: torch.Tensor) -> None:
+    from huggingface_hub import HfApi
+
+    calls: dict[str, object] = {}
+    uploaded = tmp_path / "uploaded"
+
+    def create_repo(self: HfApi, repo_id: str, **kwargs: object) -> str:
+        calls["create_repo"] = (repo_id, kwargs)
+        return f"https://huggingface.co/{repo_id}"
+
+    def create_branch(self: HfApi, repo_id: str, **kwargs: object) -> None:
+        calls["create_branch"] = (repo_id, kwargs)
+
+    def upload_folder(self: HfApi, **kwargs: object) -> str:
+        calls["upload_folder"] = kwargs
+        shutil.copytree(str(kwargs["folder_path"]), uploaded)
+        return "commit-url"
+
+    for name, fake in [("create_repo", create_repo), ("create_branch", create_branch),
+                       ("upload_folder", upload_folder)]:
+        monkeypatch.setattr(HfApi, name, fake)
+    result = push_to_hub(small_model, REPO, revision="dev", private=True, token="hf_fake",
+                         metrics={"test_accuracy": ACCURACY}, dataset="mnist")
+    assert result == "commit-url"
+    assert calls["create_repo"] == (REPO, {"private": True, "exist_ok": True, "repo_type": "model"})
+    assert calls["create_branch"][1]["branch"] == "dev"
+    upload = calls["upload_folder"]
+    assert upload["repo_id"] == REPO and upload["revision"] == "dev"
+    assert upload["commit_message"] == "Upload mobilenet_v1_025"
+    assert sorted(p.name for p in uploaded.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert f'from_pretrained("{REPO}")' in (uploaded / "README.md").read_text()
+    assert torch.equal(logits(from_pretrained(uploaded), images), logits(small_model, images))
+    assert not Path(str(upload["folder_path"])).exists()  # the temporary folder is cleaned up
+
+
+def test_push_to_hub_checks_repo_id(small_model: MobileNetV1) -> None:
+    with pytest.raises(ValueError, match="user/name"):
+        push_to_hub(small_model, "no-owner")
+
+
+def test_import_does_not_load_huggingface_hub() -> None:
+    code = ("import sys, mobilenet_mnist, mobilenet_mnist.hub, mobilenet_mnist.pretrained;"
+            "print('huggingface_hub' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert hub.WEIGHTS_NAME == "model.safetensors"

@@ -1,0 +1,202 @@
+"""The weight registry (PretrainedCfg, register/get/list) and publishing a checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hub_cache import set_hf_offline, use_temp_registry
+from random_weights import randomize
+
+from mobilenet_mnist import pretrained
+from mobilenet_mnist.factory import list_models, mobilenet_v1
+from mobilenet_mnist.hub import save_pretrained
+from mobilenet_mnist.model import MobileNetV1
+from mobilenet_mnist.pretrained import (
+    PretrainedCfg,
+    get_pretrained_cfg,
+    list_pretrained,
+    read_registry_file,
+    register_pretrained,
+    write_registry_entry,
+)
+from mobilenet_mnist.profile import profile_model
+from mobilenet_mnist.publish import publish_checkpoint
+
+SHA = "ab" * 32
+
+
+def make_cfg(**changes: object) -> PretrainedCfg:
+    values: dict[str, object] = dict(
+        name="mobilenet_v1_025.mnist", model_name="mobilenet_v1_025", tag="mnist",
+        hf_hub_id="mobilenet-mnist/mobilenet_v1_025.mnist", hf_hub_revision="v0.1.0",
+        sha256=SHA, file_size=1234, dataset="mnist", num_classes=10,
+        labels=tuple(str(i) for i in range(10)), input_size=(1, 32, 32), mean=(0.1307,),
+        std=(0.3081,), width_mult=0.25, test_accuracy={32: 98.0, 28: 97.0}, num_params=10,
+        macs=20, recipe="mobilenet-mnist train", train_time_s=12.5,
+    )
+    values.update(changes)
+    return PretrainedCfg(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return use_temp_registry(monkeypatch, tmp_path)
+
+
+# ---------------------------------------------------------------- PretrainedCfg
+def test_cfg_survives_json_round_trip() -> None:
+    cfg = make_cfg()
+    again = PretrainedCfg.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    assert again.test_accuracy == {32: 98.0, 28: 97.0} and again.labels == cfg.labels
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sha256": "xyz"}, "sha256 must be 64 lowercase hex"),
+    ({"file_size": 0}, "file_size must be a positive int"),
+    ({"tag": "fashion"}, "name must be model_name"),
+    ({"labels": ("a", "b")}, "labels has 2 entries but num_classes is 10"),
+    ({"mean": (0.1, 0.2)}, "mean and std need 1 value"),
+    ({"hf_hub_id": "no-slash"}, "hf_hub_id must look like 'org/name'"),
+    ({"test_accuracy": {32: 120.0}}, r"percentages in \[0, 100\]"),
+    ({"filename": "model.bin"}, r"plain '\*.safetensors' name"),
+])
+def test_cfg_rejects_bad_values(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_cfg(**changes)
+
+
+def test_from_dict_names_unknown_and_missing_fields() -> None:
+    data = make_cfg().to_dict()
+    with pytest.raises(ValueError, match=r"Unknown PretrainedCfg field\(s\) \['accuracy'\]"):
+        PretrainedCfg.from_dict({**data, "accuracy": 1})
+    del data["sha256"]
+    with pytest.raises(ValueError, match="sha256"):
+        PretrainedCfg.from_dict(data)
+
+
+def test_cfg_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        make_cfg().tag = "other"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- registry
+def test_register_get_list(registry: Path) -> None:
+    cfg = register_pretrained(make_cfg())
+    other = register_pretrained(make_cfg(name="mobilenet_v1_050.fashion", model_name="mobilenet_v1_050",
+                                         tag="fashion", hf_hub_id="org/fashion", width_mult=0.5))
+    assert get_pretrained_cfg(cfg.name) is cfg
+    assert list_pretrained() == [cfg.name, other.name]
+    assert list_pretrained("*.fashion") == [other.name]
+    assert list_models("*_025*", pretrained=True) == [cfg.name]
+
+
+def test_register_twice_is_an_error(registry: Path) -> None:
+    register_pretrained(make_cfg())
+    with pytest.raises(ValueError, match="already registered.*overwrite=True"):
+        register_pretrained(make_cfg(file_size=99))
+    register_pretrained(make_cfg(file_size=99), overwrite=True)
+    assert get_pretrained_cfg("mobilenet_v1_025.mnist").file_size == 99
+    with pytest.raises(TypeError, match="expects a PretrainedCfg"):
+        register_pretrained(make_cfg().to_dict())  # type: ignore[arg-type]
+
+
+def test_unknown_name_suggests_the_closest(registry: Path) -> None:
+    with pytest.raises(KeyError, match="no weights are registered"):
+        get_pretrained_cfg("mobilenet_v1_025.mnist")
+    register_pretrained(make_cfg())
+    with pytest.raises(KeyError, match=r"Did you mean 'mobilenet_v1_025\.mnist'\?"):
+        get_pretrained_cfg("mobilenet_v1_025.mnsit")
+
+
+def test_unknown_tag_through_the_factory(registry: Path) -> None:
+    register_pretrained(make_cfg())
+    with pytest.raises(KeyError, match="Did you mean 'mobilenet_v1_025.mnist'"):
+        mobilenet_v1(pretrained=True, width_mult=0.25, tag="mnsit")
+
+
+def test_registry_file_is_read_lazily(registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_registry_entry(make_cfg(), registry / "other.json")
+    monkeypatch.setattr(pretrained, "REGISTRY_PATH", registry / "other.json")
+    monkeypatch.setattr(pretrained, "_REGISTRY", None)
+    assert list_pretrained() == ["mobilenet_v1_025.mnist"]
+
+
+def test_write_registry_entry(registry: Path) -> None:
+    path = registry / "registry.json"
+    write_registry_entry(make_cfg(), path)
+    assert read_registry_file(path) == [make_cfg()]
+    assert list_pretrained() == ["mobilenet_v1_025.mnist"]  # the active registry: also in memory
+    with pytest.raises(ValueError, match="already has an entry"):
+        write_registry_entry(make_cfg(file_size=7), path)
+    write_registry_entry(make_cfg(file_size=7), path, overwrite=True)
+    assert read_registry_file(path)[0].file_size == 7
+    assert [p.name for p in registry.iterdir()] == ["registry.json"]  # no temporary files left
+
+
+def test_invalid_registry_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "registry.json"
+    bad.write_text('{"weights": []}')
+    with pytest.raises(ValueError, match=f"registry {bad}.*schema"):
+        read_registry_file(bad)
+
+
+def test_packaged_registry_is_valid() -> None:
+    entries = read_registry_file(pretrained.REGISTRY_PATH)
+    names = [cfg.name for cfg in entries]
+    assert len(names) == len(set(names))
+    assert all(cfg.model_name in list_models() for cfg in entries)
+
+
+# ---------------------------------------------------------------- publishing
+def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = randomize(mobilenet_v1(width_mult=0.25))
+    hub_root = tmp_path / "hub"
+    cfg = publish_checkpoint(model, tag="mnist", dataset="mnist", test_accuracy={32: 99.0},
+                             recipe="mobilenet-mnist train --width 0.25", train_time_s=60.0,
+                             hub_root=hub_root, ship=True)
+    folder = hub_root / "mobilenet_v1_025.mnist"
+    weights = (folder / "model.safetensors").read_bytes()
+    assert cfg.sha256 == hashlib.sha256(weights).hexdigest() and cfg.file_size == len(weights)
+    cost = profile_model(model)
+    assert (cfg.num_params, cfg.macs) == (cost.params, cost.macs)
+    assert cfg.hf_hub_id == "mobilenet-mnist/mobilenet_v1_025.mnist" and cfg.hf_hub_revision == "v0.1.0"
+    assert cfg.labels == tuple("0123456789") and cfg.shipped
+    assert read_registry_file(registry / "registry.json") == [cfg]
+    assert (registry / cfg.name / "model.safetensors").read_bytes() == weights
+    assert "99.0" in (folder / "README.md").read_text()
+    set_hf_offline(monkeypatch, tmp_path / "empty-cache")
+    loaded = mobilenet_v1(pretrained=True, width_mult=0.25).eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    assert loaded.pretrained_cfg["recipe"] == "mobilenet-mnist train --width 0.25"
+    with pytest.raises(ValueError, match="already has 'mobilenet_v1_025.mnist'"):
+        publish_checkpoint(model, tag="mnist", dataset="mnist", test_accuracy={32: 99.0},
+                           recipe="r", train_time_s=1.0, hub_root=hub_root)
+
+
+def test_publish_from_folder_without_shipping(registry: Path, tmp_path: Path) -> None:
+    model = randomize(mobilenet_v1(width_mult=0.5, num_classes=10))
+    save_pretrained(model, tmp_path / "trained")
+    cfg = publish_checkpoint(tmp_path / "trained", tag="fashion", dataset="fashion_mnist",
+                             test_accuracy={32: 91.5}, recipe="r", train_time_s=2.0,
+                             hub_root=tmp_path / "hub", hf_hub_revision="v0.2.0")
+    assert cfg.name == "mobilenet_v1_050.fashion" and not cfg.shipped
+    assert cfg.labels[0] == "T-shirt/top" and cfg.hf_hub_revision == "v0.2.0"
+    assert not (registry / cfg.name).exists()
+
+
+def test_publish_refuses_other_archs_and_unknown_labels(registry: Path, tmp_path: Path) -> None:
+    imagenet = MobileNetV1("imagenet", width_mult=0.25, num_classes=10)
+    with pytest.raises(ValueError, match="Only models of the 'mnist' layer config"):
+        publish_checkpoint(imagenet, tag="x", dataset="mnist", test_accuracy={}, recipe="r",
+                           train_time_s=1.0, hub_root=tmp_path)
+    with pytest.raises(ValueError, match="pass labels="):
+        publish_checkpoint(mobilenet_v1(width_mult=0.25), tag="x", dataset="kmnist",
+                           test_accuracy={}, recipe="r", train_time_s=1.0, hub_root=tmp_path)
