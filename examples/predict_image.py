@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_gray(path: Path, invert: bool = True) -> np.ndarray:
     """An image file as a uint8 (H, W) array, white digit on black like MNIST."""
-    gray = np.asarray(Image.open(path).convert("L"))
+    gray = np.array(Image.open(path).convert("L"))  # a writable copy
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if invert and border.mean() > 127:  # light background: a dark digit on paper
         gray = 255 - gray

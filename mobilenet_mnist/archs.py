@@ -51,9 +51,7 @@ class LayerConfig:
         if not _is_int(self.stride) or self.stride not in (1, 2):
             raise ValueError(f"LayerConfig.stride must be 1 or 2, got {self.stride!r}.")
         if not _is_int(self.kernel_size) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(
-                f"LayerConfig.kernel_size must be a positive odd int, got {self.kernel_size!r}."
-            )
+            raise ValueError(f"LayerConfig.kernel_size must be a positive odd int, got {self.kernel_size!r}.")
 
 
 @dataclass(frozen=True)
@@ -76,25 +74,19 @@ class ArchConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"ArchConfig.name must be a non-empty str, got {self.name!r}.")
-        if not isinstance(self.layers, tuple) or not all(
-            isinstance(layer, LayerConfig) for layer in self.layers
-        ):
+        if not isinstance(self.layers, tuple) or not all(isinstance(layer, LayerConfig) for layer in self.layers):
             raise TypeError(
                 f"Architecture {self.name!r}: layers must be a tuple of LayerConfig, got "
                 f"{type(self.layers).__name__}; wrap the rows as tuple(LayerConfig(...), ...)."
             )
         if not _is_int(self.input_size):
-            raise TypeError(
-                f"Architecture {self.name!r}: input_size must be an int, got {self.input_size!r}."
-            )
+            raise TypeError(f"Architecture {self.name!r}: input_size must be an int, got {self.input_size!r}.")
         if not self.layers:
             raise ValueError(f"Architecture {self.name!r} has no layers.")
         if self.layers[0].kind != "conv":
             raise ValueError(f"Architecture {self.name!r} must start with a 'conv' stem layer.")
         if any(layer.kind != "dw_sep" for layer in self.layers[1:]):
-            raise ValueError(
-                f"Architecture {self.name!r}: every layer after the stem must be 'dw_sep'."
-            )
+            raise ValueError(f"Architecture {self.name!r}: every layer after the stem must be 'dw_sep'.")
         if self.input_size < self.min_input_size:
             raise ValueError(
                 f"Architecture {self.name!r}: input_size {self.input_size} is below the "
@@ -129,9 +121,15 @@ MNIST_ARCH = ArchConfig(
     name="mnist",
     layers=(
         LayerConfig("conv", 32, 1),
-        _dw(64), _dw(128, 2), _dw(128), _dw(256, 2), _dw(256), _dw(512, 2),
+        _dw(64),
+        _dw(128, 2),
+        _dw(128),
+        _dw(256, 2),
+        _dw(256),
+        _dw(512, 2),
         *(_dw(512) for _ in range(5)),
-        _dw(1024, 2), _dw(1024, 2),
+        _dw(1024, 2),
+        _dw(1024, 2),
     ),
     input_size=32,
     description="MNIST adaptation: stride-1 stem, five stride-2 stages, 32→16→8→4→2→1.",
@@ -143,9 +141,15 @@ IMAGENET_ARCH = ArchConfig(
     name="imagenet",
     layers=(
         LayerConfig("conv", 32, 2),
-        _dw(64), _dw(128, 2), _dw(128), _dw(256, 2), _dw(256), _dw(512, 2),
+        _dw(64),
+        _dw(128, 2),
+        _dw(128),
+        _dw(256, 2),
+        _dw(256),
+        _dw(512, 2),
         *(_dw(512) for _ in range(5)),
-        _dw(1024, 2), _dw(1024),
+        _dw(1024, 2),
+        _dw(1024),
     ),
     input_size=224,
     description="The paper's ImageNet network (Howard et al., 2017, Table 1), 224×224 RGB.",
@@ -170,9 +174,7 @@ def register_arch(arch: ArchConfig) -> ArchConfig:
     if not isinstance(arch, ArchConfig):
         raise TypeError(f"register_arch expects an ArchConfig, got {type(arch).__name__}.")
     if arch.name in _ARCH_REGISTRY:
-        raise ValueError(
-            f"Architecture {arch.name!r} is already registered; choose a different name."
-        )
+        raise ValueError(f"Architecture {arch.name!r} is already registered; choose a different name.")
     _ARCH_REGISTRY[arch.name] = arch
     return arch
 
@@ -181,11 +183,17 @@ def get_arch(name: str | ArchConfig) -> ArchConfig:
     """Look an architecture up by name (an :class:`ArchConfig` is returned unchanged).
 
     Raises:
+        TypeError: If ``name`` is neither a str nor an :class:`ArchConfig`.
         KeyError: If no architecture has that name; the message lists the valid names
             and the closest match.
     """
     if isinstance(name, ArchConfig):
         return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"arch must be an architecture name (one of {', '.join(list_archs())}) or an "
+            f"ArchConfig, got {type(name).__name__}."
+        )
     if name in _ARCH_REGISTRY:
         return _ARCH_REGISTRY[name]
     raise KeyError(unknown_name_message("architecture", str(name), list_archs()))

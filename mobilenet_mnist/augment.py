@@ -48,9 +48,7 @@ def random_affine_thetas(n: int, cfg: AugmentConfig, generator: torch.Generator)
     zoom = 1 + _uniform(n, cfg.scale, generator)
     shift = torch.stack([_uniform(n, 2 * cfg.translate, generator) for _ in range(2)], dim=1)
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    return torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
+    return torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
 
 
 def augment_batch(

@@ -52,8 +52,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("MNIST", tuple(str(d) for d in range(10))),
     "fashion_mnist": DatasetInfo(
         "FashionMNIST",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian's dataset-fashion-mnist
     ),
 }
@@ -110,7 +109,7 @@ def _parse_idx(raw: bytes, path: Path) -> torch.Tensor:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{path} is truncated: header needs {header} bytes, file has {len(raw)}.")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
@@ -191,8 +190,7 @@ def load_dataset(
 def _to_image_tensors(images: torch.Tensor, labels: torch.Tensor, name: str, path: Path) -> ImageTensors:
     if images.dim() != 3 or labels.dim() != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(
-            f"{path}: expected images (N, H, W) and labels (N,), got {tuple(images.shape)} "
-            f"and {tuple(labels.shape)}."
+            f"{path}: expected images (N, H, W) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}."
         )
     classes = DATASETS[name].classes
     if labels.numel() and int(labels.max()) >= len(classes):
@@ -261,7 +259,7 @@ def _to_batch(images: Any, in_chans: int) -> torch.Tensor:
         return torch.cat([_to_batch(image, in_chans) for image in images])
     if not isinstance(images, (torch.Tensor, np.ndarray)):
         images = _pil_to_array(images, in_chans)
-    x = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+    x = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)
     x = _add_axes(x, in_chans)
     return _check_values(x)
 
@@ -273,8 +271,7 @@ def _pil_to_array(image: Any, in_chans: int) -> np.ndarray:
         raise TypeError(f"Cannot preprocess {type(image).__name__}: Pillow missing.") from error
     if not isinstance(image, Image.Image):
         raise TypeError(
-            f"preprocess takes torch tensors, numpy arrays, PIL images or lists of them, "
-            f"got {type(image).__name__}."
+            f"preprocess takes torch tensors, numpy arrays, PIL images or lists of them, got {type(image).__name__}."
         )
     array = np.asarray(image.convert("L" if in_chans == 1 else "RGB"))
     return array if in_chans == 1 else np.ascontiguousarray(array.transpose(2, 0, 1))
@@ -283,14 +280,10 @@ def _pil_to_array(image: Any, in_chans: int) -> np.ndarray:
 def _add_axes(x: torch.Tensor, in_chans: int) -> torch.Tensor:
     if x.dim() == 2:  # (H, W)
         x = x[None, None]
-    elif x.dim() == 3:  # (N, H, W) for one channel, (C, H, W) for several
-        x = x[:, None] if in_chans == 1 and x.shape[0] != 1 else x[None]
-        if in_chans == 1 and x.shape[1] != 1:
-            x = x.transpose(0, 1)
+    elif x.dim() == 3:  # (C, H, W) when C matches a multi-channel model, else (N, H, W)
+        x = x[None] if in_chans > 1 and x.shape[0] == in_chans else x[:, None]
     if x.dim() != 4:
-        raise ValueError(
-            f"Expected an image (H, W), a batch (N, H, W) or (N, C, H, W), got shape {tuple(x.shape)}."
-        )
+        raise ValueError(f"Expected an image (H, W), a batch (N, H, W) or (N, C, H, W), got shape {tuple(x.shape)}.")
     if x.shape[1] == 1 and in_chans > 1:
         x = x.expand(-1, in_chans, -1, -1)
     if x.shape[1] != in_chans:

@@ -38,7 +38,10 @@ class EvalResult:
     def per_class_accuracy(self) -> dict[str, float]:
         """Accuracy in percent for each true class."""
         totals = self.confusion.sum(dim=1).clamp(min=1)
-        return {name: 100.0 * float(c) / float(t) for name, c, t in zip(self.classes, self.confusion.diagonal(), totals)}
+        return {
+            name: 100.0 * float(c) / float(t)
+            for name, c, t in zip(self.classes, self.confusion.diagonal(), totals, strict=True)
+        }
 
     def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
         """The ``k`` most frequent (true, predicted, count) confusions."""
@@ -46,7 +49,11 @@ class EvalResult:
         off.fill_diagonal_(0)
         counts, flat = off.flatten().sort(descending=True)
         n = len(self.classes)
-        return [(self.classes[i // n], self.classes[i % n], int(c)) for c, i in zip(counts[:k].tolist(), flat[:k].tolist()) if c > 0]
+        return [
+            (self.classes[i // n], self.classes[i % n], int(c))
+            for c, i in zip(counts[:k].tolist(), flat[:k].tolist(), strict=True)
+            if c > 0
+        ]
 
 
 @torch.inference_mode()
@@ -59,7 +66,7 @@ def predict_logits(
     param = next(model.parameters())
     outputs = []
     for start in range(0, len(images), batch_size):
-        batch = images[start: start + batch_size]
+        batch = images[start : start + batch_size]
         batch = batch.unsqueeze(1) if batch.dim() == 3 else batch
         x = resize_normalize(batch.expand(-1, in_chans, -1, -1), input_size, cfg["mean"], cfg["std"])
         x = x.to(param.device)

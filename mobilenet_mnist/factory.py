@@ -1,5 +1,4 @@
-"""Model builders and the model-name registry: ``mobilenet_v1``, ``create_model``, ``list_models``.
-"""
+"""Model builders and the model-name registry: ``mobilenet_v1``, ``create_model``, ``list_models``."""
 
 from __future__ import annotations
 
@@ -31,9 +30,7 @@ _MODEL_WIDTHS: dict[str, float] = {}
 DEFAULT_TAG = "mnist"
 
 
-def register_model(
-    name: str, width_mult: float | None = None
-) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_model(name: str, width_mult: float | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
     """Decorator that registers a model builder under ``name`` for :func:`create_model`.
 
     Args:
@@ -155,8 +152,13 @@ def mobilenet_v1(
     arch_cfg = get_arch(arch)
     input_size = _input_size(arch_cfg, resolution_mult)
     model = MobileNetV1(
-        arch_cfg, width_mult=width_mult, in_chans=in_chans, num_classes=num_classes,
-        dropout=dropout, input_size=input_size, **kwargs,
+        arch_cfg,
+        width_mult=width_mult,
+        in_chans=in_chans,
+        num_classes=num_classes,
+        dropout=dropout,
+        input_size=input_size,
+        **kwargs,
     )
     if pretrained is False or pretrained is None:
         return model

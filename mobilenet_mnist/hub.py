@@ -257,7 +257,7 @@ def _unavailable_message(repo_id: str, filename: str, revision: str | None,
         f"not be downloaded ({reason}). To fix this, either run once with network access"
         + (" and HF_HUB_OFFLINE unset" if offline else "")
         + " so the file is downloaded and cached, or, on a machine with network access, run "
-        f"`huggingface-cli download {repo_id} --revision {revision} --local-dir DIR`, copy DIR "
+        f"`hf download {repo_id} --revision {revision} --local-dir DIR`, copy DIR "
         "here and pass pretrained='DIR' (a folder, or the path of its model.safetensors)."
     )
 
@@ -310,6 +310,8 @@ def _repo_source(repo_id: str, revision: str | None, cache_dir: str | Path | Non
     except WeightsUnavailableError:
         logger.warning("Hub repo %s has no %s; using the weights' metadata.", repo_id, CONFIG_NAME)
         meta = {}
+    meta.setdefault("hf_hub_id", repo_id)
+    meta.setdefault("hf_hub_revision", revision or "main")
     return _Source(weights, f"Hub repo {repo_id}", meta=meta, from_hf_cache=True)
 
 
@@ -317,6 +319,8 @@ def _resolve(source: str | Path, revision: str | None, cache_dir: str | Path | N
              token: str | None = None) -> _Source:
     """Turn a registered name, local path or Hub repo id into a :class:`_Source`."""
     text = str(source)
+    if text in list_pretrained():  # before paths: a registered name always means the pinned file
+        return _registered_source(get_pretrained_cfg(text), revision, cache_dir)
     path = Path(text).expanduser()
     if path.exists():
         return _local_source(path)
@@ -418,7 +422,8 @@ def load_pretrained(
       and unexpected keys and shape mismatches.
 
     ``model.pretrained_cfg`` is then updated with the checkpoint's metadata (tag, dataset,
-    labels, test accuracy, ...), mean/std repeated to ``in_chans``, ``num_classes`` the model's.
+    labels, test accuracy, ...), mean/std repeated to ``in_chans``, ``num_classes`` the model's;
+    ``input_size`` stays the model's (its ``in_chans`` and the side set by ``resolution_mult``).
 
     Args:
         model: The model to fill; it keeps its width, ``in_chans`` and ``num_classes``.
@@ -516,7 +521,7 @@ def push_to_hub(
         revision: Branch to commit to (created if missing); default ``"main"``.
         commit_message: Commit message; default ``"Upload <name>"``.
         private: Create the repo as private.
-        token: Hub token; default: the logged-in token (``huggingface-cli login``).
+        token: Hub token; default: the logged-in token (``hf auth login``).
         create_pr: Open a pull request instead of committing directly.
         **meta: Passed to :func:`save_pretrained` (``metrics``, ``dataset``, ``labels``, ...).
 

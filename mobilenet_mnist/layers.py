@@ -34,12 +34,15 @@ class ConvBnAct(nn.Sequential):
         groups: Convolution groups (``in_chs`` for a depthwise conv).
     """
 
-    def __init__(
-        self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, groups: int = 1
-    ) -> None:
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, groups: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
-            in_chs, out_chs, kernel_size, stride, padding=kernel_size // 2, groups=groups,
+            in_chs,
+            out_chs,
+            kernel_size,
+            stride,
+            padding=kernel_size // 2,
+            groups=groups,
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_chs)

@@ -75,9 +75,7 @@ class MobileNetV1(nn.Module):
         _check_number("num_classes", num_classes, 0, 1_000_000, integer=True)
         _check_number("dropout", dropout, 0.0, 0.999, integer=False)
         input_size = arch.input_size if input_size is None else input_size
-        _check_number(
-            "input_size", input_size, arch.min_input_size, MAX_INPUT_SIZE, integer=True
-        )
+        _check_number("input_size", input_size, arch.min_input_size, MAX_INPUT_SIZE, integer=True)
 
         self.arch = arch
         self.width_mult = float(width_mult)
@@ -87,7 +85,8 @@ class MobileNetV1(nn.Module):
         self._build_body(arch.layers)
         self.head_drop = nn.Dropout(dropout)
         self.classifier: nn.Module = self._make_classifier(num_classes)
-        self.pretrained_cfg: dict[str, Any] = self.default_cfg(input_size)
+        # No annotation here: TorchScript misreads `self.x: dict[...] = ...` in __init__ and warns.
+        self.pretrained_cfg = self.default_cfg(input_size)
         self._init_weights()
 
     # ----------------------------------------------------------------- construction
@@ -113,14 +112,10 @@ class MobileNetV1(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.num_features = chs
 
-    def _close_stage(
-        self, stages: list[nn.Sequential], blocks: list[nn.Module], chs: int, reduction: int
-    ) -> None:
+    def _close_stage(self, stages: list[nn.Sequential], blocks: list[nn.Module], chs: int, reduction: int) -> None:
         index = len(stages)
         stages.append(nn.Sequential(*blocks))
-        self.feature_info.append(
-            {"num_chs": chs, "reduction": reduction, "module": f"stages.{index}"}
-        )
+        self.feature_info.append({"num_chs": chs, "reduction": reduction, "module": f"stages.{index}"})
 
     def _make_classifier(self, num_classes: int) -> nn.Module:
         if num_classes == 0:

@@ -100,7 +100,7 @@ class PretrainedCfg:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     width_mult: float
-    test_accuracy: dict[int, float] = field(default_factory=dict)
+    test_accuracy: dict[int, float] = field(default_factory=dict, hash=False)
     num_params: int = 0
     macs: int = 0
     license: str = "mit"

@@ -48,9 +48,7 @@ class ModelCost:
         rows = ["| layer | kind | output | params | mult-adds |", "|---|---|---|---:|---:|"]
         for layer in self.layers:
             shape = "×".join(map(str, layer.output_shape))
-            rows.append(
-                f"| {layer.name} | {layer.kind} | {shape} | {layer.params:,} | {layer.macs:,} |"
-            )
+            rows.append(f"| {layer.name} | {layer.kind} | {shape} | {layer.params:,} | {layer.macs:,} |")
         rows.append(f"| **total** | | | {self.params:,} | {self.macs:,} |")
         return "\n".join(rows)
 
@@ -88,9 +86,7 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
     in_chans, height, width = _resolve_input(model, input_size)
     rows: list[LayerCost] = []
     hooks = [
-        module.register_forward_hook(
-            lambda mod, _inp, out, name=name: rows.append(_layer_cost(name, mod, out))
-        )
+        module.register_forward_hook(lambda mod, _inp, out, name=name: rows.append(_layer_cost(name, mod, out)))
         for name, module in model.named_modules()
         if isinstance(module, (nn.Conv2d, nn.Linear))
     ]
@@ -108,9 +104,7 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
     return ModelCost(count_params(model), total_macs, (in_chans, height, width), tuple(rows))
 
 
-def _resolve_input(
-    model: nn.Module, input_size: int | tuple[int, int] | None
-) -> tuple[int, int, int]:
+def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -> tuple[int, int, int]:
     cfg = getattr(model, "pretrained_cfg", None)
     if input_size is None:
         if cfg is None:

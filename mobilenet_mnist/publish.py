@@ -4,8 +4,9 @@
 :func:`mobilenet_mnist.save_pretrained`) into a published checkpoint:
 
 1. ``hub/<name>/`` with ``model.safetensors``, ``config.json`` and ``README.md``, laid out
-   as a Hugging Face model repo, so ``huggingface-cli upload <org>/<name> hub/<name> .``
-   publishes it (then tag the commit with the pinned revision);
+   as a Hugging Face model repo, so :func:`upload_checkpoint` (or
+   ``hf upload <org>/<name> hub/<name> .`` and ``hf repos tag create <org>/<name> v0.1.0``)
+   publishes it;
 2. its entry in ``mobilenet_mnist/weights/registry.json`` (sha256, size, parameters,
    multiply-adds, accuracy, recipe, ...), written atomically;
 3. for the default checkpoint (``ship=True``) a copy of the weights inside the package,
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -28,12 +30,13 @@ from .pretrained import (
     DEFAULT_REVISION,
     PretrainedCfg,
     atomic_write_bytes,
+    get_pretrained_cfg,
     read_registry_file,
     sha256_file,
     write_registry_entry,
 )
 
-__all__ = ["DATASET_LABELS", "publish_checkpoint"]
+__all__ = ["DATASET_LABELS", "publish_checkpoint", "upload_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,4 +170,58 @@ def publish_checkpoint(
         logger.info("Shipped %s in the package at %s.", name, target)
     write_registry_entry(cfg, registry_path, overwrite=overwrite)
     logger.info("Published %s: %s (%d bytes, sha256 %s).", name, folder, cfg.file_size, cfg.sha256)
+    return cfg
+
+
+def upload_checkpoint(
+    name: str,
+    *,
+    hub_root: str | Path = "hub",
+    token: str | None = None,
+    private: bool = False,
+    pin_commit: bool = True,
+) -> PretrainedCfg:
+    """Upload a published checkpoint's ``hub/<name>/`` folder and tag it with its revision.
+
+    Needs network access and a Hub token with write access to the repo's organisation.
+    The folder's weights must match the registry's sha256, so what users download is
+    exactly what the registry pins.
+
+    Args:
+        name: Registered name, e.g. ``"mobilenet_v1_050.mnist"``.
+        hub_root: Folder holding the Hub-layout folders.
+        token: Hub token (default: the logged-in one, ``hf auth login``).
+        private: Create the repo as private.
+        pin_commit: Rewrite the registry entry's ``hf_hub_revision`` to the commit hash
+            of the upload: immutable, unlike a tag (an existing tag is not moved).
+
+    Returns:
+        The registry entry (updated when ``pin_commit``).
+
+    Raises:
+        ValueError: If the folder's weights do not match the registry entry.
+    """
+    from huggingface_hub import HfApi
+
+    cfg = get_pretrained_cfg(name)
+    folder = Path(hub_root) / name
+    found = sha256_file(folder / WEIGHTS_NAME)
+    if found != cfg.sha256:
+        raise ValueError(
+            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} "
+            f"for {name!r}; republish it with publish_checkpoint(..., overwrite=True) first."
+        )
+    api = HfApi(token=token)
+    api.create_repo(cfg.hf_hub_id, private=private, exist_ok=True, repo_type="model")
+    commit = api.upload_folder(
+        repo_id=cfg.hf_hub_id, folder_path=str(folder), repo_type="model",
+        commit_message=f"Upload {name} (sha256 {cfg.sha256[:12]})",
+    )
+    api.create_tag(cfg.hf_hub_id, tag=cfg.hf_hub_revision, revision=commit.oid,
+                   repo_type="model", exist_ok=True)
+    logger.info("Uploaded %s to %s at commit %s, tag %s.", name, cfg.hf_hub_id, commit.oid,
+                cfg.hf_hub_revision)
+    if pin_commit:
+        cfg = dataclasses.replace(cfg, hf_hub_revision=commit.oid)
+        write_registry_entry(cfg, overwrite=True)
     return cfg

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -46,11 +47,14 @@ def seed_hf_cache(
         cache_dir: The Hugging Face cache to seed (pass it as ``cache_dir=``).
         repo_id: ``"org/name"``.
         revision: Branch or tag whose ref points at the snapshot.
-        commit: 40-hex commit id; default: derived from repo id and revision.
+        commit: 40-hex commit id; default: ``revision`` if it is one, else derived from
+            repo id and revision.
 
     Returns:
         The snapshot folder.
     """
+    if commit is None and re.fullmatch(r"[0-9a-f]{40}", revision):
+        commit = revision  # a pinned commit: the snapshot folder must carry its name
     commit = commit or hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
     repo = repo_cache_folder(cache_dir, repo_id)
     snapshot = repo / "snapshots" / commit

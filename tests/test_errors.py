@@ -84,6 +84,12 @@ def test_unknown_arch_name(arch: str, pattern: str) -> None:
         get_arch(arch)
 
 
+@pytest.mark.parametrize("arch", [["mnist"], 3, None])
+def test_arch_must_be_a_name_or_config(arch: object) -> None:
+    with pytest.raises(TypeError, match=r"arch must be an architecture name \(one of imagenet, mnist"):
+        mobilenet_v1(arch=arch)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ constructor arguments
 @pytest.mark.parametrize("width", [0, 0.0, -0.5, -1, float("nan"), float("inf"), 4.5])
 def test_width_mult_out_of_range(width: float) -> None:

@@ -137,7 +137,9 @@ def test_forward_intermediates_match_feature_info(name: str) -> None:
 def test_torchscript_script_round_trip(name: str, tmp_path) -> None:
     model = _build(name).eval()
     x = _batch(3)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* deprecation notices
+        warnings.simplefilter("error", UserWarning)  # e.g. TorchScript annotation complaints
         expected = model(x)
         scripted = torch.jit.script(model)
         torch.testing.assert_close(scripted(x), expected, rtol=0, atol=ATOL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,19 +26,32 @@ from mobilenet_mnist.pretrained import (
     write_registry_entry,
 )
 from mobilenet_mnist.profile import profile_model
-from mobilenet_mnist.publish import publish_checkpoint
+from mobilenet_mnist.publish import publish_checkpoint, upload_checkpoint
 
 SHA = "ab" * 32
 
 
 def make_cfg(**changes: object) -> PretrainedCfg:
     values: dict[str, object] = dict(
-        name="mobilenet_v1_025.mnist", model_name="mobilenet_v1_025", tag="mnist",
-        hf_hub_id="mobilenet-mnist/mobilenet_v1_025.mnist", hf_hub_revision="v0.1.0",
-        sha256=SHA, file_size=1234, dataset="mnist", num_classes=10,
-        labels=tuple(str(i) for i in range(10)), input_size=(1, 32, 32), mean=(0.1307,),
-        std=(0.3081,), width_mult=0.25, test_accuracy={32: 98.0, 28: 97.0}, num_params=10,
-        macs=20, recipe="mobilenet-mnist train", train_time_s=12.5,
+        name="mobilenet_v1_025.mnist",
+        model_name="mobilenet_v1_025",
+        tag="mnist",
+        hf_hub_id="mobilenet-mnist/mobilenet_v1_025.mnist",
+        hf_hub_revision="v0.1.0",
+        sha256=SHA,
+        file_size=1234,
+        dataset="mnist",
+        num_classes=10,
+        labels=tuple(str(i) for i in range(10)),
+        input_size=(1, 32, 32),
+        mean=(0.1307,),
+        std=(0.3081,),
+        width_mult=0.25,
+        test_accuracy={32: 98.0, 28: 97.0},
+        num_params=10,
+        macs=20,
+        recipe="mobilenet-mnist train",
+        train_time_s=12.5,
     )
     values.update(changes)
     return PretrainedCfg(**values)  # type: ignore[arg-type]
@@ -56,16 +70,19 @@ def test_cfg_survives_json_round_trip() -> None:
     assert again.test_accuracy == {32: 98.0, 28: 97.0} and again.labels == cfg.labels
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"sha256": "xyz"}, "sha256 must be 64 lowercase hex"),
-    ({"file_size": 0}, "file_size must be a positive int"),
-    ({"tag": "fashion"}, "name must be model_name"),
-    ({"labels": ("a", "b")}, "labels has 2 entries but num_classes is 10"),
-    ({"mean": (0.1, 0.2)}, "mean and std need 1 value"),
-    ({"hf_hub_id": "no-slash"}, "hf_hub_id must look like 'org/name'"),
-    ({"test_accuracy": {32: 120.0}}, r"percentages in \[0, 100\]"),
-    ({"filename": "model.bin"}, r"plain '\*.safetensors' name"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sha256": "xyz"}, "sha256 must be 64 lowercase hex"),
+        ({"file_size": 0}, "file_size must be a positive int"),
+        ({"tag": "fashion"}, "name must be model_name"),
+        ({"labels": ("a", "b")}, "labels has 2 entries but num_classes is 10"),
+        ({"mean": (0.1, 0.2)}, "mean and std need 1 value"),
+        ({"hf_hub_id": "no-slash"}, "hf_hub_id must look like 'org/name'"),
+        ({"test_accuracy": {32: 120.0}}, r"percentages in \[0, 100\]"),
+        ({"filename": "model.bin"}, r"plain '\*.safetensors' name"),
+    ],
+)
 def test_cfg_rejects_bad_values(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_cfg(**changes)
@@ -88,8 +105,15 @@ def test_cfg_is_frozen() -> None:
 # ---------------------------------------------------------------- registry
 def test_register_get_list(registry: Path) -> None:
     cfg = register_pretrained(make_cfg())
-    other = register_pretrained(make_cfg(name="mobilenet_v1_050.fashion", model_name="mobilenet_v1_050",
-                                         tag="fashion", hf_hub_id="org/fashion", width_mult=0.5))
+    other = register_pretrained(
+        make_cfg(
+            name="mobilenet_v1_050.fashion",
+            model_name="mobilenet_v1_050",
+            tag="fashion",
+            hf_hub_id="org/fashion",
+            width_mult=0.5,
+        )
+    )
     assert get_pretrained_cfg(cfg.name) is cfg
     assert list_pretrained() == [cfg.name, other.name]
     assert list_pretrained("*.fashion") == [other.name]
@@ -98,7 +122,7 @@ def test_register_get_list(registry: Path) -> None:
 
 def test_register_twice_is_an_error(registry: Path) -> None:
     register_pretrained(make_cfg())
-    with pytest.raises(ValueError, match="already registered.*overwrite=True"):
+    with pytest.raises(ValueError, match=r"already registered.*overwrite=True"):
         register_pretrained(make_cfg(file_size=99))
     register_pretrained(make_cfg(file_size=99), overwrite=True)
     assert get_pretrained_cfg("mobilenet_v1_025.mnist").file_size == 99
@@ -116,7 +140,7 @@ def test_unknown_name_suggests_the_closest(registry: Path) -> None:
 
 def test_unknown_tag_through_the_factory(registry: Path) -> None:
     register_pretrained(make_cfg())
-    with pytest.raises(KeyError, match="Did you mean 'mobilenet_v1_025.mnist'"):
+    with pytest.raises(KeyError, match=r"Did you mean 'mobilenet_v1_025\.mnist'"):
         mobilenet_v1(pretrained=True, width_mult=0.25, tag="mnsit")
 
 
@@ -157,9 +181,16 @@ def test_packaged_registry_is_valid() -> None:
 def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = randomize(mobilenet_v1(width_mult=0.25))
     hub_root = tmp_path / "hub"
-    cfg = publish_checkpoint(model, tag="mnist", dataset="mnist", test_accuracy={32: 99.0},
-                             recipe="mobilenet-mnist train --width 0.25", train_time_s=60.0,
-                             hub_root=hub_root, ship=True)
+    cfg = publish_checkpoint(
+        model,
+        tag="mnist",
+        dataset="mnist",
+        test_accuracy={32: 99.0},
+        recipe="mobilenet-mnist train --width 0.25",
+        train_time_s=60.0,
+        hub_root=hub_root,
+        ship=True,
+    )
     folder = hub_root / "mobilenet_v1_025.mnist"
     weights = (folder / "model.safetensors").read_bytes()
     assert cfg.sha256 == hashlib.sha256(weights).hexdigest() and cfg.file_size == len(weights)
@@ -176,17 +207,31 @@ def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
     assert loaded.pretrained_cfg["recipe"] == "mobilenet-mnist train --width 0.25"
-    with pytest.raises(ValueError, match="already has 'mobilenet_v1_025.mnist'"):
-        publish_checkpoint(model, tag="mnist", dataset="mnist", test_accuracy={32: 99.0},
-                           recipe="r", train_time_s=1.0, hub_root=hub_root)
+    with pytest.raises(ValueError, match=r"already has 'mobilenet_v1_025\.mnist'"):
+        publish_checkpoint(
+            model,
+            tag="mnist",
+            dataset="mnist",
+            test_accuracy={32: 99.0},
+            recipe="r",
+            train_time_s=1.0,
+            hub_root=hub_root,
+        )
 
 
 def test_publish_from_folder_without_shipping(registry: Path, tmp_path: Path) -> None:
     model = randomize(mobilenet_v1(width_mult=0.5, num_classes=10))
     save_pretrained(model, tmp_path / "trained")
-    cfg = publish_checkpoint(tmp_path / "trained", tag="fashion", dataset="fashion_mnist",
-                             test_accuracy={32: 91.5}, recipe="r", train_time_s=2.0,
-                             hub_root=tmp_path / "hub", hf_hub_revision="v0.2.0")
+    cfg = publish_checkpoint(
+        tmp_path / "trained",
+        tag="fashion",
+        dataset="fashion_mnist",
+        test_accuracy={32: 91.5},
+        recipe="r",
+        train_time_s=2.0,
+        hub_root=tmp_path / "hub",
+        hf_hub_revision="v0.2.0",
+    )
     assert cfg.name == "mobilenet_v1_050.fashion" and not cfg.shipped
     assert cfg.labels[0] == "T-shirt/top" and cfg.hf_hub_revision == "v0.2.0"
     assert not (registry / cfg.name).exists()
@@ -195,8 +240,67 @@ def test_publish_from_folder_without_shipping(registry: Path, tmp_path: Path) ->
 def test_publish_refuses_other_archs_and_unknown_labels(registry: Path, tmp_path: Path) -> None:
     imagenet = MobileNetV1("imagenet", width_mult=0.25, num_classes=10)
     with pytest.raises(ValueError, match="Only models of the 'mnist' layer config"):
-        publish_checkpoint(imagenet, tag="x", dataset="mnist", test_accuracy={}, recipe="r",
-                           train_time_s=1.0, hub_root=tmp_path)
+        publish_checkpoint(
+            imagenet,
+            tag="x",
+            dataset="mnist",
+            test_accuracy={},
+            recipe="r",
+            train_time_s=1.0,
+            hub_root=tmp_path,
+        )
     with pytest.raises(ValueError, match="pass labels="):
-        publish_checkpoint(mobilenet_v1(width_mult=0.25), tag="x", dataset="kmnist",
-                           test_accuracy={}, recipe="r", train_time_s=1.0, hub_root=tmp_path)
+        publish_checkpoint(
+            mobilenet_v1(width_mult=0.25),
+            tag="x",
+            dataset="kmnist",
+            test_accuracy={},
+            recipe="r",
+            train_time_s=1.0,
+            hub_root=tmp_path,
+        )
+
+
+def test_upload_checkpoint_uploads_tags_and_pins(
+    registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import HfApi
+
+    calls: dict[str, dict[str, object]] = {}
+    commit = "0123456789abcdef0123456789abcdef01234567"
+
+    class FakeCommit(str):
+        oid = commit
+
+    def record(name: str, result: object = None) -> Callable[..., object]:
+        def method(self: HfApi, *args: object, **kwargs: object) -> object:
+            calls[name] = {"args": args, **kwargs}
+            return result
+
+        return method
+
+    monkeypatch.setattr(HfApi, "create_repo", record("create_repo"))
+    monkeypatch.setattr(HfApi, "upload_folder", record("upload_folder", FakeCommit("url")))
+    monkeypatch.setattr(HfApi, "create_tag", record("create_tag"))
+    model = randomize(mobilenet_v1(width_mult=0.25))
+    hub_root = tmp_path / "hub"
+    cfg = publish_checkpoint(
+        model,
+        tag="mnist",
+        dataset="mnist",
+        test_accuracy={32: 99.0},
+        recipe="r",
+        train_time_s=1.0,
+        hub_root=hub_root,
+    )
+    pinned = upload_checkpoint(cfg.name, hub_root=hub_root)
+    assert calls["create_repo"]["args"] == (cfg.hf_hub_id,)
+    assert calls["upload_folder"]["folder_path"] == str(hub_root / cfg.name)
+    assert calls["create_tag"]["tag"] == "v0.1.0" and calls["create_tag"]["revision"] == commit
+    assert pinned.hf_hub_revision == commit and pinned.sha256 == cfg.sha256
+    assert read_registry_file(registry / "registry.json")[0].hf_hub_revision == commit
+    calls.clear()
+    (hub_root / cfg.name / "model.safetensors").write_bytes(b"not the published file")
+    with pytest.raises(ValueError, match="but the registry pins"):
+        upload_checkpoint(cfg.name, hub_root=hub_root)
+    assert not calls  # nothing was sent

@@ -87,17 +87,20 @@ def test_valid_arguments_build_and_run(
     rho=st.one_of(st.floats(0.3, 1.2), BAD_NUMBERS, NOT_NUMBERS, st.just(200.0)),
     in_chans=st.one_of(st.integers(-1, 3), st.floats(0.5, 2.5), NOT_NUMBERS),
     num_classes=st.one_of(st.integers(-2, 12), st.floats(0, 5), NOT_NUMBERS),
+    arch=st.one_of(st.just("mnist"), st.text(max_size=8), st.just(["mnist"]), st.none()),
 )
 # Edge cases pinned so every run covers them (round() overflows on inf, NaN compares False).
-@example(width=0.25, rho=1e308, in_chans=1, num_classes=10)
-@example(width=math.nan, rho=1.0, in_chans=1, num_classes=10)
-@example(width=0.25, rho=0.53, in_chans=1, num_classes=0)
-@example(width=1e-6, rho=1.0, in_chans=True, num_classes=10)
+@example(width=0.25, rho=1e308, in_chans=1, num_classes=10, arch="mnist")
+@example(width=math.nan, rho=1.0, in_chans=1, num_classes=10, arch="mnist")
+@example(width=0.25, rho=0.53, in_chans=1, num_classes=0, arch="mnist")
+@example(width=1e-6, rho=1.0, in_chans=True, num_classes=10, arch="mnist")
+@example(width=0.25, rho=1.0, in_chans=1, num_classes=10, arch=["mnist"])
 def test_any_arguments_build_or_are_refused_clearly(
-    width: object, rho: object, in_chans: object, num_classes: object
+    width: object, rho: object, in_chans: object, num_classes: object, arch: object
 ) -> None:
     model = _build_or_refuse(
-        width_mult=width, resolution_mult=rho, in_chans=in_chans, num_classes=num_classes
+        width_mult=width, resolution_mult=rho, in_chans=in_chans, num_classes=num_classes,
+        arch=arch,
     )
     if model is None:
         return

@@ -42,6 +42,10 @@ def generate_all(app: Any) -> None:
     _timed("API reference", generate_api)
     _timed("architecture tables", generate_architecture)
     diagram = _timed("architecture diagram", generate_diagram)
+    write_if_changed(INCLUDE_DIR / "arch_diagram.rst", figure(
+        diagram, "MobileNet V1 feature maps from input to logits",
+        "Feature maps after the stem and each stage (channels × height × width); box height "
+        "follows the spatial side, box width the number of channels (log scale)."))
     cfgs = _timed("model-zoo tables", generate_zoo)
     _timed("Pareto plot", generate_pareto, cfgs)
     evaluated = _timed("evaluation figures", generate_evaluation)

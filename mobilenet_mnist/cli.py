@@ -1,0 +1,227 @@
+"""The ``mobilenet-mnist`` command: train, evaluate, predict, list, info, benchmark, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("mobilenet_mnist")
+
+
+def _out(text: str) -> None:
+    """Command output goes to stdout (the library itself never prints)."""
+    sys.stdout.write(text + "\n")
+
+
+# --------------------------------------------------------------------------- train
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a model with a recipe (resumable)")
+    p.add_argument("--preset", default="default", help="recipe preset: default, fast, mnist_100, ...")
+    p.add_argument("--config", type=Path, help="JSON file with TrainConfig fields (overrides the preset)")
+    p.add_argument("--model", help="model name, e.g. mobilenet_v1_050")
+    p.add_argument("--dataset", choices=["mnist", "fashion_mnist"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
+    p.add_argument("--download", action="store_true", help="download the data if missing (network)")
+    p.add_argument("--output", type=Path, default=Path("runs/train"), help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.ckpt")
+    p.add_argument("--save-pretrained", type=Path, help="also save the final model in the Hub layout here")
+    p.set_defaults(func=_cmd_train)
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("model", "dataset", "epochs", "batch_size", "lr", "seed", "device", "threads", "bf16")
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.config is not None:
+        overrides = {**json.loads(args.config.read_text()), **overrides}
+    return overrides
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .train import get_preset, train
+
+    cfg = get_preset(args.preset, **_train_overrides(args))
+    result = train(cfg, args.data_dir, args.output, resume=args.resume, download=args.download)
+    from .distributed import get_dist_context
+
+    if not get_dist_context().is_main:
+        return 0
+    from .data import load_dataset
+
+    test = load_dataset(cfg.dataset, "test", args.data_dir)
+    scores = {size: evaluate(result.model, test, size).accuracy for size in cfg.eval_sizes}
+    if args.save_pretrained is not None:
+        from .hub import save_pretrained
+
+        save_pretrained(result.model, args.save_pretrained)
+    _out(json.dumps({"train_time_s": round(result.train_time_s, 1), "test_accuracy": scores}))
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def _load_model(name: str) -> Any:
+    """A model from a registered weight name, a local file/folder or a Hub repo id."""
+    from .factory import create_model, list_models
+
+    if Path(name).exists() or ("/" in name and "." not in name.split("/")[0]):
+        from .hub import from_pretrained
+
+        return from_pretrained(name)
+    base = name.partition(".")[0]
+    if base in list_models():
+        return create_model(name, pretrained=True)
+    from .hub import from_pretrained
+
+    return from_pretrained(name)
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy, confusions")
+    p.add_argument("name", help="weight name (mobilenet_v1_100.mnist), folder, file or Hub repo")
+    p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
+    p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], help="defaults to the weights' dataset")
+    p.add_argument("--resolution", type=int, action="append", help="input side in px (repeatable)")
+    p.add_argument("--top-confusions", type=int, default=5)
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .evaluate import evaluate
+
+    model = _load_model(args.name).eval()
+    dataset = args.dataset or model.pretrained_cfg.get("dataset") or "mnist"
+    test = load_dataset(dataset, "test", args.data_dir)
+    for size in args.resolution or [model.input_size]:
+        result = evaluate(model, test, size)
+        _out(
+            f"{args.name} on {dataset} test ({result.num_images} images) at {size}px: "
+            f"top-1 {result.accuracy:.2f} % ({result.errors} errors)"
+        )
+        per_class = ", ".join(f"{k}: {v:.2f}" for k, v in result.per_class_accuracy().items())
+        _out(f"  per-class accuracy (%): {per_class}")
+        pairs = ", ".join(f"{t}→{p} ×{n}" for t, p, n in result.most_confused(args.top_confusions))
+        _out(f"  most confused (true→predicted): {pairs or 'none'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser("predict", help="top-k classes for image files")
+    p.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
+    p.add_argument("--model", default="mobilenet_v1_100.mnist", help="weights to use")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--invert", action="store_true", help="invert dark-on-light images (MNIST is light-on-dark)")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from .data import create_transform
+
+    model = _load_model(args.model).eval()
+    transform = create_transform(model.pretrained_cfg)
+    labels = model.pretrained_cfg.get("labels") or [str(i) for i in range(model.num_classes)]
+    k = max(1, min(args.top_k, len(labels)))
+    for path in args.images:
+        try:
+            image = Image.open(path).convert("L")
+        except (FileNotFoundError, UnidentifiedImageError) as error:
+            raise SystemExit(f"Cannot read image {path}: {error}") from error
+        if args.invert:
+            image = ImageOps.invert(image)
+        with torch.inference_mode():
+            probs = model(transform(image)).softmax(dim=1)[0]
+        top = probs.topk(k)
+        ranked = ", ".join(
+            f"{labels[i]} ({p:.1%})" for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        )
+        _out(f"{path}: {ranked}")
+    return 0
+
+
+# --------------------------------------------------------------------------- list / info
+def _add_list(sub: Any) -> None:
+    p = sub.add_parser("list", help="list models, or published weights with --pretrained")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("--pretrained", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .factory import list_models
+
+    for name in list_models(args.pattern, pretrained=args.pretrained):
+        _out(name)
+    return 0
+
+
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help="metadata of a published checkpoint, or cost of a model")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .factory import create_model, list_models
+    from .profile import profile_model
+
+    if "." in args.name:
+        from .pretrained import get_pretrained_cfg
+
+        _out(json.dumps(get_pretrained_cfg(args.name).to_dict(), indent=2, default=str))
+        return 0
+    if args.name not in list_models():
+        from .archs import unknown_name_message
+
+        raise KeyError(unknown_name_message("model", args.name, list_models()))
+    cost = profile_model(create_model(args.name))
+    _out(f"{args.name}: {cost.params:,} parameters, {cost.macs:,} multiply-adds at {cost.input_size}")
+    _out(cost.to_markdown())
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+_COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_list, _add_info)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mobilenet-mnist`` command."""
+    parser = argparse.ArgumentParser(prog="mobilenet-mnist", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mobilenet-mnist`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        sys.stderr.write(f"mobilenet-mnist {args.command}: error: {message}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
