@@ -27,7 +27,30 @@ from .profile import LayerCost, ModelCost, count_params, profile_model
 __version__ = "0.1.0"
 
 # Public names defined in modules with heavier imports, loaded on first attribute access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "save_pretrained": "hub",
+    "from_pretrained": "hub",
+    "push_to_hub": "hub",
+    "load_pretrained": "hub",
+    "WeightsUnavailableError": "hub",
+    "PretrainedCfg": "pretrained",
+    "list_pretrained": "pretrained",
+    "get_pretrained_cfg": "pretrained",
+    "register_pretrained": "pretrained",
+    "ImageTensors": "data",
+    "load_dataset": "data",
+    "preprocess": "data",
+    "create_transform": "data",
+    "train_val_split": "data",
+    "AugmentConfig": "augment",
+    "TrainConfig": "train",
+    "TrainResult": "train",
+    "train": "train",
+    "fit": "train",
+    "get_preset": "train",
+    "EvalResult": "evaluate",
+    "evaluate": "evaluate",
+}
 
 __all__ = [
     "ArchConfig",

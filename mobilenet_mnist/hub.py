@@ -179,12 +179,33 @@ def _safetensors_bytes(model: MobileNetV1, config: dict[str, Any]) -> bytes:
     return save(tensors, metadata)
 
 
+def _check_rebuildable(model: MobileNetV1) -> None:
+    """Refuse a model whose tensors a plain rebuild would not accept (fused, modified, ...)."""
+    import torch
+
+    with torch.device("meta"):  # shapes only, no memory or init cost
+        plain = MobileNetV1(model.arch, model.width_mult, model.in_chans, model.num_classes)
+    expected = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if expected != found:
+        differ = sorted(set(expected) ^ set(found)) or sorted(
+            k for k in expected if expected[k] != found[k]
+        )
+        raise ValueError(
+            f"Cannot save this model: its tensors differ from a MobileNetV1 built from its "
+            f"config (e.g. fused BatchNorm or replaced layers), so it could not be rebuilt; "
+            f"differing keys: {differ[:5]}. Save the model before fusing or modifying it."
+        )
+
+
 def save_pretrained(
     model: MobileNetV1, folder: str | Path, *, repo_id: str | None = None, **meta: Any
 ) -> Path:
     """Save ``model`` as a Hugging Face model folder: weights, config and model card.
 
     Writes ``model.safetensors``, ``config.json`` and ``README.md``, each atomically.
+    The model must be a plain :class:`MobileNetV1` (not fused or otherwise modified), so
+    :func:`from_pretrained` can rebuild it.
 
     Example:
         >>> save_pretrained(model, "my-model", metrics={"test_accuracy": {32: 99.1}},
@@ -200,11 +221,16 @@ def save_pretrained(
 
     Returns:
         The folder.
+
+    Raises:
+        TypeError: If ``model`` is not a :class:`MobileNetV1`.
+        ValueError: If its tensors do not fit a rebuilt model, or ``labels`` do not fit.
     """
     from .model_card import render_model_card
 
     if not isinstance(model, MobileNetV1):
         raise TypeError(f"save_pretrained expects a MobileNetV1, got {type(model).__name__}.")
+    _check_rebuildable(model)
     folder = Path(folder)
     config = model_config(model, **meta)
     atomic_write_bytes(folder / WEIGHTS_NAME, _safetensors_bytes(model, config))

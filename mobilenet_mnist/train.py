@@ -64,6 +64,7 @@ class TrainConfig:
         seed: Seed for initialisation, shuffling, augmentation and dropout.
         channels_last: Use the NHWC memory format (faster on CPUs).
         bf16: Autocast to bfloat16 (only where the hardware supports it).
+        sync_bn: Under torchrun, synchronise BatchNorm statistics across processes.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         threads: CPU threads for torch (``None`` keeps torch's default).
         max_steps_per_epoch: Stop each epoch early (smoke tests and quick runs).
@@ -88,6 +89,7 @@ class TrainConfig:
     seed: int = 0
     channels_last: bool = True
     bf16: bool = False
+    sync_bn: bool = False
     device: str = "auto"
     threads: int | None = None
     max_steps_per_epoch: int | None = None
@@ -370,6 +372,7 @@ def fit(
     val_data: ImageTensors | None = None,
     output_dir: str | Path | None = None,
     resume: bool = False,
+    stop_after: int | None = None,
 ) -> TrainResult:
     """Train ``model`` on in-memory tensors with the recipe ``cfg``.
 
@@ -383,11 +386,17 @@ def fit(
         val_data: Optional validation split, scored after every epoch.
         output_dir: Where checkpoints and ``metrics.jsonl`` go (``None``: keep nothing).
         resume: Continue from ``output_dir/last.ckpt`` if it exists.
+        stop_after: Stop once this many epochs are done (the schedule still spans
+            ``cfg.epochs``), to train in time-boxed pieces continued with ``resume``.
 
     Returns:
         A :class:`TrainResult` whose ``model`` holds the final (EMA) weights.
     """
-    ctx = get_dist_context()
+    ctx = get_dist_context(sync_bn=cfg.sync_bn)
+    if cfg.batch_size % ctx.world_size:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} must be divisible by the number of processes ({ctx.world_size})."
+        )
     device = resolve_device(cfg.device) if not ctx.enabled else ctx.device
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -407,7 +416,7 @@ def fit(
     start, history, elapsed = 0, [], 0.0
     if resume and out is not None and (out / CHECKPOINT_NAME).exists():
         start, history, elapsed = _restore(out / CHECKPOINT_NAME, state, model)
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, min(cfg.epochs, stop_after or cfg.epochs)):
         began = time.perf_counter()
         row = {"epoch": epoch + 1, **_train_epoch(model, train_data, state, epoch)}
         elapsed += time.perf_counter() - began

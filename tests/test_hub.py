@@ -175,6 +175,14 @@ def test_load_into_model_from_file_and_folder(
         assert model.pretrained_cfg["test_accuracy"] == ACCURACY
 
 
+def test_save_refuses_models_it_cannot_rebuild(tmp_path: Path) -> None:
+    model = mobilenet_v1(width_mult=0.25)
+    model.stem.bn = torch.nn.Identity()  # e.g. BatchNorm folded into the conv
+    with pytest.raises(ValueError, match=r"could not be rebuilt; differing keys: \['stem\.bn\."):
+        save_pretrained(model, tmp_path / "fused")
+    assert not (tmp_path / "fused").exists()
+
+
 def test_pickle_files_are_refused(tmp_path: Path, small_model: MobileNetV1) -> None:
     path = tmp_path / "weights.pt"
     torch.save(small_model.state_dict(), path)

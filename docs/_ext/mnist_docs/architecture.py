@@ -45,16 +45,16 @@ def layer_rows(model: Any) -> list[list[str]]:
         module = model.get_submodule(layer.name)
         if layer.kind == "linear":
             pooled = (in_shape[0], 1, 1)
-            rows.append(["", "global average pool", "", "", _shape(in_shape), _shape(pooled), "0", "0"])
+            rows.append(["", "global average pool", "", "", _shape(pooled), "0", "0"])
             in_shape = pooled
         kind, stride, filt = _layer_type(module, layer.kind)
         rows.append([
             str(index), literal(layer.name), f"{kind} {stride}".strip(), filt,
-            _shape(in_shape), _shape(layer.output_shape),
+            _shape(layer.output_shape),
             f"{_params_with_norm(model, layer.name):,}", f"{layer.macs:,}",
         ])
         in_shape = layer.output_shape
-    rows.append(["", "**total**", "", "", "", "", f"**{cost.params:,}**", f"**{cost.macs:,}**"])
+    rows.append(["", "**total**", "", "", "", f"**{cost.params:,}**", f"**{cost.macs:,}**"])
     return rows
 
 
@@ -67,9 +67,9 @@ def layer_table(arch_name: str = "mnist") -> str:
     from mobilenet_mnist import mobilenet_v1
 
     model = mobilenet_v1(arch=arch_name)
-    header = ["#", "module", "type / stride", "filter shape", "input (C × H × W)",
-              "output", "params (incl. BN)", "mult-adds"]
-    return list_table(header, layer_rows(model), align_right_from=6)
+    header = ["#", "module", "type / stride", "filter shape", "output (C × H × W)",
+              "params", "mult-adds"]
+    return list_table(header, layer_rows(model), align_right_from=5)
 
 
 def _type_group(model: Any, layer: Any, is_stem: bool) -> str:

@@ -1,0 +1,177 @@
+"""The documentation's executable parts: docstring examples, page examples, generators, links.
+
+The Sphinx build itself runs in ``.ci/run``; these tests cover what can be checked
+quickly: every ``>>>`` example in the package and in ``docs/*.rst`` runs, the API
+reference covers every public name, the generated tables say what the data says, and
+the link checker finds broken links.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import mobilenet_mnist
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS_DIR = REPO_ROOT / "docs"
+sys.path.insert(0, str(DOCS_DIR / "_ext"))
+sys.path.insert(0, str(DOCS_DIR))
+
+from check_links import check_site  # noqa: E402  (docs/ is not a package)
+from mnist_docs import api, errors, pareto, recipe, zoo  # noqa: E402
+
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def _package_doctests() -> list[doctest.DocTest]:
+    """Every docstring with examples in every module of the package."""
+    finder = doctest.DocTestFinder()
+    tests = []
+    for info in pkgutil.iter_modules(mobilenet_mnist.__path__, prefix="mobilenet_mnist."):
+        module = importlib.import_module(info.name)
+        tests += [test for test in finder.find(module) if test.examples]
+    return tests
+
+
+PACKAGE_DOCTESTS = _package_doctests()
+PAGES_WITH_EXAMPLES = sorted(p.name for p in DOCS_DIR.glob("*.rst") if ">>> " in p.read_text())
+
+
+@pytest.mark.parametrize("test", PACKAGE_DOCTESTS, ids=lambda t: t.name)
+def test_docstring_examples(test: doctest.DocTest) -> None:
+    runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{test.name}: {result.failed} of {result.attempted} examples failed"
+
+
+def test_package_has_docstring_examples() -> None:
+    names = {test.name for test in PACKAGE_DOCTESTS}
+    assert "mobilenet_mnist.factory.mobilenet_v1" in names
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)
+def test_page_examples(page: str) -> None:
+    result = doctest.testfile(str(DOCS_DIR / page), module_relative=False, optionflags=DOCTEST_FLAGS,
+                              verbose=False, report=True)
+    assert result.attempted > 0
+    assert result.failed == 0, f"docs/{page}: {result.failed} of {result.attempted} examples failed"
+
+
+def test_api_reference_lists_every_public_name_once() -> None:
+    grouped = api.group_public_names(mobilenet_mnist)
+    listed = [name for modules in grouped.values() for names in modules.values() for name in names]
+    assert sorted(listed) == sorted(set(mobilenet_mnist.__all__))
+    pages = {topic.slug: api.render_topic(mobilenet_mnist, topic, modules) for topic, modules in grouped.items()}
+    for name in mobilenet_mnist.__all__:
+        hits = [slug for slug, text in pages.items() if f"mobilenet_mnist.{name}\n" in text]
+        assert len(hits) == 1, f"{name} documented on {hits}"
+
+
+def test_api_topics_follow_defining_modules() -> None:
+    grouped = api.group_public_names(mobilenet_mnist)
+    by_name = {name: topic.slug for topic, modules in grouped.items() for names in modules.values() for name in names}
+    assert by_name["mobilenet_v1"] == "models"
+    assert by_name["register_arch"] == "architectures"
+    assert by_name["profile_model"] == "costs"
+    assert api.topic_of("mobilenet_mnist.not_a_module").slug == "other"
+
+
+def test_data_without_doc_comment_is_refused() -> None:
+    with pytest.raises(ValueError, match="no documentation.*'#:' comment"):
+        api._data_doc("mobilenet_mnist.archs", "_ARCH_REGISTRY", {})
+
+
+def _cfg(name: str, width: float, accuracy: dict[int, float], **extra: object) -> object:
+    from mobilenet_mnist.pretrained import PretrainedCfg
+
+    model_name, tag = name.split(".")
+    values = dict(
+        name=name, model_name=model_name, tag=tag, hf_hub_id="org/repo", hf_hub_revision="v1",
+        sha256="ab" * 32, file_size=3 * 2**20, dataset="mnist", num_classes=10,
+        labels=tuple("0123456789"), input_size=(1, 32, 32), mean=(0.1307,), std=(0.3081,),
+        width_mult=width, test_accuracy=accuracy, num_params=1_000_000, macs=20_000_000,
+    )
+    values.update(extra)
+    return PretrainedCfg(**values)
+
+
+def test_zoo_tables_show_registered_numbers() -> None:
+    cfgs = [
+        _cfg("mobilenet_v1_025.mnist", 0.25, {32: 99.51, 24: 99.4}),
+        _cfg("mobilenet_v1_100.mnist", 1.0, {32: 99.76, 28: 99.7}, shipped=True),
+    ]
+    text = zoo.render_zoo(cfgs)
+    assert "top-1 % at 32 px" in text and "top-1 % at 28 px" in text and "top-1 % at 24 px" in text
+    assert text.index("top-1 % at 32 px") < text.index("top-1 % at 28 px") < text.index("at 24 px")
+    assert text.index("mobilenet_v1_100.mnist") < text.index("mobilenet_v1_025.mnist")  # widest first
+    assert "99.76" in text and "99.51" in text and "—" in text  # α=1.0 was not scored at 24 px
+    assert "3.0 MiB" in text and "shipped" in text and "1.00 M" in text
+
+
+def test_zoo_without_checkpoints_says_so() -> None:
+    assert zoo.NO_CHECKPOINTS in zoo.render_zoo([])
+    assert "no weight registry" in zoo.render_zoo(None)
+
+
+def test_pareto_front_keeps_only_undominated_points() -> None:
+    points = [(10.0, 99.0, "a", 0.25), (20.0, 98.5, "b", 0.5), (30.0, 99.5, "c", 1.0),
+              (30.0, 99.2, "d", 1.0), (5.0, 97.0, "e", 0.25)]
+    assert pareto.pareto_front(points) == [(5.0, 97.0), (10.0, 99.0), (30.0, 99.5)]
+
+
+def test_pareto_points_measure_cost_at_each_side() -> None:
+    from mobilenet_mnist import mobilenet_v1, profile_model
+
+    pts = pareto.points([_cfg("mobilenet_v1_025.mnist", 0.25, {32: 99.5, 24: 99.4})])
+    model = mobilenet_v1(width_mult=0.25)
+    assert sorted(p[0] for p in pts) == sorted(
+        float(profile_model(model, input_size=side).macs) for side in (24, 32))
+
+
+def test_recipe_table_explains_every_training_field() -> None:
+    import dataclasses
+
+    train = importlib.import_module("mobilenet_mnist.train")  # the module, not the function
+
+    docs = recipe.attribute_docs(train.TrainConfig)
+    fields = [f.name for f in dataclasses.fields(train.TrainConfig)]
+    assert [f for f in fields if not docs.get(f)] == []
+    table = recipe.render_recipe(train)
+    assert all(f"``{name}``" in table for name in fields)
+
+
+def test_error_page_shows_real_messages() -> None:
+    text = errors.render_errors()
+    assert ">>> create_model(\"mobilenet_v1_10\")" in text
+    assert "KeyError: Unknown model 'mobilenet_v1_10'. Did you mean" in text
+    with pytest.raises(RuntimeError, match="no longer raises"):
+        errors.capture(lambda: None)
+
+
+def _write(path: Path, html: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><body>{html}</body></html>", encoding="utf-8")
+
+
+def test_link_checker_finds_broken_links_anchors_and_images(tmp_path: Path) -> None:
+    _write(tmp_path / "index.html", '<h1 id="top">x</h1><a href="sub/page.html#there">ok</a>'
+           '<a href="#top">self</a><a href="https://example.org/missing">external</a>'
+           '<a href="missing.html">broken</a><img src="_images/empty.png">')
+    _write(tmp_path / "sub" / "page.html", '<p id="there"></p><a href="../index.html#nowhere">bad anchor</a>'
+           '<img src="../_images/pic.png">')
+    (tmp_path / "_images").mkdir()
+    (tmp_path / "_images" / "pic.png").write_bytes(b"\x89PNG")
+    (tmp_path / "_images" / "empty.png").write_bytes(b"")
+    problems, pages, checked = check_site(tmp_path)
+    assert pages == 2 and checked == 6
+    assert len(problems) == 3
+    assert any("missing.html" in p and "no such file" in p for p in problems)
+    assert any("no id 'nowhere'" in p for p in problems)
+    assert any("empty image" in p for p in problems)
