@@ -53,8 +53,8 @@ class TrainConfig:
         weight_decay: Decoupled weight decay for conv/linear weights (not BN, not biases).
         warmup_epochs: Linear warm-up length before the cosine decay.
         label_smoothing: Cross-entropy label smoothing.
-        ema_decay: Decay of the exponential moving average of weights (0 disables it);
-            the EMA weights are the ones evaluated and saved.
+        ema_decay: Decay of the exponential moving average of weights (0 disables it,
+            the default); when enabled, the EMA weights are the ones evaluated and saved.
         dropout: Dropout before the classifier.
         train_sizes: Input sides drawn at random per batch, so one checkpoint serves
             every resolution multiplier.
@@ -80,7 +80,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.1
-    ema_decay: float = 0.999
+    ema_decay: float = 0.0
     dropout: float = 0.1
     train_sizes: tuple[int, ...] = (24, 28, 32)
     eval_sizes: tuple[int, ...] = (32, 28, 24)
@@ -149,7 +149,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_epochs": 0.1,
         "train_sizes": (24,),
         "eval_sizes": (24,),
-        "ema_decay": 0.0,
         "label_smoothing": 0.0,
         "dropout": 0.0,
         "val_size": 1000,
@@ -215,12 +214,20 @@ def build_scheduler(
 
 
 def build_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
-    """An EMA copy of the model (weights and BN buffers), or ``None`` if disabled."""
+    """An EMA copy of the model (weights and BN buffers), or ``None`` if disabled.
+
+    The decay warms up as ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so the
+    average is not dominated by the random initial weights early in training.
+    """
     if decay <= 0:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
 
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        step_decay = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.dtype)
+        return averaged * step_decay + current * (1 - step_decay)
+
+    return AveragedModel(model, avg_fn=ema_with_warmup, use_buffers=True)
 
 
 def _epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:

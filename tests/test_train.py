@@ -96,7 +96,7 @@ KILL_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 from test_train import run_tiny
-run_tiny(__import__("pathlib").Path({out!r}), resume=True, epochs=6, max_steps_per_epoch=30)
+run_tiny(__import__("pathlib").Path({out!r}), resume=True, epochs=6, max_steps_per_epoch=30, ema_decay=0.99)
 """
 
 
@@ -118,8 +118,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
             process.kill()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert torch.load(out / "last.ckpt", weights_only=True)["epoch"] < 6
-    resumed = run_tiny(out, resume=True, epochs=6, max_steps_per_epoch=30).model.state_dict()
-    reference = run_tiny(tmp_path / "reference", epochs=6, max_steps_per_epoch=30).model.state_dict()
+    resumed = run_tiny(out, resume=True, epochs=6, max_steps_per_epoch=30, ema_decay=0.99).model.state_dict()
+    reference = run_tiny(tmp_path / "reference", epochs=6, max_steps_per_epoch=30, ema_decay=0.99).model.state_dict()
     assert all(torch.equal(reference[k], resumed[k]) for k in reference)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4, 5, 6]
@@ -132,10 +132,11 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path: Path) -> None:
         run_tiny(tmp_path, resume=True, epochs=1, lr=0.01)
 
 
-def test_training_learns_the_synthetic_task() -> None:
+@pytest.mark.parametrize("ema_decay", [0.0, 0.99])
+def test_training_learns_the_synthetic_task(ema_decay: float) -> None:
     no_augmentation = {"rotate_deg": 0.0, "scale": 0.0, "translate": 0.0}
     result = run_tiny(
-        None, n=400, epochs=8, batch_size=32, max_steps_per_epoch=None, ema_decay=0.0, augment=no_augmentation
+        None, n=400, epochs=8, batch_size=32, max_steps_per_epoch=None, ema_decay=ema_decay, augment=no_augmentation
     )
     assert result.history[-1]["val_acc@24"] >= 90.0
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]

@@ -85,10 +85,29 @@ def topic_of(module: str) -> Topic:
     return next((topic for topic in TOPICS if short in topic.modules), OTHER)
 
 
+def check_not_shadowed(package: ModuleType, name: str) -> None:
+    """Refuse a public name that resolves to a submodule of the same name.
+
+    ``import mobilenet_mnist.train`` sets the package attribute ``train`` to the module,
+    hiding a public function ``train``; users and autodoc would then get the module.
+
+    Raises:
+        ValueError: Naming the clash and the fix.
+    """
+    value = getattr(package, name)
+    if isinstance(value, ModuleType) and name not in getattr(package, "_LAZY_MODULES", ()):
+        raise ValueError(
+            f"{package.__name__}.{name} is the submodule {value.__name__}, not the public object "
+            f"of that name: importing the submodule replaced the attribute. Rename the module "
+            f"or the public name so they differ."
+        )
+
+
 def group_public_names(package: ModuleType) -> dict[Topic, dict[str, list[str]]]:
     """``{topic: {module: [names]}}`` for every name in ``package.__all__``, in topic order."""
     grouped: dict[Topic, dict[str, list[str]]] = {}
     for name in package.__all__:
+        check_not_shadowed(package, name)
         module = defining_module(package, name)
         grouped.setdefault(topic_of(module), {}).setdefault(module, []).append(name)
     ordered = {}
