@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
-import ctypes.util
+import functools
 import gc
 import json
 import logging
@@ -187,14 +187,20 @@ def _reset_peak_rss() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` from the running process, or None (other C libraries)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # no dlopen(NULL), e.g. Windows
+        return None
+
+
 def _release_free_heap() -> None:
     """Return freed heap memory to the OS, so the next peak is not hidden by reuse."""
     gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return
-    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
-    if trim is not None:  # glibc only
+    trim = _malloc_trim()
+    if trim is not None:
         trim(0)
 
 

@@ -197,8 +197,40 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- publish
+def _add_publish(sub: Any) -> None:
+    p = sub.add_parser("publish", help="score a training run on the test set and register its weights")
+    p.add_argument("run_dir", type=Path, help="the --output folder of `mobilenet-mnist train`")
+    p.add_argument("--tag", required=True, help="weight tag, e.g. mnist")
+    p.add_argument("--recipe", required=True, help="the command that reproduces the run")
+    p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
+    p.add_argument("--weights", choices=["final", "raw"], default="final", help="EMA (final) or raw weights")
+    p.add_argument("--ship", action="store_true", help="ship the weights inside the package")
+    p.add_argument("--hub-root", type=Path, default=Path("hub"), help="folder of Hub-layout checkpoints")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_publish)
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .evaluate import evaluate
+    from .publish import publish_checkpoint
+    from .runs import load_run
+
+    model, cfg, info = load_run(args.run_dir, args.weights)
+    test = load_dataset(cfg.dataset, "test", args.data_dir)
+    accuracy = {size: round(evaluate(model, test, size).accuracy, 2) for size in cfg.eval_sizes}
+    entry = publish_checkpoint(
+        model, tag=args.tag, dataset=cfg.dataset, test_accuracy=accuracy, recipe=args.recipe,
+        train_time_s=round(info["train_time_s"], 1), hub_root=args.hub_root, ship=args.ship,
+        overwrite=args.overwrite,
+    )  # fmt: skip
+    _out(json.dumps({"name": entry.name, "test_accuracy": accuracy, "sha256": entry.sha256}))
+    return 0
+
+
 # --------------------------------------------------------------------------- main
-_COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_list, _add_info)
+_COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_list, _add_info, _add_publish)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,7 +95,7 @@ def check_not_shadowed(package: ModuleType, name: str) -> None:
         ValueError: Naming the clash and the fix.
     """
     value = getattr(package, name)
-    if isinstance(value, ModuleType) and name not in getattr(package, "_LAZY_MODULES", ()):
+    if isinstance(value, ModuleType):
         raise ValueError(
             f"{package.__name__}.{name} is the submodule {value.__name__}, not the public object "
             f"of that name: importing the submodule replaced the attribute. Rename the module "

@@ -1,0 +1,47 @@
+"""Reading a training run folder (``last.ckpt``) back into a model, for publishing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from .data import DATASETS
+from .factory import create_model
+from .model import MobileNetV1
+from .train import CHECKPOINT_NAME, TrainConfig
+
+__all__ = ["load_run"]
+
+
+def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") -> tuple[MobileNetV1, TrainConfig, dict]:
+    """Rebuild the model of a training run from its last checkpoint.
+
+    Args:
+        run_dir: The ``output_dir`` of :func:`mobilenet_mnist.train.train`.
+        weights: ``"final"``: the weights the recipe evaluates (the EMA when enabled);
+            ``"raw"``: the optimizer's own weights, ignoring any EMA.
+
+    Returns:
+        ``(model in eval mode, recipe, {"epoch": ..., "train_time_s": ...})``.
+
+    Raises:
+        FileNotFoundError: If the folder has no checkpoint.
+        ValueError: For an unknown ``weights`` choice.
+    """
+    path = Path(run_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"No {CHECKPOINT_NAME} in {run_dir}: is it a training run folder?")
+    if weights not in ("final", "raw"):
+        raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = TrainConfig.from_dict(checkpoint["config"])
+    model = create_model(cfg.model, num_classes=len(DATASETS[cfg.dataset].classes), dropout=cfg.dropout)
+    state = checkpoint["model"]
+    if weights == "final" and checkpoint.get("ema") is not None:
+        prefix = "module."
+        state = {k[len(prefix) :]: v for k, v in checkpoint["ema"].items() if k.startswith(prefix)}
+    model.load_state_dict(state)
+    info = {"epoch": int(checkpoint["epoch"]), "train_time_s": float(checkpoint["train_time_s"])}
+    return model.eval(), cfg, info
