@@ -198,7 +198,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def _release_free_heap() -> None:
     """Return freed heap memory to the OS, so the next peak is not hidden by reuse."""
-    gc.collect()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
@@ -508,6 +507,7 @@ def _run(cfg: BenchmarkConfig) -> dict[str, Any]:
         entries += peers
     peak = measure_matmul_peak(cfg.matmul_size)
     logger.info("fp32 matmul peak: %.1f G multiply-adds/s", peak)
+    gc.collect()  # once: freed tensors are released by refcount, collecting is slow
     for entry in entries if cfg.memory else []:
         _measure_memory(entry, data)
     for round_index in range(cfg.rounds):

@@ -15,19 +15,18 @@ the output ``"logits"``, and the preprocessing recipe in the file's ``metadata_p
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import os
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from .fileio import atomic_path
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -36,6 +35,7 @@ __all__ = [
     "export_model",
     "export_onnx",
     "export_program",
+    "default_export_path",
     "export_torchscript",
     "onnx_metadata",
     "prepare_for_export",
@@ -84,16 +84,6 @@ def require_onnx(*modules: str) -> None:
 
 
 # ------------------------------------------------------------------ model preparation
-def _fuse(model: nn.Module) -> nn.Module:
-    """Fold BatchNorm into the convs with :func:`mobilenet_mnist.optimize.fuse_conv_bn`."""
-    try:
-        from .optimize import fuse_conv_bn
-    except ImportError:  # optimize.py is optional; the exporters fold BN themselves
-        logger.debug("mobilenet_mnist.optimize unavailable; exporting the unfused model.")
-        return model
-    return fuse_conv_bn(model)
-
-
 def prepare_for_export(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in eval mode with BatchNorm folded into the convolutions.
 
@@ -104,11 +94,12 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected a torch.nn.Module to export, got {type(model).__name__}.")
-    prepared = copy.deepcopy(model).eval()
-    prepared = _fuse(prepared)
-    for param in prepared.parameters():
-        param.requires_grad_(False)
-    return prepared.eval()
+    from .layers import ConvBnAct
+    from .optimize import fuse_conv_bn
+
+    has_bn_blocks = any(isinstance(m, ConvBnAct) for m in model.modules())
+    prepared = fuse_conv_bn(model) if has_bn_blocks else copy.deepcopy(model)
+    return prepared.eval().requires_grad_(False)
 
 
 def _input_shape(model: nn.Module, input_size: int | None) -> tuple[int, int, int]:
@@ -129,25 +120,6 @@ def _example_input(model: nn.Module, input_size: int | None, batch: int = 2) -> 
 
 
 # ------------------------------------------------------------------------ file writing
-@contextlib.contextmanager
-def _atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last: some writers (torch.export.save) look at it.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _output_path(path: str | os.PathLike[str], fmt: str) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
@@ -283,7 +255,7 @@ def export_onnx(
     props = onnx_metadata(model, input_size, dynamic_batch=dynamic_batch, **(metadata or {}))
     onnx.helper.set_model_props(proto, props)
     proto.doc_string = f"{props['model_name']} exported by mobilenet-mnist: input (N, C, H, W) float32 -> logits."
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
     logger.info("Wrote ONNX model (opset %d) to %s", opset, path)
     return path
@@ -316,7 +288,7 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated", category=FutureWarning)
         scripted = torch.jit.script(prepared)
     extra = {"mobilenet_mnist.json": json.dumps(onnx_metadata(model, input_size))}
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         torch.jit.save(scripted, str(tmp), _extra_files=extra)
     logger.info("Wrote TorchScript model to %s", path)
     return path
@@ -347,7 +319,7 @@ def export_program(
     dynamic = {"x": {0: torch.export.Dim("batch", min=1)}} if dynamic_batch else None
     program = torch.export.export(prepared, (example,), dynamic_shapes=dynamic)
     extra = {"mobilenet_mnist.json": json.dumps(onnx_metadata(model, input_size))}
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         torch.export.save(program, str(tmp), extra_files=extra)
     logger.info("Wrote ExportedProgram to %s", path)
     return path
@@ -357,3 +329,94 @@ def _is_quantized(model: nn.Module) -> bool:
     return any(
         type(module).__module__.startswith("torch.ao.nn.quantized") for module in model.modules()
     )
+
+
+# ------------------------------------------------------------------------- dispatcher
+def _check_format(fmt: str) -> str:
+    from .archs import unknown_name_message
+
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise ValueError(unknown_name_message("export format", str(fmt), list(FORMATS)))
+    return fmt
+
+
+def default_export_path(model: nn.Module, fmt: str = "onnx", int8: bool = False) -> Path:
+    """``<model name>[_int8]<suffix>`` in the current folder, e.g. ``mobilenet_v1_100_int8.onnx``."""
+    name = _model_name(model).replace(".", "_")
+    return Path(f"{name}{'_int8' if int8 else ''}{FORMATS[_check_format(fmt)]}")
+
+
+def _export_int8(model: nn.Module, path: Path, fmt: str, calibration_images: torch.Tensor | None,
+                 **options: Any) -> Path:
+    from . import quantize
+
+    if calibration_images is None:
+        raise ValueError(
+            "int8 export needs calibration_images: a few hundred training images, e.g. "
+            "load_dataset('mnist', 'train', root=DIR).images (CLI: --data-dir DIR)."
+        )
+    if fmt == "onnx":
+        return quantize.quantize_onnx(model, path, calibration_images, **options)
+    if fmt == "torchscript":
+        qmodel = quantize.quantize_int8(model, calibration_images, input_size=options.get("input_size"))
+        return export_torchscript(qmodel, path, input_size=options.get("input_size"))
+    raise ValueError(
+        "int8 is available for format='onnx' (ONNX Runtime quantizer, recommended) and "
+        "format='torchscript' (PyTorch quantizer). int8 ExportedPrograms need the PT2E flow "
+        "of the separate torchao package; export fp32 with format='exported-program' instead."
+    )
+
+
+def export_model(
+    model: nn.Module,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    format: str = "onnx",
+    int8: bool = False,
+    calibration_images: torch.Tensor | None = None,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    input_size: int | None = None,
+) -> Path:
+    """Export ``model`` in one of :data:`FORMATS`, optionally quantized to int8.
+
+    The entry point behind ``mobilenet-mnist export NAME --format FMT [--int8]``.
+
+    Example:
+        >>> from mobilenet_mnist import mobilenet_v1
+        >>> from mobilenet_mnist.export import export_model
+        >>> export_model(mobilenet_v1(width_mult=0.25), "m.pt2", format="exported-program")  # doctest: +SKIP
+        PosixPath('m.pt2')
+
+    Args:
+        model: A float MobileNetV1 (left unchanged; a fused eval-mode copy is exported).
+        path: Output file; default :func:`default_export_path` in the current folder.
+        format: ``"onnx"``, ``"torchscript"`` or ``"exported-program"``.
+        int8: Quantize to int8 (``onnx``: ONNX Runtime QDQ; ``torchscript``: PyTorch
+            FX ``x86``); needs ``calibration_images``.
+        calibration_images: Training images for int8 calibration (uint8 digits
+            (N, H, W) or normalized float inputs); a fixed random 1,024 are used.
+        opset: ONNX opset (``onnx`` only).
+        dynamic_batch: Dynamic batch axis (``onnx`` and ``exported-program``).
+        input_size: Input side in pixels; defaults to ``model.pretrained_cfg``'s.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: For an unknown format, int8 without calibration images or with
+            ``exported-program``, or bad options.
+        MissingExtraError: For ONNX without the ``onnx`` extra (install hint included).
+    """
+    fmt = _check_format(format)
+    path = _output_path(path if path is not None else default_export_path(model, fmt, int8), fmt)
+    if int8:
+        if fmt == "onnx" and not dynamic_batch:
+            raise ValueError("int8 ONNX export calibrates in batches; keep dynamic_batch=True.")
+        onnx_options = {"opset": opset} if fmt == "onnx" else {}
+        return _export_int8(model, path, fmt, calibration_images, input_size=input_size, **onnx_options)
+    if fmt == "onnx":
+        return export_onnx(model, path, opset=opset, dynamic_batch=dynamic_batch, input_size=input_size)
+    if fmt == "torchscript":
+        return export_torchscript(model, path, input_size=input_size)
+    return export_program(model, path, dynamic_batch=dynamic_batch, input_size=input_size)

@@ -110,6 +110,9 @@ def freeze_backbone(model: nn.Module, freeze_bn_stats: bool = True) -> nn.Module
         freeze_bn_stats: Also freeze BatchNorm running statistics (recommended for small
             datasets or small batches). With ``False`` the statistics keep adapting to the
             new images in training mode while the BatchNorm weights stay fixed.
+            ``nn.SyncBatchNorm.convert_sync_batchnorm`` (``TrainConfig(sync_bn=True)``
+            under torchrun) turns frozen layers back into trainable SyncBatchNorm: keep
+            ``sync_bn=False`` when the statistics are frozen.
 
     Returns:
         ``model``, changed in place.
@@ -170,7 +173,7 @@ def _check_non_negative(name: str, value: Any) -> float:
 
 def param_groups(
     model: nn.Module,
-    lr: float | None = None,
+    lr: float,
     backbone_lr_scale: float = 0.1,
     weight_decay: float = 1e-4,
 ) -> list[dict[str, Any]]:
@@ -179,8 +182,8 @@ def param_groups(
     Trainable parameters (``requires_grad``) are split four ways: backbone or
     classifier, and with or without weight decay (decay on conv and linear weights only,
     not on BatchNorm parameters or biases, as in the training recipe). Frozen parameters
-    are left out. Each group carries ``lr_scale`` (1 for the classifier,
-    ``backbone_lr_scale`` for the backbone) and, when ``lr`` is given, ``lr = lr * lr_scale``.
+    are left out. Each group has ``lr = lr * lr_scale``, with ``lr_scale`` (also stored in
+    the group) 1 for the classifier and ``backbone_lr_scale`` for the backbone.
     Schedulers such as ``LambdaLR`` multiply each group's own ``lr``, so the ratio holds
     for the whole schedule.
 
@@ -195,24 +198,25 @@ def param_groups(
 
     Args:
         model: A :class:`~mobilenet_mnist.MobileNetV1` (or a DDP wrapper around one).
-        lr: The classifier's learning rate; ``None`` leaves ``lr`` to the optimizer's
-            default and only sets ``lr_scale``.
+        lr: The classifier's (peak) learning rate.
         backbone_lr_scale: Backbone learning rate as a fraction of ``lr`` (>= 0).
         weight_decay: Weight decay of conv and linear weights (>= 0).
 
     Returns:
         Non-empty groups, each a dict with ``params``, ``weight_decay``, ``lr_scale``,
-        ``name`` (``"backbone_decay"``, ``"backbone_no_decay"``, ``"head_decay"``,
-        ``"head_no_decay"``) and, if ``lr`` is given, ``lr``.
+        ``lr`` and ``name`` (``"backbone_decay"``, ``"backbone_no_decay"``, ``"head_decay"``,
+        ``"head_no_decay"``).
 
     Raises:
-        ValueError: For a negative or non-finite ``lr``, ``backbone_lr_scale`` or ``weight_decay``.
+        ValueError: For a non-positive ``lr``, or a negative or non-finite
+            ``backbone_lr_scale`` or ``weight_decay``.
         TypeError: If the model has no ``get_classifier()``.
     """
     scale = _check_non_negative("backbone_lr_scale", backbone_lr_scale)
     decay = _check_non_negative("weight_decay", weight_decay)
-    if lr is not None:
-        lr = _check_non_negative("lr", lr)
+    lr = _check_non_negative("lr", lr)
+    if lr == 0:
+        raise ValueError("lr must be > 0, got 0.")
     backbone, head = _split_parameters(_unwrap(model))
     groups = []
     for part, params, lr_scale in (("backbone", backbone, scale), ("head", head, 1.0)):
@@ -223,10 +227,8 @@ def param_groups(
         ):
             if not chosen:
                 continue
-            group = {"params": chosen, "weight_decay": group_decay, "lr_scale": lr_scale, "name": f"{part}_{suffix}"}
-            if lr is not None:
-                group["lr"] = lr * lr_scale
-            groups.append(group)
+            groups.append({"params": chosen, "lr": lr * lr_scale, "lr_scale": lr_scale,
+                           "weight_decay": group_decay, "name": f"{part}_{suffix}"})
     return groups
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from .data import DATASETS, ImageTensors, load_dataset, train_val_split
 from .distributed import DistContext, get_dist_context
 from .evaluate import evaluate
 from .factory import create_model
+from .fileio import atomic_path, atomic_write_bytes
 from .model import MobileNetV1
 
 __all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit"]
@@ -235,15 +235,8 @@ def _epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -363,13 +356,17 @@ def _restore(path: Path, state: dict[str, Any], model: nn.Module) -> tuple[int, 
     return int(ckpt["epoch"]), json.loads(ckpt["history"]), float(ckpt["train_time_s"])
 
 
+def _remove_stale_temp_files(output_dir: Path) -> None:
+    # A run killed while saving leaves its temporary file behind (the real one is intact).
+    for stale in output_dir.glob(".*.tmp*"):
+        logger.info("Removing %s left by an interrupted save", stale)
+        stale.unlink(missing_ok=True)
+
+
 def _log_metrics(output_dir: Path | None, history: list[dict[str, Any]]) -> None:
-    if output_dir is None:
-        return
-    lines = "".join(json.dumps(row) + "\n" for row in history)
-    tmp = output_dir / f".{METRICS_NAME}.tmp"
-    tmp.write_text(lines)
-    os.replace(tmp, output_dir / METRICS_NAME)
+    # Rewritten whole each epoch, so a resumed run never duplicates or loses a row.
+    if output_dir is not None:
+        atomic_write_bytes(output_dir / METRICS_NAME, "".join(json.dumps(row) + "\n" for row in history).encode())
 
 
 def fit(
@@ -420,6 +417,7 @@ def fit(
     out = Path(output_dir) if output_dir is not None else None
     if out is not None and ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temp_files(out)
     start, history, elapsed = 0, [], 0.0
     if resume and out is not None and (out / CHECKPOINT_NAME).exists():
         start, history, elapsed = _restore(out / CHECKPOINT_NAME, state, model)
@@ -483,15 +481,13 @@ def _save_final(result: TrainResult, cfg: TrainConfig, output_dir: Path, classes
     """Write the final weights as ``final.safetensors`` plus ``final.json`` (recipe, time, labels)."""
     from safetensors.torch import save_file
 
-    tmp = output_dir / ".final.safetensors.tmp"
     state = {k: v.contiguous() for k, v in result.model.state_dict().items()}
-    save_file(state, str(tmp), metadata={"model": cfg.model, "dataset": cfg.dataset})
-    os.replace(tmp, output_dir / "final.safetensors")
+    with atomic_path(output_dir / "final.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"model": cfg.model, "dataset": cfg.dataset})
     info = {
         "recipe": cfg.to_dict(),
         "train_time_s": result.train_time_s,
         "labels": list(classes),
         "history": result.history,
     }
-    (output_dir / ".final.json.tmp").write_text(json.dumps(info, indent=2))
-    os.replace(output_dir / ".final.json.tmp", output_dir / "final.json")
+    atomic_write_bytes(output_dir / "final.json", json.dumps(info, indent=2).encode())

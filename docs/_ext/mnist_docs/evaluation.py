@@ -134,10 +134,12 @@ def draw_confusion(confusion: np.ndarray, classes: tuple[str, ...], path: Path) 
 
     fig, ax = plt.subplots(figsize=(6.2, 5.4), dpi=110)
     shown = np.where(confusion > 0, confusion, np.nan)
-    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(int(confusion.max()), 2)))
+    vmax = max(int(confusion.max()), 2)
+    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=vmax))
     for (row, col), count in np.ndenumerate(confusion):
         if count:
-            color = "white" if row == col else ("#c62828" if count else "#222")
+            dark = np.log(count) / np.log(vmax) > 0.6  # white text on dark cells
+            color = "white" if dark else ("#b71c1c" if row != col else "#111")
             ax.text(col, row, str(count), ha="center", va="center", fontsize=7.5, color=color)
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)

@@ -58,6 +58,12 @@ def draw_pareto(pts: Sequence[tuple[float, float, str, float]], title: str, path
     ax.plot([m / 1e6 for m, _ in front], [a for _, a in front], "--", color="#888", zorder=2,
             label="Pareto front")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="both", labelsize=9)
     ax.set_xlabel("multiply-adds per image (millions, log scale)")
     ax.set_ylabel("top-1 test accuracy (%)")
     ax.set_title(title, fontsize=10)
