@@ -1,0 +1,96 @@
+"""The `mobilenet-mnist` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from mobilenet_mnist import mobilenet_v1, save_pretrained
+from mobilenet_mnist.cli import main
+from mobilenet_mnist.data import load_dataset
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_and_wildcards(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "*_0[25]*")
+    assert code == 0 and out.split() == ["mobilenet_v1_025", "mobilenet_v1_050"]
+
+
+def test_info_prints_the_costs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "info", "mobilenet_v1_100")
+    assert code == 0 and "3,216,650 parameters" in out and "42,591,232 multiply-adds" in out
+
+
+def test_unknown_name_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "info", "mobilenet_v1_10")
+    assert code == 2 and "Did you mean 'mobilenet_v1_100'" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    save_pretrained(mobilenet_v1(width_mult=0.25).eval(), folder)
+    return folder
+
+
+def test_evaluate_reports_accuracy_per_class_and_confusions(
+    capsys: pytest.CaptureFixture[str], small_checkpoint: Path, mnist_dir: Path
+) -> None:
+    code, out, _ = run(capsys, "evaluate", str(small_checkpoint), "--data-dir", str(mnist_dir), "--resolution", "24")
+    assert code == 0
+    assert "(10000 images) at 24px: top-1" in out
+    assert "per-class accuracy (%): 0:" in out and "most confused (true→predicted):" in out
+
+
+def test_predict_ranks_digits_for_image_files(
+    capsys: pytest.CaptureFixture[str], small_checkpoint: Path, mnist_dir: Path, tmp_path: Path
+) -> None:
+    digit = load_dataset("mnist", "test", mnist_dir).images[0].numpy()
+    path = tmp_path / "digit.png"
+    Image.fromarray(digit).save(path)
+    code, out, _ = run(capsys, "predict", str(path), "--model", str(small_checkpoint), "--top-k", "2")
+    assert code == 0
+    line = out.strip()
+    assert line.startswith(f"{path}: ") and line.count("%)") == 2
+    probabilities = [float(part.split("(")[1].rstrip("%)")) for part in line.split(": ", 1)[1].split(", ")]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 100.05
+
+
+def test_predict_unreadable_image(capsys: pytest.CaptureFixture[str], small_checkpoint: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"hello")
+    with pytest.raises(SystemExit, match="Cannot read image"):
+        main(["predict", str(bad), "--model", str(small_checkpoint)])
+
+
+def test_train_command_writes_a_run_and_scores_it(
+    capsys: pytest.CaptureFixture[str], mnist_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"max_steps_per_epoch": 3, "batch_size": 32, "eval_sizes": [24], "val_size": 100}))
+    code, out, _ = run(
+        capsys, "train", "--preset", "fast", "--config", str(config), "--data-dir", str(mnist_dir),
+        "--output", str(tmp_path / "run"), "--threads", "1",
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert set(result["test_accuracy"]) == {"24"} and 0 <= result["test_accuracy"]["24"] <= 100
+    assert (tmp_path / "run" / "last.ckpt").exists() and (tmp_path / "run" / "final.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_fast_preset_reaches_99_percent(mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "train", "--preset", "fast", "--data-dir", str(mnist_dir), "--output", str(tmp_path))
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert min(result["test_accuracy"].values()) >= 99.0, result
