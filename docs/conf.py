@@ -31,7 +31,7 @@ import mobilenet_mnist  # noqa: E402  (needs the path set above)
 # -- Project -----------------------------------------------------------------------
 project = "mobilenet-mnist"
 author = "mobilenet-mnist engineers"
-copyright = "2026, mobilenet-mnist engineers"  # noqa: A001
+copyright = "2026, mobilenet-mnist engineers"
 release = mobilenet_mnist.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -41,7 +41,6 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",  # before sphinx_autodoc_typehints, which post-processes it
     "sphinx.ext.intersphinx",
-    "sphinx.ext.viewcode",
     "sphinx_autodoc_typehints",
     "myst_parser",
     "mnist_docs",
@@ -67,7 +66,8 @@ nitpick_ignore_regex = [
 
 # -- autodoc, napoleon, type hints ------------------------------------------------------
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"  # sphinx-autodoc-typehints renders them in the text
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
 autodoc_class_signature = "mixed"
 autodoc_preserve_defaults = True
 autosummary_generate = False  # the mnist_docs extension writes the API pages itself

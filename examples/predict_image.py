@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         with torch.inference_mode():
             probabilities = model(x).softmax(dim=1)[0]
         values, indices = probabilities.topk(top_k)
-        ranked = ", ".join(f"{labels[i]} ({p:.1%})" for p, i in zip(values.tolist(), indices.tolist()))
+        ranked = ", ".join(f"{labels[i]} ({p:.1%})" for p, i in zip(values.tolist(), indices.tolist(), strict=True))
         print(f"{path}: {ranked}")
 
 

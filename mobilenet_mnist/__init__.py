@@ -48,6 +48,10 @@ _LAZY: dict[str, str] = {
     "train": "train",
     "fit": "train",
     "get_preset": "train",
+    "freeze_backbone": "finetune",
+    "unfreeze_backbone": "finetune",
+    "param_groups": "finetune",
+    "tensors_from_dataset": "finetune",
     "EvalResult": "evaluate",
     "evaluate": "evaluate",
 }

@@ -16,6 +16,7 @@ the output ``"logits"``, and the preprocessing recipe in the file's ``metadata_p
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ __all__ = [
     "export_program",
     "default_export_path",
     "export_torchscript",
-    "onnx_metadata",
+    "export_metadata",
     "prepare_for_export",
     "read_onnx_metadata",
     "require_onnx",
@@ -54,6 +55,8 @@ SUPPORTED_OPSETS = range(18, 24)
 FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 ONNX_INPUT_NAME = "input"
 ONNX_OUTPUT_NAME = "logits"
+#: Name of the JSON metadata file inside TorchScript and ExportedProgram archives.
+METADATA_FILE = "mobilenet_mnist.json"
 INSTALL_HINT = 'pip install "mobilenet-mnist[onnx]"'
 
 
@@ -139,19 +142,21 @@ def _model_name(model: nn.Module) -> str:
     return name if arch == "mnist" else f"{name}_{arch}"
 
 
-def onnx_metadata(model: nn.Module, input_size: int | None = None, **extra: Any) -> dict[str, str]:
-    """The key/value pairs stored in an exported ONNX file's ``metadata_props``.
+def export_metadata(model: nn.Module, input_size: int | None = None, **extra: Any) -> dict[str, Any]:
+    """What every exported file records about its model and how to feed it.
 
-    Values are JSON text: ``mean``, ``std`` (per channel, applied after scaling pixels
-    to [0, 1]), ``input_size`` as [C, H, W], ``interpolation``, ``labels`` (one name per
-    output), ``model_name``, ``tag``, ``library_version``, plus ``extra``.
+    ``mean`` and ``std`` (per channel, applied after scaling pixels to [0, 1]),
+    ``input_size`` as [C, H, W], ``interpolation``, ``labels`` (one name per output),
+    ``model_name``, ``tag``, ``library_version``, ``precision``, plus ``extra``. ONNX files
+    hold each value as JSON text in ``metadata_props``; TorchScript and ExportedProgram
+    archives hold the whole dict as the JSON extra file ``mobilenet_mnist.json``.
     """
     from . import __version__
 
     cfg = getattr(model, "pretrained_cfg", None) or {}
     num_classes = int(cfg.get("num_classes", getattr(model, "num_classes", 0)))
     labels = cfg.get("labels") or [str(i) for i in range(num_classes)]
-    values: dict[str, Any] = {
+    return {
         "model_name": _model_name(model),
         "tag": cfg.get("tag"),
         "library": "mobilenet-mnist",
@@ -167,7 +172,14 @@ def onnx_metadata(model: nn.Module, input_size: int | None = None, **extra: Any)
         "precision": "fp32",
         **extra,
     }
-    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def _onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
+    return {key: json.dumps(value) for key, value in metadata.items()}
+
+
+def _extra_file(metadata: dict[str, Any]) -> dict[str, str]:
+    return {METADATA_FILE: json.dumps(metadata)}
 
 
 def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -252,9 +264,9 @@ def export_onnx(
     prepared = prepare_for_export(model)
     example = _example_input(prepared, input_size, batch=2 if dynamic_batch else 1)
     proto = _onnx_proto(prepared, example, opset, dynamic_batch)
-    props = onnx_metadata(model, input_size, dynamic_batch=dynamic_batch, **(metadata or {}))
-    onnx.helper.set_model_props(proto, props)
-    proto.doc_string = f"{props['model_name']} exported by mobilenet-mnist: input (N, C, H, W) float32 -> logits."
+    meta = export_metadata(model, input_size, dynamic_batch=dynamic_batch, **(metadata or {}))
+    onnx.helper.set_model_props(proto, _onnx_props(meta))
+    proto.doc_string = f"{meta['model_name']} exported by mobilenet-mnist: input (N, C, H, W) float32 -> logits."
     with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
     logger.info("Wrote ONNX model (opset %d) to %s", opset, path)
@@ -283,13 +295,14 @@ def export_torchscript(
     path = _output_path(path, "torchscript")
     prepared = model if _is_quantized(model) else prepare_for_export(model)
     logger.warning("TorchScript is deprecated by PyTorch; prefer format='exported-program' or 'onnx'.")
+    extra = _extra_file(export_metadata(model, input_size, precision=_precision(model)))
     with warnings.catch_warnings():
         # One "torch.jit.script is deprecated" FutureWarning per submodule otherwise.
         warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The TorchScript type system", category=UserWarning)
         scripted = torch.jit.script(prepared)
-    extra = {"mobilenet_mnist.json": json.dumps(onnx_metadata(model, input_size))}
-    with atomic_path(path) as tmp:
-        torch.jit.save(scripted, str(tmp), _extra_files=extra)
+        with atomic_path(path) as tmp:
+            torch.jit.save(scripted, str(tmp), _extra_files=extra)
     logger.info("Wrote TorchScript model to %s", path)
     return path
 
@@ -318,11 +331,17 @@ def export_program(
     example = _example_input(prepared, input_size, batch=2 if dynamic_batch else 1)
     dynamic = {"x": {0: torch.export.Dim("batch", min=1)}} if dynamic_batch else None
     program = torch.export.export(prepared, (example,), dynamic_shapes=dynamic)
-    extra = {"mobilenet_mnist.json": json.dumps(onnx_metadata(model, input_size))}
+    extra = _extra_file(export_metadata(model, input_size, dynamic_batch=dynamic_batch))
+    buffer = io.BytesIO()  # a buffer, so torch.export.save does not insist on a .pt2 name
+    torch.export.save(program, buffer, extra_files=extra)
     with atomic_path(path) as tmp:
-        torch.export.save(program, str(tmp), extra_files=extra)
+        tmp.write_bytes(buffer.getvalue())
     logger.info("Wrote ExportedProgram to %s", path)
     return path
+
+
+def _precision(model: nn.Module) -> str:
+    return "int8" if _is_quantized(model) else "fp32"
 
 
 def _is_quantized(model: nn.Module) -> bool:

@@ -123,24 +123,26 @@ def freeze_backbone(model: nn.Module, freeze_bn_stats: bool = True) -> nn.Module
     """
     base = _unwrap(model)
     backbone, _ = _split_parameters(base)
+    norms = [module for _, module in _backbone_modules(base) if _is_freezable_bn(module)] if freeze_bn_stats else []
     for param in backbone:
         param.requires_grad_(False)
-    if freeze_bn_stats:
-        for name, module in _backbone_modules(base):
-            _freeze_bn(name, module)
+    for module in norms:
+        module.__class__ = FrozenStatsBatchNorm2d
+        module.eval()
     logger.info("Froze %d backbone tensors (BatchNorm statistics frozen: %s).", len(backbone), freeze_bn_stats)
     return model
 
 
-def _freeze_bn(name: str, module: nn.Module) -> None:
+def _is_freezable_bn(module: nn.Module) -> bool:
+    """True for plain BatchNorm2d; other BatchNorm types are refused (checked before any change)."""
     if type(module) in (nn.BatchNorm2d, FrozenStatsBatchNorm2d):
-        module.__class__ = FrozenStatsBatchNorm2d
-        module.eval()
-    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return True
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
         raise TypeError(
-            f"Cannot freeze the statistics of {name!r} ({type(module).__name__}): only nn.BatchNorm2d "
-            "is supported. Freeze before converting to SyncBatchNorm, or pass freeze_bn_stats=False."
+            f"Cannot freeze the statistics of a {type(module).__name__}: only nn.BatchNorm2d is supported. "
+            "Use a model without SyncBatchNorm (TrainConfig(sync_bn=False)), or pass freeze_bn_stats=False."
         )
+    return False
 
 
 def unfreeze_backbone(model: nn.Module) -> nn.Module:
@@ -153,6 +155,9 @@ def unfreeze_backbone(model: nn.Module) -> nn.Module:
 
     Returns:
         ``model``, changed in place.
+
+    Raises:
+        TypeError: If the model has no ``get_classifier()``.
     """
     base = _unwrap(model)
     _classifier(base)  # same TypeError as freeze_backbone for unsupported models

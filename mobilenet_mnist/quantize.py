@@ -34,7 +34,8 @@ from torch import nn
 from .export import (
     ONNX_INPUT_NAME,
     _input_shape,
-    onnx_metadata,
+    _onnx_props,
+    export_metadata,
     require_onnx,
 )
 from .fileio import atomic_path
@@ -120,10 +121,15 @@ class _Traceable(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem, stages and head of the wrapped MobileNetV1."""
+    # No annotations: under `from __future__ import annotations` they are strings, which
+    # FX copies into the generated code as names TorchScript cannot resolve.
+    def forward(self, x):
+        """Stem, stages and head of the wrapped MobileNetV1 (``Tensor -> Tensor``)."""
         model = self.model
-        return model.forward_head(model.stages(model.stem(x)))
+        x = model.stages(model.stem(x))
+        # Pool with adaptive_avg_pool2d: quantized mean(dim=(2, 3)) fails on NHWC tensors.
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return model.classifier(model.head_drop(x))
 
 
 @contextlib.contextmanager
@@ -271,13 +277,13 @@ def quantize_onnx(
         int8 = Path(folder) / "int8.onnx"
         _ort_quantize(fp32, int8, inputs)
         proto = onnx.load(str(int8))
-    props = onnx_metadata(
+    meta = export_metadata(
         model, input_size, dynamic_batch=True, precision="int8",
         quantization="onnxruntime static QDQ: int8 per-channel weights, uint8 activations, "
         f"min/max calibration on {len(inputs)} training images",
     )
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props)
+    onnx.helper.set_model_props(proto, _onnx_props(meta))
     with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
     logger.info("Wrote int8 ONNX model to %s", path)

@@ -50,6 +50,8 @@ class TrainConfig:
         optimizer: ``"sgd"`` (Nesterov momentum) or ``"adamw"``.
         lr: Peak learning rate (for ``batch_size``; scale linearly with the batch).
         momentum: SGD momentum.
+        backbone_lr_scale: Learning rate of the backbone (all but the classifier) as a
+            fraction of ``lr``; fine-tuning often uses 0.1. 1.0 trains every layer alike.
         weight_decay: Decoupled weight decay for conv/linear weights (not BN, not biases).
         warmup_epochs: Linear warm-up length before the cosine decay.
         label_smoothing: Cross-entropy label smoothing.
@@ -77,6 +79,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
+    backbone_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.1
@@ -111,6 +114,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}.")
         if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_smoothing < 1):
             raise ValueError("Need lr > 0, 0 <= ema_decay < 1 and 0 <= label_smoothing < 1.")
+        if not (math.isfinite(self.backbone_lr_scale) and self.backbone_lr_scale >= 0):
+            raise ValueError(f"backbone_lr_scale must be a finite number >= 0, got {self.backbone_lr_scale!r}.")
         if not self.train_sizes or not self.eval_sizes:
             raise ValueError("train_sizes and eval_sizes must name at least one input size.")
 
@@ -185,13 +190,18 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """SGD/AdamW with weight decay on conv and linear weights only."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    """SGD/AdamW with weight decay on conv and linear weights only; the backbone's LR scaled."""
+    if cfg.backbone_lr_scale != 1.0:
+        from .finetune import param_groups
+
+        groups = param_groups(model, lr=cfg.lr, backbone_lr_scale=cfg.backbone_lr_scale, weight_decay=cfg.weight_decay)
+    else:
+        decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+        groups = [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
@@ -224,8 +234,10 @@ def build_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedM
     from torch.optim.swa_utils import AveragedModel
 
     def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        if not averaged.is_floating_point():  # BatchNorm's batch counter
+            return current
         step_decay = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.dtype)
-        return averaged * step_decay + current * (1 - step_decay)
+        return averaged.lerp(current, 1 - step_decay)  # exact for unchanged (frozen) tensors
 
     return AveragedModel(model, avg_fn=ema_with_warmup, use_buffers=True)
 
@@ -425,7 +437,7 @@ def fit(
         began = time.perf_counter()
         row = {"epoch": epoch + 1, **_train_epoch(model, train_data, state, epoch)}
         elapsed += time.perf_counter() - began
-        row["lr"] = state["scheduler"].get_last_lr()[0]
+        row["lr"] = max(state["scheduler"].get_last_lr())  # the head's LR when the backbone's is scaled
         row["train_time_s"] = round(elapsed, 1)
         if val_data is not None and ctx.is_main:
             for size in cfg.eval_sizes:

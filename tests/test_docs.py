@@ -84,8 +84,8 @@ def test_api_topics_follow_defining_modules() -> None:
 
 
 def test_data_without_doc_comment_is_refused() -> None:
-    with pytest.raises(ValueError, match="no documentation.*'#:' comment"):
-        api._data_doc("mobilenet_mnist.archs", "_ARCH_REGISTRY", {})
+    with pytest.raises(ValueError, match=r"no documentation.*'#:' comment"):
+        api._data_doc("mobilenet_mnist.archs", "_ARCH_REGISTRY", {}, "mobilenet_mnist._ARCH_REGISTRY", strict=True)
 
 
 def _cfg(name: str, width: float, accuracy: dict[int, float], **extra: object) -> object:
@@ -108,8 +108,8 @@ def test_zoo_tables_show_registered_numbers() -> None:
         _cfg("mobilenet_v1_100.mnist", 1.0, {32: 99.76, 28: 99.7}, shipped=True),
     ]
     text = zoo.render_zoo(cfgs)
-    assert "top-1 % at 32 px" in text and "top-1 % at 28 px" in text and "top-1 % at 24 px" in text
-    assert text.index("top-1 % at 32 px") < text.index("top-1 % at 28 px") < text.index("at 24 px")
+    assert "top-1 @ 32 px" in text and "top-1 @ 28 px" in text and "top-1 @ 24 px" in text
+    assert text.index("top-1 @ 32 px") < text.index("top-1 @ 28 px") < text.index("@ 24 px")
     assert text.index("mobilenet_v1_100.mnist") < text.index("mobilenet_v1_025.mnist")  # widest first
     assert "99.76" in text and "99.51" in text and "—" in text  # α=1.0 was not scored at 24 px
     assert "3.0 MiB" in text and "shipped" in text and "1.00 M" in text

@@ -20,11 +20,11 @@ from .architecture import generate_architecture
 from .changelog import generate_changelog
 from .common import INCLUDE_DIR, figure, write_if_changed
 from .diagram import generate_diagram
+from .errors import generate_errors
 from .evaluation import generate_evaluation
 from .pareto import generate_pareto
 from .recipe import generate_recipe
 from .refs import resolve_public_alias
-from .errors import generate_errors
 from .zoo import generate_zoo
 
 logger = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -52,7 +53,8 @@ TOPICS: tuple[Topic, ...] = (
           ("export", "quantize")),
     Topic("cli", "Command line", "The ``mobilenet-mnist`` command.", ("cli",)),
 )
-OTHER = Topic("other", "Other", "Public names not covered by the topics above.", ())
+OTHER = Topic("other", "Other modules",
+              "Modules the topics above do not cover, and the public names they define.", ())
 
 #: Text for public constants that have no ``#:`` doc comment of their own.
 _FALLBACK_DATA_DOCS = {"__version__": "The installed version of the package (SemVer)."}
@@ -72,10 +74,11 @@ def defining_module(package: ModuleType, name: str) -> str:
     module = getattr(obj, "__module__", None)
     if isinstance(module, str) and module.startswith(package.__name__ + "."):
         return module
-    for mod_name, mod in sorted(sys.modules.items()):
-        if mod_name.startswith(package.__name__ + ".") and name in getattr(mod, "__all__", ()):
-            if getattr(mod, name, None) is obj:
-                return mod_name
+    prefix = package.__name__ + "."
+    ours = sorted((n, m) for n, m in sys.modules.items() if n.startswith(prefix))
+    for mod_name, mod in ours:
+        if name in getattr(mod, "__all__", ()) and getattr(mod, name, None) is obj:
+            return mod_name
     return package.__name__
 
 
@@ -103,19 +106,31 @@ def check_not_shadowed(package: ModuleType, name: str) -> None:
         )
 
 
+def submodules(package: ModuleType) -> list[str]:
+    """Names of the package's non-private submodules, e.g. ``mobilenet_mnist.hub``."""
+    return [info.name for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+            if not info.name.rsplit(".", 1)[1].startswith("_")]
+
+
 def group_public_names(package: ModuleType) -> dict[Topic, dict[str, list[str]]]:
-    """``{topic: {module: [names]}}`` for every name in ``package.__all__``, in topic order."""
+    """``{topic: {module: [names]}}`` for every name in ``package.__all__``, in topic order.
+
+    Every submodule appears under its topic, also one without public names, so that
+    references to any module (``:mod:``) resolve.
+    """
     grouped: dict[Topic, dict[str, list[str]]] = {}
     for name in package.__all__:
         check_not_shadowed(package, name)
         module = defining_module(package, name)
         grouped.setdefault(topic_of(module), {}).setdefault(module, []).append(name)
+    for module in submodules(package):
+        grouped.setdefault(topic_of(module), {}).setdefault(module, [])
     ordered = {}
     for topic in (*TOPICS, OTHER):
         if topic in grouped:
             rank = {f"{PACKAGE}.{name}": i for i, name in enumerate(topic.modules)}
             modules = grouped[topic]
-            ordered[topic] = {m: modules[m] for m in sorted(modules, key=lambda m: rank.get(m, 99))}
+            ordered[topic] = {m: modules[m] for m in sorted(modules, key=lambda m: (rank.get(m, 99), m))}
     return ordered
 
 
@@ -127,8 +142,12 @@ def _kind(obj: Any) -> str:
     return "data"
 
 
-def _data_doc(module: str, name: str, obj: Any) -> str:
-    """reST for a public constant, with the ``#:`` comment from its defining module."""
+def _data_doc(module: str, name: str, obj: Any, documented_as: str, *, strict: bool) -> str:
+    """reST for a constant, with the ``#:`` comment from its defining module.
+
+    Raises:
+        ValueError: If ``strict`` and the constant has no doc comment.
+    """
     from sphinx.pycode import ModuleAnalyzer
 
     comment = ""
@@ -136,30 +155,57 @@ def _data_doc(module: str, name: str, obj: Any) -> str:
         docs = ModuleAnalyzer.for_module(module).find_attr_docs()
         comment = "\n".join(docs.get(("", name), [])).strip()
     comment = comment or _FALLBACK_DATA_DOCS.get(name, "")
-    if not comment:
+    if not comment and strict:
         raise ValueError(
-            f"Public constant {PACKAGE}.{name} has no documentation: add a '#:' comment "
+            f"Public constant {documented_as} has no documentation: add a '#:' comment "
             f"above its definition in {module}."
         )
-    value = repr(obj)
-    lines = [f".. py:data:: {PACKAGE}.{name}", f"   :type: {type(obj).__name__}"]
-    if len(value) <= 80:
-        lines.append(f"   :value: {value}")
+    kind = type(obj)
+    qualified = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    lines = [f".. py:data:: {documented_as}", f"   :type: {qualified}"]
+    if isinstance(obj, (str, int, float, bool)) and len(repr(obj)) <= 80:
+        lines.append(f"   :value: {obj!r}")  # paths and containers depend on the machine or are long
     body = "\n".join(f"   {line}" if line else "" for line in comment.splitlines())
     return "\n".join(lines) + "\n\n" + body + "\n"
 
 
-def _object_doc(name: str, obj: Any, module: str) -> str:
+def _object_doc(owner: str, name: str, obj: Any, module: str) -> str:
+    """The autodoc directive for ``owner.name`` (``owner``: the package or a submodule)."""
     kind = _kind(obj)
     if kind == "data":
-        return _data_doc(module, name, obj)
+        return _data_doc(module, name, obj, f"{owner}.{name}", strict=owner == PACKAGE)
     if kind in ("class", "exception"):
-        return f".. auto{kind}:: {PACKAGE}.{name}\n   :members:\n   :show-inheritance:\n"
-    return f".. autofunction:: {PACKAGE}.{name}\n"
+        return f".. auto{kind}:: {owner}.{name}\n   :members:\n   :show-inheritance:\n"
+    return f".. autofunction:: {owner}.{name}\n"
+
+
+def module_only_names(package: ModuleType, module: str) -> list[str]:
+    """Names in a submodule's ``__all__`` that the package does not export itself."""
+    if module == package.__name__:
+        return []
+    exported = set(package.__all__)
+    names = getattr(importlib.import_module(module), "__all__", ())
+    return [name for name in names if name not in exported and not name.startswith("_")]
 
 
 def _heading(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
+
+
+def _module_section(package: ModuleType, module: str, members: list[str]) -> list[str]:
+    """A module's docstring, its package-level names, then its other ``__all__`` names."""
+    parts = [_heading(f"``{module}``", "-")]
+    if module != PACKAGE:
+        parts.append(f".. automodule:: {module}\n")
+    parts.append(f".. currentmodule:: {PACKAGE}\n")
+    parts.extend(_object_doc(PACKAGE, name, getattr(package, name), module) for name in members)
+    extra = module_only_names(package, module)
+    if extra:
+        parts.append(f"Also in ``{module}`` (import them from there):\n")
+        parts.append(f".. currentmodule:: {module}\n")
+        mod = importlib.import_module(module)
+        parts.extend(_object_doc(module, name, getattr(mod, name), module) for name in extra)
+    return parts
 
 
 def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]]) -> str:
@@ -173,11 +219,7 @@ def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]
     if callables:
         parts.append(".. autosummary::\n   :nosignatures:\n\n" + "".join(f"   {n}\n" for n in callables))
     for module, members in modules.items():
-        parts.append(_heading(f"``{module}``", "-"))
-        if module != PACKAGE:
-            parts.append(f".. automodule:: {module}\n")
-        parts.append(f".. currentmodule:: {PACKAGE}\n")
-        parts.extend(_object_doc(name, getattr(package, name), module) for name in members)
+        parts.extend(_module_section(package, module, members))
     return "\n".join(parts)
 
 

@@ -15,6 +15,7 @@ from .common import INCLUDE_DIR, write_if_changed
 def _mistakes() -> list[tuple[str, Callable[[], Any]]]:
     """(code a user might write, the call that runs it) for common mistakes."""
     import torch
+
     from mobilenet_mnist import create_model, mobilenet_v1
 
     small = mobilenet_v1(width_mult=0.25).eval()

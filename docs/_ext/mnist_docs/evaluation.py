@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from .common import (
-    CACHE_DIR, FIGURE_DIR, INCLUDE_DIR, figure, list_table, literal, mnist_dir, note,
+    CACHE_DIR,
+    FIGURE_DIR,
+    INCLUDE_DIR,
+    figure,
+    list_table,
+    literal,
+    mnist_dir,
+    note,
     write_if_changed,
 )
 
@@ -30,7 +37,7 @@ GRID_COLUMNS = 12
 GRID_ROWS = 6
 
 
-class FigureUnavailable(Exception):
+class FigureUnavailableError(Exception):
     """The inputs a figure needs are missing; the message says which and how to get them."""
 
 
@@ -40,13 +47,13 @@ def strict() -> bool:
 
 
 def load_default_model() -> Any:
-    """``mobilenet_v1(pretrained=True)`` in eval mode, or :class:`FigureUnavailable`."""
+    """``mobilenet_v1(pretrained=True)`` in eval mode, or :class:`FigureUnavailableError`."""
     from mobilenet_mnist import mobilenet_v1
 
     try:
         return mobilenet_v1(pretrained=True).eval()
     except Exception as error:  # any failure means: no usable default checkpoint in this build
-        raise FigureUnavailable(
+        raise FigureUnavailableError(
             f"mobilenet_v1(pretrained=True) failed in this build ({type(error).__name__}: "
             f"{error})"
         ) from error
@@ -57,7 +64,7 @@ def load_test_set(folder: Path) -> Any:
     from mobilenet_mnist.data import load_dataset
 
     if not folder.is_dir():
-        raise FigureUnavailable(f"the MNIST folder {folder} does not exist (set MOBILENET_MNIST_DATA)")
+        raise FigureUnavailableError(f"the MNIST folder {folder} does not exist (set MOBILENET_MNIST_DATA)")
     return load_dataset("mnist", "test", root=folder)
 
 
@@ -171,6 +178,7 @@ def render_tables(result: Any) -> str:
 def build_evaluation(folder: Path) -> str:
     """Measure, draw and return the include text for the default model's evaluation."""
     import torch
+
     from mobilenet_mnist.evaluate import EvalResult
 
     model = load_default_model()
@@ -186,8 +194,9 @@ def build_evaluation(folder: Path) -> str:
     FIGURE_DIR.mkdir(parents=True, exist_ok=True)
     draw_grid(data.images.numpy(), labels, _softmax(logits), FIGURE_DIR / "mnist_predictions.png")
     draw_confusion(confusion, data.classes, FIGURE_DIR / "mnist_confusion.png")
-    name = model.pretrained_cfg.get("name") or "the default checkpoint"
-    summary = (f"Measured during this build: ``{name}`` at {model.input_size} px classifies "
+    name = model.pretrained_cfg.get("name")
+    name = f"``{name}``" if name else "the default checkpoint"
+    summary = (f"Measured during this build: {name} at {model.input_size} px classifies "
                f"{accuracy:.2f} % of the {len(labels):,} MNIST test digits correctly "
                f"({result.errors} mistakes).\n")
     grid = figure("mnist_predictions.png", "MNIST test digits with predictions",
@@ -207,7 +216,7 @@ def generate_evaluation() -> bool:
     folder = mnist_dir()
     try:
         text = build_evaluation(folder)
-    except FigureUnavailable as reason:
+    except FigureUnavailableError as reason:
         if strict():
             raise
         logger.info("Evaluation figures skipped: %s", reason)

@@ -5,7 +5,8 @@ Type hints name objects where they are defined (``torch.nn.modules.module.Module
 public path (``torch.nn.Module``, ``mobilenet_mnist.save_pretrained``). On a missing
 Python reference this handler imports the target, looks for shorter dotted paths that
 name the very same object, and retries the reference with each of them: first against
-this project's objects, then against the intersphinx inventories.
+this project's objects, then against the intersphinx inventories. Failing that, a name
+that matches exactly one documented object by its last components resolves to it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ def _candidates(node: Any) -> Iterator[str]:
         yield from public_aliases(f"{module}.{target}")
 
 
+def unique_suffix_match(domain: Any, target: str, reftype: str) -> str | None:
+    """The one documented object whose full name ends with ``.target``, if exactly one.
+
+    Lets a docstring say ``:func:`model_config``` inside ``mobilenet_mnist.hub`` although
+    the page documents the calling function under its package-level name.
+    """
+    objtypes = set(domain.objtypes_for_role(reftype) or ())
+    suffix = "." + target.lstrip(".")
+    matches = [name for name, entry in domain.objects.items()
+               if name.endswith(suffix) and entry.objtype in objtypes and not entry.aliased]
+    return matches[0] if len(matches) == 1 else None
+
+
 def resolve_public_alias(app: Any, env: Any, node: Any, contnode: nodes.Element) -> Any:
     """``missing-reference`` handler: retry Python references under their public names."""
     if node.get("refdomain") != "py":
@@ -72,7 +86,9 @@ def resolve_public_alias(app: Any, env: Any, node: Any, contnode: nodes.Element)
     from sphinx.ext import intersphinx
 
     domain = env.get_domain("py")
-    for alias in _candidates(node):
+    candidates = list(_candidates(node))
+    unique = unique_suffix_match(domain, node.get("reftarget", ""), node["reftype"])
+    for alias in [*candidates, *([unique] if unique else [])]:
         retry = node.deepcopy()
         retry["reftarget"] = alias
         found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], alias,

@@ -49,34 +49,37 @@ def _accuracy(cfg: Any, side: int) -> str:
 def accuracy_table(cfgs: Sequence[Any]) -> str:
     """Accuracy at every scored side, size and cost of each checkpoint of one dataset."""
     sides = accuracy_sides(cfgs)
-    header = ["checkpoint", "α", "input", *(f"top-1 % at {s} px" for s in sides),
-              "parameters", "mult-adds", "file size", "offline"]
+    header = ["checkpoint", "α", "input", *(f"top-1 @ {s} px" for s in sides),
+              "params", "mult-adds", "file", "offline"]
     rows = []
     for cfg in cfgs:
-        channels, height, width = cfg.input_size
         rows.append([
-            literal(cfg.name), f"{cfg.width_mult:g}", f"{channels}×{height}×{width}",
+            literal(cfg.name), f"{cfg.width_mult:g}", f"{cfg.input_size[-1]} px",
             *(_accuracy(cfg, s) for s in sides),
-            millions(cfg.num_params), millions(cfg.macs), f"{cfg.file_size / 2**20:.1f} MiB",
+            millions(cfg.num_params), millions(cfg.macs, 1), f"{cfg.file_size / 2**20:.1f} MiB",
             "shipped" if cfg.shipped else "Hub",
         ])
     return list_table(header, rows, align_right_from=1)
 
 
 def provenance_table(cfgs: Sequence[Any]) -> str:
-    """Where each checkpoint's file lives, its hash, licence, recipe and training time."""
-    header = ["checkpoint", "Hub repo @ revision", "file", "sha256", "licence", "recipe",
-              "training time"]
+    """Where each checkpoint's file lives, its hash, licence and training time."""
+    header = ["checkpoint", "Hub repository", "revision", "sha256", "licence", "training"]
     rows = [
         [
-            literal(cfg.name), literal(f"{cfg.hf_hub_id}@{cfg.hf_hub_revision}"),
-            literal(cfg.filename), literal(cfg.sha256[:16] + "…"), cfg.license,
-            literal(cfg.recipe) if cfg.recipe else "—",
-            f"{cfg.train_time_s / 60:.1f} min" if cfg.train_time_s else "—",
+            literal(cfg.name), literal(cfg.hf_hub_id), literal(cfg.hf_hub_revision),
+            literal(cfg.sha256[:12] + "…"), cfg.license,
+            f"{cfg.train_time_s / 60:.0f} min" if cfg.train_time_s else "—",
         ]
         for cfg in cfgs
     ]
     return list_table(header, rows)
+
+
+def recipes(cfgs: Sequence[Any]) -> str:
+    """The command that reproduces each checkpoint, as a bullet list (commands are long)."""
+    items = [f"* {literal(cfg.name)}: {literal(cfg.recipe)}" for cfg in cfgs if cfg.recipe]
+    return ("To reproduce:\n\n" + "\n".join(items) + "\n") if items else ""
 
 
 def render_zoo(cfgs: Sequence[Any] | None) -> str:
@@ -92,7 +95,9 @@ def render_zoo(cfgs: Sequence[Any] | None) -> str:
         parts.append(f"Top-1 accuracy on the full {title} test set, single model, no test-time "
                      "augmentation; mult-adds at the checkpoint's native input size.\n")
         parts.append(accuracy_table(group))
+        parts.append("Files and provenance:\n")
         parts.append(provenance_table(group))
+        parts.append(recipes(group))
     return "\n".join(parts)
 
 

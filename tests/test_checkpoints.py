@@ -1,0 +1,67 @@
+"""Every published checkpoint, re-measured: files, costs and test accuracy vs the registry.
+
+Non-default checkpoints are loaded through the real Hub code path: a temporary Hugging
+Face cache is seeded from ``hub/<name>/`` (the folder that gets uploaded) and the test
+runs with ``HF_HUB_OFFLINE=1``. The default checkpoint is loaded from the package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hub_cache import seed_hf_cache, set_hf_offline
+
+from mobilenet_mnist import create_model, get_pretrained_cfg, list_pretrained, profile_model
+from mobilenet_mnist.data import load_dataset
+from mobilenet_mnist.evaluate import evaluate
+from mobilenet_mnist.pretrained import sha256_file, shipped_weights_path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = list_pretrained()
+#: Registered accuracies are rounded to 0.01 points (one test image is 0.01 points).
+TOLERANCE = 0.011
+
+
+def test_the_default_model_is_published_and_shipped() -> None:
+    assert "mobilenet_v1_100.mnist" in PUBLISHED
+    assert get_pretrained_cfg("mobilenet_v1_100.mnist").shipped
+
+
+@pytest.fixture
+def published_model(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    cfg = get_pretrained_cfg(request.param)
+    if not cfg.shipped:
+        seed_hf_cache(REPO_ROOT / "hub" / cfg.name, tmp_path, cfg.hf_hub_id, revision=cfg.hf_hub_revision)
+    set_hf_offline(monkeypatch, cache_dir=tmp_path)
+    return cfg, create_model(cfg.name, pretrained=True).eval()
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_files_match_the_registry(name: str) -> None:
+    cfg = get_pretrained_cfg(name)
+    hub_file = REPO_ROOT / "hub" / name / cfg.filename
+    files = [hub_file] + ([shipped_weights_path(cfg)] if cfg.shipped else [])
+    for path in files:
+        assert path.stat().st_size == cfg.file_size
+        assert sha256_file(path) == cfg.sha256
+    assert {p.name for p in hub_file.parent.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
+
+
+@pytest.mark.parametrize("published_model", PUBLISHED, indirect=True)
+def test_costs_match_the_registry(published_model) -> None:
+    cfg, model = published_model
+    cost = profile_model(model)
+    assert (cost.params, cost.macs) == (cfg.num_params, cfg.macs)
+    assert tuple(model.pretrained_cfg["input_size"]) == tuple(cfg.input_size)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("published_model", PUBLISHED, indirect=True)
+def test_test_accuracy_matches_the_registry(published_model, mnist_dir: Path, fashion_mnist_dir: Path) -> None:
+    cfg, model = published_model
+    folder = mnist_dir if cfg.dataset == "mnist" else fashion_mnist_dir
+    test = load_dataset(cfg.dataset, "test", folder)
+    for size, registered in cfg.test_accuracy.items():
+        measured = evaluate(model, test, int(size)).accuracy
+        assert measured == pytest.approx(registered, abs=TOLERANCE), f"{cfg.name} at {size}px"
