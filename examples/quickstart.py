@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     model = from_pretrained(args.weights) if args.weights else mobilenet_v1(pretrained=True)
     model.eval()
     cost = profile_model(model)
-    print(f"model: α = {model.width_mult:g}, input {model.input_size}×{model.input_size}, "
-          f"{cost.params / 1e6:.2f} M parameters, {cost.macs / 1e6:.1f} M mult-adds per image")
+    side = model.input_size
+    print(f"model: α = {model.width_mult:g}, input {side}×{side}, "
+          f"{cost.params / 1e6:.2f} M parameters, {cost.macs / 1e6:.1f} M mult-adds")
 
     # 2. Raw digits: uint8 tensors of shape (N, 28, 28), white on black.
     test = load_dataset("mnist", "test", root=args.data_dir, download=args.download)
@@ -70,12 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     # 3. Predict in batches; the model returns logits.
     with torch.inference_mode():
         logits = torch.cat([model(transform(batch)) for batch in images.split(500)])
-    probabilities = logits.softmax(dim=1)
-    predictions = probabilities.argmax(dim=1)
+    confidence, predictions = logits.softmax(dim=1).max(dim=1)
 
     print("first 10 labels:     ", labels[:10].tolist())
     print("first 10 predictions:", predictions[:10].tolist())
-    print("their probabilities: ", [f"{p:.3f}" for p in probabilities.max(dim=1).values[:10].tolist()])
+    print("their probabilities: ", [round(p, 3) for p in confidence[:10].tolist()])
     accuracy = 100.0 * (predictions == labels).float().mean().item()
     print(f"accuracy on {count} test digits: {accuracy:.2f} %")
 

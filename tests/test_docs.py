@@ -115,6 +115,24 @@ def test_zoo_tables_show_registered_numbers() -> None:
     assert "3.0 MiB" in text and "shipped" in text and "1.00 M" in text
 
 
+def test_zoo_speed_columns_come_from_the_benchmark_file(tmp_path: Path) -> None:
+    import json
+
+    rows = [{"width": 1.0, "way": "fast", "status": "ok", "infer_images_per_s": 1234.4,
+             "latency_ms_median": 1.234},
+            {"width": 1.0, "way": "naive", "status": "ok", "infer_images_per_s": 400.0,
+             "latency_ms_median": 4.0}]
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps({"rows": rows, "machine": {"cpu": "Test CPU"}, "config": {"batch_size": 256}}))
+    speed = zoo.load_speed(path)
+    assert set(speed) == {1.0} and speed[1.0]["way"] == "fast"
+    text = zoo.accuracy_table([_cfg("mobilenet_v1_100.mnist", 1.0, {32: 99.7}),
+                               _cfg("mobilenet_v1_025.mnist", 0.25, {32: 99.5})], speed)
+    assert "CPU img/s" in text and "1,234" in text and "1.23" in text and "—" in text
+    assert "Test CPU" in zoo.speed_note(path) and "batch 256" in zoo.speed_note(path)
+    assert zoo.load_speed(tmp_path / "missing.json") is None
+
+
 def test_zoo_without_checkpoints_says_so() -> None:
     assert zoo.NO_CHECKPOINTS in zoo.render_zoo([])
     assert "no weight registry" in zoo.render_zoo(None)

@@ -1,4 +1,4 @@
-"""The training page's recipe table: every ``TrainConfig`` field with its defaults and presets.
+"""The training page's recipe tables: every ``TrainConfig`` field, and what each preset changes.
 
 Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.train``, so the page
 shows the recipe the code runs. Descriptions come from the ``Attributes:`` section of
@@ -47,17 +47,19 @@ def _value(value: Any) -> str:
 
 
 def render_recipe(train: Any) -> str:
-    """A table of TrainConfig fields: description, default and each preset's override."""
+    """Two tables: every TrainConfig field (default, meaning), then each preset's overrides."""
     cfg = train.TrainConfig()
-    presets = {name: values for name, values in train.PRESETS.items() if values}
     docs = attribute_docs(train.TrainConfig)
-    header = ["field", "meaning", "default", *(f"preset {literal(p)}" for p in presets)]
-    rows = []
-    for fld in dataclasses.fields(cfg):
-        overrides = [_value(values[fld.name]) if fld.name in values else "" for values in presets.values()]
-        rows.append([literal(fld.name), docs.get(fld.name, ""),
-                     _value(getattr(cfg, fld.name)), *overrides])
-    return list_table(header, rows)
+    rows = [[literal(fld.name), _value(getattr(cfg, fld.name)), docs.get(fld.name, "")]
+            for fld in dataclasses.fields(cfg)]
+    text = list_table(["field", "default", "meaning"], rows, widths="20 25 55")
+    presets = [[literal(name), ", ".join(f"{literal(key)} = {_value(value)}"
+                                         for key, value in values.items()) or "(the defaults)"]
+               for name, values in train.PRESETS.items()]
+    if presets:
+        text += "\nNamed presets (:func:`~mobilenet_mnist.get_preset`) change these fields:\n\n"
+        text += list_table(["preset", "differs from the defaults in"], presets, widths="20 80")
+    return text
 
 
 def generate_recipe() -> None:

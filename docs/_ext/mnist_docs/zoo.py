@@ -7,12 +7,16 @@ when the registry is empty the page says so instead of showing a table.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from .common import INCLUDE_DIR, list_table, literal, millions, note, write_if_changed
+from .common import INCLUDE_DIR, REPO_DIR, list_table, literal, millions, note, write_if_changed
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+#: Results of ``benchmarks/run_benchmarks.py`` committed with the release, if any.
+BENCHMARK_JSON = REPO_DIR / "benchmarks" / "results" / "benchmark.json"
 NO_CHECKPOINTS = "No published checkpoints yet: the weight registry of this build is empty."
 
 
@@ -46,20 +50,49 @@ def _accuracy(cfg: Any, side: int) -> str:
     return f"{scores[side]:.2f}" if side in scores else "—"
 
 
-def accuracy_table(cfgs: Sequence[Any]) -> str:
-    """Accuracy at every scored side, size and cost of each checkpoint of one dataset."""
+def load_speed(path: Path = BENCHMARK_JSON) -> dict[float, dict[str, Any]] | None:
+    """Fast-path benchmark rows by width (``None`` without a results file)."""
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text(encoding="utf-8"))
+    rows = [r for r in result.get("rows", []) if r.get("way") == "fast" and r.get("status") == "ok"]
+    return {float(row["width"]): row for row in rows}
+
+
+def _speed_cells(cfg: Any, speed: dict[float, dict[str, Any]]) -> list[str]:
+    row = speed.get(float(cfg.width_mult))
+    if row is None or cfg.arch != "mnist":
+        return ["—", "—"]
+    return [f"{row['infer_images_per_s']:,.0f}", f"{row['latency_ms_median']:.2f}"]
+
+
+def accuracy_table(cfgs: Sequence[Any], speed: dict[float, dict[str, Any]] | None = None) -> str:
+    """Accuracy at every scored side, size, cost and (if measured) CPU speed per checkpoint."""
     sides = accuracy_sides(cfgs)
     header = ["checkpoint", "α", "input", *(f"top-1 @ {s} px" for s in sides),
               "params", "mult-adds", "file", "offline"]
+    if speed:
+        header += ["CPU img/s", "CPU ms (batch 1)"]
     rows = []
     for cfg in cfgs:
         rows.append([
             literal(cfg.name), f"{cfg.width_mult:g}", f"{cfg.input_size[-1]} px",
             *(_accuracy(cfg, s) for s in sides),
             millions(cfg.num_params), millions(cfg.macs, 1), f"{cfg.file_size / 2**20:.1f} MiB",
-            "shipped" if cfg.shipped else "Hub",
+            "shipped" if cfg.shipped else "Hub", *(_speed_cells(cfg, speed) if speed else []),
         ])
     return list_table(header, rows, align_right_from=1)
+
+
+def speed_note(path: Path = BENCHMARK_JSON) -> str:
+    """Where the CPU columns come from: the benchmark file's machine, batch and input size."""
+    result = json.loads(path.read_text(encoding="utf-8"))
+    machine, config = result.get("machine", {}), result.get("config", {})
+    return (f"CPU columns: this library's fast inference path, measured by "
+            f"{literal(result.get('command', 'benchmarks/run_benchmarks.py'))} on {machine.get('cpu', 'a CPU')} "
+            f"({machine.get('torch_threads', '?')} threads) at {config.get('input_size', 32)} px: "
+            f"throughput at batch {config.get('batch_size', '?')}, median latency at batch 1 "
+            f"(see :doc:`/speed`).\n")
 
 
 def provenance_table(cfgs: Sequence[Any]) -> str:
@@ -89,12 +122,15 @@ def render_zoo(cfgs: Sequence[Any] | None) -> str:
     if not cfgs:
         return note(NO_CHECKPOINTS)
     parts = []
+    speed = load_speed()
     for dataset, group in by_dataset(cfgs).items():
         title = DATASET_TITLES.get(dataset, dataset)
         parts.append(f"{title}\n{'~' * len(title)}\n")
         parts.append(f"Top-1 accuracy on the full {title} test set, single model, no test-time "
                      "augmentation; mult-adds at the checkpoint's native input size.\n")
-        parts.append(accuracy_table(group))
+        parts.append(accuracy_table(group, speed))
+        if speed:
+            parts.append(speed_note())
         parts.append("Files and provenance:\n")
         parts.append(provenance_table(group))
         parts.append(recipes(group))
