@@ -95,7 +95,7 @@ class ArchConfig:
 
     @property
     def total_stride(self) -> int:
-        """Product of all strides: input side / output feature-map side."""
+        """The product of all strides (input side divided by output feature-map side)."""
         total = 1
         for layer in self.layers:
             total *= layer.stride

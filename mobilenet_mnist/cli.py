@@ -51,8 +51,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate
-    from .train import get_preset, train
+    from .evaluation import evaluate
+    from .training import get_preset, train
 
     cfg = get_preset(args.preset, **_train_overrides(args))
     result = train(cfg, args.data_dir, args.output, resume=args.resume, download=args.download)
@@ -101,7 +101,7 @@ def _add_evaluate(sub: Any) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .evaluate import evaluate
+    from .evaluation import evaluate
 
     model = _load_model(args.name).eval()
     dataset = args.dataset or model.pretrained_cfg.get("dataset") or "mnist"
@@ -213,7 +213,7 @@ def _add_publish(sub: Any) -> None:
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .publish import publish_checkpoint
     from .runs import load_run
 

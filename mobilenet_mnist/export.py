@@ -88,9 +88,12 @@ def require_onnx(*modules: str) -> None:
 
 # ------------------------------------------------------------------ model preparation
 def prepare_for_export(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` in eval mode with BatchNorm folded into the convolutions.
+    """The model as the fp32 fast path runs it: an eval copy, BatchNorm folded, channels_last.
 
-    The caller's model is left untouched (mode and weights).
+    Folding removes the BatchNorm ops from every exported graph; channels_last weights
+    are kept by TorchScript and ExportedProgram files and make them run as fast as
+    :func:`mobilenet_mnist.optimize.optimize_for_inference` (about 2× faster than NCHW
+    weights on CPU). The caller's model is left untouched (mode and weights).
 
     Raises:
         TypeError: If ``model`` is not a :class:`torch.nn.Module`.
@@ -98,11 +101,12 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected a torch.nn.Module to export, got {type(model).__name__}.")
     from .layers import ConvBnAct
-    from .optimize import fuse_conv_bn
+    from .optimize import optimize_for_inference
 
-    has_bn_blocks = any(isinstance(m, ConvBnAct) for m in model.modules())
-    prepared = fuse_conv_bn(model) if has_bn_blocks else copy.deepcopy(model)
-    return prepared.eval().requires_grad_(False)
+    if any(isinstance(m, ConvBnAct) for m in model.modules()):
+        return optimize_for_inference(model)
+    prepared = copy.deepcopy(model).eval().requires_grad_(False)
+    return prepared.to(memory_format=torch.channels_last)
 
 
 def _input_shape(model: nn.Module, input_size: int | None) -> tuple[int, int, int]:

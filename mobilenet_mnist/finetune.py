@@ -9,7 +9,7 @@ the stages and their BatchNorm layers. Typical schedules (see ``docs/finetuning.
 
 :func:`tensors_from_dataset` turns a ``torch.utils.data.Dataset`` of (image, label)
 pairs into :class:`~mobilenet_mnist.data.ImageTensors`, the input of
-:func:`mobilenet_mnist.train.fit`.
+:func:`mobilenet_mnist.training.fit`.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def freeze_backbone(model: nn.Module, freeze_bn_stats: bool = True) -> nn.Module
     """Stop training everything but the classifier.
 
     Sets ``requires_grad=False`` on every backbone parameter, so optimizers built
-    afterwards from trainable parameters (as :func:`mobilenet_mnist.train.fit` does)
+    afterwards from trainable parameters (as :func:`mobilenet_mnist.training.fit` does)
     leave them alone. With ``freeze_bn_stats`` the backbone's BatchNorm layers also keep
     their running statistics: they become :class:`FrozenStatsBatchNorm2d`, which stay in
     eval mode even when ``model.train()`` is called.
@@ -340,7 +340,7 @@ def tensors_from_dataset(
     classes: list[str] | tuple[str, ...] | None = None,
     in_chans: int = 1,
 ) -> ImageTensors:
-    """Read a dataset of ``(image, label)`` pairs into memory for :func:`~mobilenet_mnist.train.fit`.
+    """Read a dataset of ``(image, label)`` pairs into memory for :func:`~mobilenet_mnist.training.fit`.
 
     Works with any ``torch.utils.data.Dataset`` (map-style or iterable), a list of
     pairs, or torchvision datasets such as ``ImageFolder`` or ``FashionMNIST``.

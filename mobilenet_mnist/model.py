@@ -50,6 +50,12 @@ class MobileNetV1(nn.Module):
             defaults to the architecture's native size. It sets
             ``pretrained_cfg["input_size"]`` used by preprocessing.
 
+    Attributes:
+        num_features: Channels of the last feature map (the classifier's input size).
+        feature_info: One dict per stage (``num_chs``, ``reduction``, ``module``), in the
+            order :meth:`forward_intermediates` returns their outputs.
+        pretrained_cfg: Input size, mean/std, labels and weight metadata (timm's keys).
+
     Raises:
         TypeError: If an argument has the wrong type.
         ValueError: If an argument is out of range.

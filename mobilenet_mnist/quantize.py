@@ -1,19 +1,24 @@
 """int8 post-training static quantization, calibrated on training images.
 
-Two quantizers, one per deployment runtime:
+Two quantizers, one per runtime:
 
-* :func:`quantize_onnx` (the recommended one) quantizes an exported ONNX file with ONNX
-  Runtime's static quantizer: QDQ format, int8 per-channel symmetric weights, uint8
-  per-tensor activations, min/max calibration. The result runs in ONNX Runtime and any
-  runtime that reads QDQ graphs (ORT mobile, TensorRT, OpenVINO).
-* :func:`quantize_int8` quantizes the PyTorch model itself with PyTorch's FX graph mode
+* :func:`quantize_onnx` (recommended) exports the model to ONNX and quantizes it with
+  ONNX Runtime's static quantizer: QDQ format, int8 symmetric per-channel weights, uint8
+  per-tensor activations, min/max calibration. The file runs in ONNX Runtime and in any
+  runtime that reads QDQ graphs (ORT mobile, TensorRT, OpenVINO). This is what
+  ``mobilenet-mnist export NAME --format onnx --int8`` writes.
+* :func:`quantize_int8` quantizes the PyTorch model itself with FX graph mode
   (``torch.ao.quantization``, ``"x86"`` engine: fbgemm/oneDNN kernels, 7-bit activations
-  so the AVX2 ``vpmaddubsw`` path cannot saturate on CPUs without VNNI). The result is
-  a :class:`torch.fx.GraphModule` that runs eagerly and can be saved as TorchScript.
+  so the AVX2 ``vpmaddubsw`` path cannot saturate on CPUs without VNNI). It returns a
+  ``torch.fx.GraphModule`` that runs in PyTorch and can be saved as TorchScript
+  (``--format torchscript --int8``). PyTorch has deprecated ``torch.ao.quantization`` in
+  favour of the separate ``torchao`` package; it still works in PyTorch 2.14, but prefer
+  the ONNX path for deployment.
 
 Both take the calibration images as uint8 digits (N, H, W) / (N, C, H, W), or as
-already normalized float (N, C, S, S) model inputs. See ``docs`` (deployment page) for the
-measured accuracy and speed of each on a CPU with AVX2 only.
+already normalized float model inputs (N, C, S, S), and use a fixed random subset of
+:data:`DEFAULT_NUM_CALIBRATION` of them. The deployment page of the docs has the measured
+accuracy, size and speed of both.
 """
 
 from __future__ import annotations
@@ -194,8 +199,10 @@ def quantize_int8(
     inputs = calibration_inputs(model, sample, input_size)
     float_model = _Traceable(copy.deepcopy(model).eval())
     with _quantized_engine(engine), warnings.catch_warnings():
-        # Per-engine notices (e.g. oneDNN on CPUs without VNNI) are covered by the docstring.
+        # Per-engine notices (oneDNN on CPUs without VNNI) and torch.ao's deprecation
+        # notice are covered by the docstring.
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         prepared = prepare_fx(float_model, get_default_qconfig_mapping(engine), (inputs[:2],))
         with torch.no_grad():
             for batch in _batches(inputs):

@@ -8,9 +8,8 @@ from typing import Literal
 import torch
 
 from .data import DATASETS
-from .factory import create_model
 from .model import MobileNetV1
-from .train import CHECKPOINT_NAME, TrainConfig
+from .training import CHECKPOINT_NAME, TrainConfig, build_model
 
 __all__ = ["load_run"]
 
@@ -19,7 +18,7 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     """Rebuild the model of a training run from its last checkpoint.
 
     Args:
-        run_dir: The ``output_dir`` of :func:`mobilenet_mnist.train.train`.
+        run_dir: The ``output_dir`` of :func:`mobilenet_mnist.training.train`.
         weights: ``"final"``: the weights the recipe evaluates (the EMA when enabled);
             ``"raw"``: the optimizer's own weights, ignoring any EMA.
 
@@ -37,7 +36,7 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
         raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(checkpoint["config"])
-    model = create_model(cfg.model, num_classes=len(DATASETS[cfg.dataset].classes), dropout=cfg.dropout)
+    model = build_model(cfg, num_classes=len(DATASETS[cfg.dataset].classes))
     state = checkpoint["model"]
     if weights == "final" and checkpoint.get("ema") is not None:
         prefix = "module."

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_train import TINY, synthetic_digits
 
 from mobilenet_mnist.factory import create_model
-from mobilenet_mnist.train import TrainConfig, fit
+from mobilenet_mnist.training import TrainConfig, fit
 
 
 def main(out: Path, stop_after: int, resume: bool) -> None:

@@ -14,7 +14,7 @@ from hub_cache import seed_hf_cache, set_hf_offline
 
 from mobilenet_mnist import create_model, get_pretrained_cfg, list_pretrained, profile_model
 from mobilenet_mnist.data import load_dataset
-from mobilenet_mnist.evaluate import evaluate
+from mobilenet_mnist.evaluation import evaluate
 from mobilenet_mnist.pretrained import sha256_file, shipped_weights_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

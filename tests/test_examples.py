@@ -22,7 +22,7 @@ from PIL import Image
 from random_weights import randomize
 
 from mobilenet_mnist.data import create_transform, load_dataset
-from mobilenet_mnist.evaluate import evaluate
+from mobilenet_mnist.evaluation import evaluate
 from mobilenet_mnist.factory import mobilenet_v1
 from mobilenet_mnist.hub import from_pretrained, save_pretrained
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from mobilenet_mnist.augment import AugmentConfig
 from mobilenet_mnist.data import ImageTensors, load_dataset
-from mobilenet_mnist.evaluate import evaluate
+from mobilenet_mnist.evaluation import evaluate
 from mobilenet_mnist.factory import mobilenet_v1
 from mobilenet_mnist.finetune import (
     FrozenStatsBatchNorm2d,
@@ -30,7 +30,7 @@ from mobilenet_mnist.finetune import (
     unfreeze_backbone,
 )
 from mobilenet_mnist.hub import from_pretrained, save_pretrained
-from mobilenet_mnist.train import TrainConfig, fit
+from mobilenet_mnist.training import TrainConfig, fit
 
 HEAD = {"classifier.weight", "classifier.bias"}
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -12,7 +12,7 @@ import torch
 import mobilenet_mnist
 from mobilenet_mnist import mobilenet_v1, save_pretrained
 from mobilenet_mnist.fileio import atomic_write_bytes
-from mobilenet_mnist.train import _atomic_torch_save
+from mobilenet_mnist.training import _atomic_torch_save
 
 PACKAGE = Path(mobilenet_mnist.__file__).parent
 

@@ -15,7 +15,7 @@ import torch
 
 from mobilenet_mnist.data import ImageTensors
 from mobilenet_mnist.factory import create_model
-from mobilenet_mnist.train import TrainConfig, TrainResult, fit, get_preset
+from mobilenet_mnist.training import TrainConfig, TrainResult, fit, get_preset
 
 TINY = {
     "model": "mobilenet_v1_025",
@@ -72,7 +72,7 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path: Path) -> None:
 
 def _run_until_epoch(output_dir: Path, stop_after: int) -> None:
     """Run the tiny recipe and keep only the checkpoint of epoch ``stop_after`` (as if killed then)."""
-    import mobilenet_mnist.train as train_module
+    import mobilenet_mnist.training as train_module
 
     saves: list[int] = []
     original = train_module._atomic_torch_save

@@ -91,7 +91,7 @@ def topic_of(module: str) -> Topic:
 def check_not_shadowed(package: ModuleType, name: str) -> None:
     """Refuse a public name that resolves to a submodule of the same name.
 
-    ``import mobilenet_mnist.train`` sets the package attribute ``train`` to the module,
+    ``import mobilenet_mnist.train`` would set the package attribute ``train`` to the module,
     hiding a public function ``train``; users and autodoc would then get the module.
 
     Raises:

@@ -11,12 +11,12 @@ unless strict mode (``MOBILENET_MNIST_DOCS_STRICT=1``) asks for a failure.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sphinx.util import logging
 
 from .common import (
     CACHE_DIR,
@@ -80,7 +80,7 @@ def _cache_key(model: Any, folder: Path) -> str:
 
 def test_logits(model: Any, data: Any, folder: Path) -> np.ndarray:
     """(10000, 10) logits of ``model`` on the test set at its native size, cached on disk."""
-    from mobilenet_mnist.evaluate import predict_logits
+    from mobilenet_mnist.evaluation import predict_logits
 
     path = CACHE_DIR / f"mnist_test_logits_{_cache_key(model, folder)}.npy"
     if path.exists():
@@ -179,7 +179,7 @@ def build_evaluation(folder: Path) -> str:
     """Measure, draw and return the include text for the default model's evaluation."""
     import torch
 
-    from mobilenet_mnist.evaluate import EvalResult
+    from mobilenet_mnist.evaluation import EvalResult
 
     model = load_default_model()
     data = load_test_set(folder)

@@ -1,6 +1,6 @@
 """The training page's recipe tables: every ``TrainConfig`` field, and what each preset changes.
 
-Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.train``, so the page
+Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.training``, so the page
 shows the recipe the code runs. Descriptions come from the ``Attributes:`` section of
 the class docstring.
 """
@@ -65,11 +65,11 @@ def render_recipe(train: Any) -> str:
 def generate_recipe() -> None:
     """Write ``generated/include/train_recipe.rst`` (or a note without a training module)."""
     try:
-        train = importlib.import_module("mobilenet_mnist.train")
+        train = importlib.import_module("mobilenet_mnist.training")
     except ModuleNotFoundError as error:
-        if error.name != "mobilenet_mnist.train":
+        if error.name != "mobilenet_mnist.training":
             raise
-        text = note("This build has no training module (``mobilenet_mnist.train``).")
+        text = note("This build has no training module (``mobilenet_mnist.training``).")
     else:
         text = render_recipe(train)
     write_if_changed(INCLUDE_DIR / "train_recipe.rst", text)

@@ -69,7 +69,7 @@ def _speed_cells(cfg: Any, speed: dict[float, dict[str, Any]]) -> list[str]:
 def accuracy_table(cfgs: Sequence[Any], speed: dict[float, dict[str, Any]] | None = None) -> str:
     """Accuracy at every scored side, size, cost and (if measured) CPU speed per checkpoint."""
     sides = accuracy_sides(cfgs)
-    header = ["checkpoint", "α", "input", *(f"top-1 @ {s} px" for s in sides),
+    header = ["checkpoint", "α", "input", *(f"{s} px" for s in sides),
               "params", "mult-adds", "file", "offline"]
     if speed:
         header += ["CPU img/s", "CPU ms (batch 1)"]
@@ -126,8 +126,9 @@ def render_zoo(cfgs: Sequence[Any] | None) -> str:
     for dataset, group in by_dataset(cfgs).items():
         title = DATASET_TITLES.get(dataset, dataset)
         parts.append(f"{title}\n{'~' * len(title)}\n")
-        parts.append(f"Top-1 accuracy on the full {title} test set, single model, no test-time "
-                     "augmentation; mult-adds at the checkpoint's native input size.\n")
+        parts.append(f"Top-1 accuracy (%) on the full {title} test set at each input side "
+                     "(single model, no test-time augmentation); mult-adds at the checkpoint's "
+                     "native input size.\n")
         parts.append(accuracy_table(group, speed))
         if speed:
             parts.append(speed_note())

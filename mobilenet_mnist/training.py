@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .archs import get_arch
 from .augment import AugmentConfig, augment_batch
 from .data import DATASETS, ImageTensors, load_dataset, train_val_split
 from .distributed import DistContext, get_dist_context
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .factory import create_model
 from .fileio import atomic_path, atomic_write_bytes
 from .model import MobileNetV1
@@ -182,6 +183,14 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- helpers
+def build_model(cfg: TrainConfig, num_classes: int) -> MobileNetV1:
+    """The recipe's model; its default input side is the largest evaluated size."""
+    native = get_arch("mnist").input_size
+    return create_model(
+        cfg.model, num_classes=num_classes, dropout=cfg.dropout, resolution_mult=max(cfg.eval_sizes) / native
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU."""
     if name == "auto":
@@ -482,7 +491,7 @@ def train(
     train_data = full.subset(train_idx)
     val_data = full.subset(val_idx) if cfg.val_size else None
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, num_classes=len(full.classes), dropout=cfg.dropout)
+    model = build_model(cfg, num_classes=len(full.classes))
     result = fit(model, train_data, cfg, val_data, output_dir, resume)
     if output_dir is not None and get_dist_context().is_main:
         _save_final(result, cfg, Path(output_dir), full.classes)
