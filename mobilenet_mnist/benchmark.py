@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .factory import mobilenet_v1
+from .fileio import atomic_write_bytes
 from .optimize import bf16_supported, optimize_for_inference
 from .profile import profile_model
 
@@ -585,8 +586,6 @@ def write_results(result: dict[str, Any], output_dir: str | Path) -> tuple[Path,
     Returns:
         The markdown and JSON paths.
     """
-    from .pretrained import atomic_write_bytes
-
     output_dir = Path(output_dir)
     md_path, json_path = output_dir / "benchmark.md", output_dir / "benchmark.json"
     atomic_write_bytes(md_path, to_markdown(result).encode("utf-8"))
