@@ -30,15 +30,21 @@ from torch import nn
 from .fileio import atomic_path
 
 __all__ = [
+    "DEFAULT_NUM_CALIBRATION",
     "DEFAULT_OPSET",
     "FORMATS",
+    "INSTALL_HINT",
+    "METADATA_FILE",
+    "ONNX_INPUT_NAME",
+    "ONNX_OUTPUT_NAME",
+    "SUPPORTED_OPSETS",
     "MissingExtraError",
+    "default_export_path",
+    "export_metadata",
     "export_model",
     "export_onnx",
     "export_program",
-    "default_export_path",
     "export_torchscript",
-    "export_metadata",
     "prepare_for_export",
     "read_onnx_metadata",
     "require_onnx",
@@ -49,14 +55,19 @@ logger = logging.getLogger(__name__)
 #: ONNX opset written by default: the exporter's native opset (no version conversion),
 #: run by ONNX Runtime >= 1.14 and most mobile/edge runtimes.
 DEFAULT_OPSET = 18
+#: Training images that calibrate int8 models by default (a fixed random subset).
+DEFAULT_NUM_CALIBRATION = 1024
 #: Opsets accepted by :func:`export_onnx`.
 SUPPORTED_OPSETS = range(18, 24)
 #: Export formats and their default file suffixes.
 FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+#: Name of the ONNX graph's input (float32, N×C×S×S).
 ONNX_INPUT_NAME = "input"
+#: Name of the ONNX graph's output (float32 logits, N×num_classes).
 ONNX_OUTPUT_NAME = "logits"
 #: Name of the JSON metadata file inside TorchScript and ExportedProgram archives.
 METADATA_FILE = "mobilenet_mnist.json"
+#: The command that installs the optional ONNX dependencies.
 INSTALL_HINT = 'pip install "mobilenet-mnist[onnx]"'
 
 
@@ -381,7 +392,8 @@ def _export_int8(model: nn.Module, path: Path, fmt: str, calibration_images: tor
     if fmt == "onnx":
         return quantize.quantize_onnx(model, path, calibration_images, **options)
     if fmt == "torchscript":
-        qmodel = quantize.quantize_int8(model, calibration_images, input_size=options.get("input_size"))
+        options.pop("opset", None)
+        qmodel = quantize.quantize_int8(model, calibration_images, **options)
         return export_torchscript(qmodel, path, input_size=options.get("input_size"))
     raise ValueError(
         "int8 is available for format='onnx' (ONNX Runtime quantizer, recommended) and "
@@ -397,6 +409,7 @@ def export_model(
     format: str = "onnx",
     int8: bool = False,
     calibration_images: torch.Tensor | None = None,
+    num_calibration: int = DEFAULT_NUM_CALIBRATION,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = True,
     input_size: int | None = None,
@@ -418,7 +431,8 @@ def export_model(
         int8: Quantize to int8 (``onnx``: ONNX Runtime QDQ; ``torchscript``: PyTorch
             FX ``x86``); needs ``calibration_images``.
         calibration_images: Training images for int8 calibration (uint8 digits
-            (N, H, W) or normalized float inputs); a fixed random 1,024 are used.
+            (N, H, W) or normalized float inputs).
+        num_calibration: How many of them (a fixed random subset) calibrate int8.
         opset: ONNX opset (``onnx`` only).
         dynamic_batch: Dynamic batch axis (``onnx`` and ``exported-program``).
         input_size: Input side in pixels; defaults to ``model.pretrained_cfg``'s.
@@ -436,8 +450,8 @@ def export_model(
     if int8:
         if fmt == "onnx" and not dynamic_batch:
             raise ValueError("int8 ONNX export calibrates in batches; keep dynamic_batch=True.")
-        onnx_options = {"opset": opset} if fmt == "onnx" else {}
-        return _export_int8(model, path, fmt, calibration_images, input_size=input_size, **onnx_options)
+        return _export_int8(model, path, fmt, calibration_images, input_size=input_size,
+                            num_calibration=num_calibration, opset=opset)
     if fmt == "onnx":
         return export_onnx(model, path, opset=opset, dynamic_batch=dynamic_batch, input_size=input_size)
     if fmt == "torchscript":

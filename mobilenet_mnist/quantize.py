@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from .export import (
+    DEFAULT_NUM_CALIBRATION,
     ONNX_INPUT_NAME,
     _input_shape,
     _onnx_props,
@@ -56,8 +57,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Training images used for calibration by default.
-DEFAULT_NUM_CALIBRATION = 1024
 #: PyTorch quantized engines :func:`quantize_int8` accepts.
 QUANT_ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
 _CALIBRATION_BATCH = 128
