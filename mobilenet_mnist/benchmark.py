@@ -426,12 +426,16 @@ def _row(entry: _Entry, cfg: BenchmarkConfig, peak_gmacs: float) -> dict[str, An
     }
 
 
+_RATIO_KEYS = ("infer_speedup_vs_naive", "latency_speedup_vs_naive", "train_speedup_vs_naive")
+
+
 def _add_ratios(rows: list[dict[str, Any]]) -> None:
     """Speed-ups vs the naive way of the same network (α=1.0's naive for peers)."""
     naive = {r["width"]: r for r in rows if r.get("way") == "naive"}
     for row in rows:
         ref = naive.get(row.get("width"))
-        if row["status"] != "ok" or ref is None:
+        if row["status"] != "ok" or ref is None:  # e.g. peers when α=1.0 is not measured
+            row.update(dict.fromkeys(_RATIO_KEYS))
             continue
         row["infer_speedup_vs_naive"] = row["infer_images_per_s"] / ref["infer_images_per_s"]
         row["latency_speedup_vs_naive"] = ref["latency_ms_median"] / row["latency_ms_median"]

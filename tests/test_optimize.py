@@ -255,7 +255,7 @@ def test_fast_path_same_predictions_on_mnist(mnist_dir: Path) -> None:
     assert torch.equal(fast.argmax(1)[clear], plain.argmax(1)[clear])
     acc_plain = (plain.argmax(1) == labels).float().mean().item()
     acc_fast = (fast.argmax(1) == labels).float().mean().item()
-    assert acc_plain > 0.5  # trained: the comparison is between meaningful predictions
+    assert acc_plain > 0.25  # trained (chance is 0.1): predictions mean something
     assert abs(acc_fast - acc_plain) <= (~clear).float().mean().item()
 
 
