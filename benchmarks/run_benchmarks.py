@@ -20,13 +20,7 @@ from pathlib import Path
 # Run from a fresh clone without installing: put the repository root on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mobilenet_mnist.benchmark import (
-    add_arguments,
-    config_from_args,
-    run_benchmark,
-    to_markdown,
-    write_results,
-)
+from mobilenet_mnist.benchmark import add_arguments, config_from_args, run_from_args, to_markdown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,11 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s"
     )
     try:
-        config = config_from_args(args)
+        config_from_args(args)  # validate option values before anything runs
     except ValueError as err:
         parser.error(str(err))
-    result = run_benchmark(config)
-    md_path, json_path = write_results(result, args.output_dir)
+    result, md_path, json_path = run_from_args(args)
     print(to_markdown(result))
     print(f"Wrote {md_path} and {json_path}")
     return 0

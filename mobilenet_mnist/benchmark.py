@@ -62,6 +62,7 @@ __all__ = [
     "write_results",
     "add_arguments",
     "config_from_args",
+    "run_from_args",
 ]
 
 logger = logging.getLogger(__name__)
@@ -639,6 +640,22 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     if tuple(args.widths) != tuple(defaults["widths"]):
         changed["widths"] = tuple(args.widths)
     return quick_config(**changed)
+
+
+def run_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], Path, Path]:
+    """Run the benchmark described by parsed :func:`add_arguments` options and write it.
+
+    The one call behind ``mobilenet-mnist benchmark`` and ``benchmarks/run_benchmarks.py``.
+
+    Returns:
+        The result dict, and the markdown and JSON paths written to ``args.output_dir``.
+
+    Raises:
+        ValueError: For invalid options (see :class:`BenchmarkConfig`).
+    """
+    result = run_benchmark(config_from_args(args))
+    md_path, json_path = write_results(result, args.output_dir)
+    return result, md_path, json_path
 
 
 def command_line() -> str:
