@@ -11,8 +11,8 @@ width α and for each way of running a network:
 and the CPU's fp32 matrix-multiplication peak (:func:`measure_matmul_peak`), so each
 network's multiply-add rate can be read as a fraction of what the CPU can do.
 
-The ways of running are ``fast`` (this library's :func:`~mobilenet_mnist.optimize.
-optimize_for_inference` path; channels_last training), ``naive`` (the same weights,
+The ways of running are ``fast`` (this library's
+:func:`~mobilenet_mnist.optimize.optimize_for_inference` path; channels_last training), ``naive`` (the same weights,
 eager, NCHW, unfused, autograd on) and ``peer`` (timm's ``mobilenetv1_100`` and
 torchvision's ``mobilenet_v2`` with 1 input channel and 10 classes, run as their docs
 show: eval mode, ``torch.inference_mode``, NCHW). Timings are wall-clock medians with

@@ -17,7 +17,7 @@ Two quantizers, one per runtime:
 
 Both take the calibration images as uint8 digits (N, H, W) / (N, C, H, W), or as
 already normalized float model inputs (N, C, S, S), and use a fixed random subset of
-:data:`DEFAULT_NUM_CALIBRATION` of them. The deployment page of the docs has the measured
+``DEFAULT_NUM_CALIBRATION`` of them. The deployment page of the docs has the measured
 accuracy, size and speed of both.
 """
 
