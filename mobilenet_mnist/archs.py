@@ -117,20 +117,24 @@ def _dw(out_chs: int, stride: int = 1) -> LayerConfig:
     return LayerConfig("dw_sep", out_chs, stride)
 
 
+# The blocks both built-in configs share: Table 1 of the paper from the first
+# depthwise-separable block to the first 1024-channel one.
+_PAPER_BLOCKS = (
+    _dw(64),
+    _dw(128, 2),
+    _dw(128),
+    _dw(256, 2),
+    _dw(256),
+    _dw(512, 2),
+    *(_dw(512) for _ in range(5)),
+    _dw(1024, 2),
+)
+
+# The MNIST adaptation differs from the paper in two strides only: a stride-1 stem and a
+# stride-2 last block, so a 32×32 digit ends as a 1×1 map (32→16→8→4→2→1).
 MNIST_ARCH = ArchConfig(
     name="mnist",
-    layers=(
-        LayerConfig("conv", 32, 1),
-        _dw(64),
-        _dw(128, 2),
-        _dw(128),
-        _dw(256, 2),
-        _dw(256),
-        _dw(512, 2),
-        *(_dw(512) for _ in range(5)),
-        _dw(1024, 2),
-        _dw(1024, 2),
-    ),
+    layers=(LayerConfig("conv", 32, 1), *_PAPER_BLOCKS, _dw(1024, 2)),
     input_size=32,
     description="MNIST adaptation: stride-1 stem, five stride-2 stages, 32→16→8→4→2→1.",
 )
@@ -139,18 +143,7 @@ MNIST_ARCH = ArchConfig(
 # 7×7 average pool, so the stride is really 1 (as in every reference implementation).
 IMAGENET_ARCH = ArchConfig(
     name="imagenet",
-    layers=(
-        LayerConfig("conv", 32, 2),
-        _dw(64),
-        _dw(128, 2),
-        _dw(128),
-        _dw(256, 2),
-        _dw(256),
-        _dw(512, 2),
-        *(_dw(512) for _ in range(5)),
-        _dw(1024, 2),
-        _dw(1024),
-    ),
+    layers=(LayerConfig("conv", 32, 2), *_PAPER_BLOCKS, _dw(1024)),
     input_size=224,
     description="The paper's ImageNet network (Howard et al., 2017, Table 1), 224×224 RGB.",
 )
