@@ -12,11 +12,11 @@ and the CPU's fp32 matrix-multiplication peak (:func:`measure_matmul_peak`), so 
 network's multiply-add rate can be read as a fraction of what the CPU can do.
 
 The ways of running are ``fast`` (this library's
-:func:`~mobilenet_mnist.optimize.optimize_for_inference` path; channels_last training), ``naive`` (the same weights,
-eager, NCHW, unfused, autograd on) and ``peer`` (timm's ``mobilenetv1_100`` and
-torchvision's ``mobilenet_v2`` with 1 input channel and 10 classes, run as their docs
-show: eval mode, ``torch.inference_mode``, NCHW). Timings are wall-clock medians with
-warm-up excluded; nothing here asserts speed.
+:func:`~mobilenet_mnist.optimize.optimize_for_inference` path; channels_last training),
+``naive`` (the same weights, eager, NCHW, unfused, autograd on) and ``peer`` (timm's
+``mobilenetv1_100`` and torchvision's ``mobilenet_v2`` with 1 input channel and 10
+classes, run as their docs show: eval mode, ``torch.inference_mode``, NCHW). Timings are
+wall-clock medians with warm-up excluded; nothing here asserts speed.
 
 Used by ``benchmarks/run_benchmarks.py`` and ``mobilenet-mnist benchmark``.
 """
@@ -47,6 +47,7 @@ from torch import nn
 
 from .factory import mobilenet_v1
 from .fileio import atomic_write_bytes
+from .model import MAX_WIDTH_MULT
 from .optimize import bf16_supported, optimize_for_inference
 from .profile import profile_model
 
@@ -70,7 +71,6 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 DEFAULT_WIDTHS = (1.0, 0.75, 0.5, 0.25)
 PEERS = ("timm/mobilenetv1_100", "torchvision/mobilenet_v2")
-_MIB = 2**20
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class BenchmarkConfig:
         peers: Also measure timm's and torchvision's models (skipped if not installed).
         memory: Measure peak memory (Linux only; ``None`` elsewhere).
         compile: Add a ``fast+compile`` way (``torch.compile``; slow to start).
-        bf16: Add a ``fast+bf16`` way (bf16 inference, bf16-autocast training).
+        bf16: Add a ``fast+bf16`` way (bf16 inference, bf16-autocast training) where
+            the CPU has native bf16; elsewhere the row says it was skipped.
         matmul_size: Side of the square matrices for the matmul peak.
         seed: Seed for weights and inputs.
     """
@@ -116,8 +117,13 @@ class BenchmarkConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.widths:
-            raise ValueError("widths must name at least one width multiplier, e.g. (1.0,).")
+        if not self.widths or not all(
+            isinstance(w, (int, float)) and 0 < w <= MAX_WIDTH_MULT for w in self.widths
+        ):
+            raise ValueError(
+                f"widths must be one or more width multipliers in (0, {MAX_WIDTH_MULT}], "
+                f"e.g. (1.0, 0.5); got {self.widths!r}."
+            )
         for name in ("batch_size", "train_batch_size", "repeats", "latency_repeats",
                      "train_steps", "rounds", "matmul_size"):
             _check_positive(name, getattr(self, name))
@@ -211,9 +217,9 @@ def measure_peak_memory(fn: Callable[[], object], calls: int = 2) -> float | Non
     Method: free heap is returned to the OS (``malloc_trim``), the kernel's peak-RSS
     counter is reset (``/proc/self/clear_refs``), ``fn`` runs, and the result is the
     peak RSS (``VmHWM``) minus the RSS before. It counts everything the calls allocate
-    and touch (activations, gradients, optimizer state, oneDNN scratch and caches),
-    not memory already held, such as the weights. It needs Linux; elsewhere it
-    returns ``None``.
+    and touch (activations, gradients, oneDNN scratch and caches), not memory already
+    held, such as the weights or optimizer state from earlier calls. It needs Linux;
+    elsewhere it returns ``None``.
     """
     _release_free_heap()
     before = _proc_status_kib("VmRSS")
@@ -316,7 +322,7 @@ def _mobilenet_entries(width: float, cfg: BenchmarkConfig) -> list[_Entry]:
     ]
     if cfg.compile:  # training is not compiled: its column would repeat "fast"
         ways.append(("fast+compile", optimize_for_inference(base, compile=True), True, None))
-    if cfg.bf16:
+    if cfg.bf16 and bf16_supported():  # elsewhere _run records a skipped row instead
         half = optimize_for_inference(base, dtype=torch.bfloat16)
         ways.append(("fast+bf16", half, True, (True, True)))
     entries = []
@@ -354,7 +360,7 @@ def _peer_entries(cfg: BenchmarkConfig) -> tuple[list[_Entry], list[dict[str, An
             model = _build_peer(name).eval()
         except ImportError as err:
             logger.warning("Skipping peer %s: %s", name, err)
-            skipped.append({"network": name, "way": "peer", "status": f"skipped: {err}"})
+            skipped.append({"network": name, "way": "peer", "width": 1.0, "status": f"skipped: {err}"})
             continue
         params, macs = _costs(model, 1, cfg.input_size)
         infer = _infer_fn(model, inference_mode=True, channels_last=False)
@@ -508,9 +514,18 @@ def _run(cfg: BenchmarkConfig) -> dict[str, Any]:
     data = _inputs(cfg)
     entries = [e for width in cfg.widths for e in _mobilenet_entries(width, cfg)]
     skipped: list[dict[str, Any]] = []
+    if cfg.bf16 and not bf16_supported():
+        # Reference kernels make bf16 ~15× slower than fp32 here: a full run would take hours.
+        logger.warning("No native bf16 on this CPU: skipping the fast+bf16 way.")
+        skipped += [
+            {"network": f"mobilenet_v1 α={w:g}", "way": "fast+bf16", "width": w,
+             "status": "skipped: no native bf16 on this CPU (about 15× slower than fp32)"}
+            for w in cfg.widths
+        ]
     if cfg.peers:
-        peers, skipped = _peer_entries(cfg)
+        peers, skipped_peers = _peer_entries(cfg)
         entries += peers
+        skipped += skipped_peers
     peak = measure_matmul_peak(cfg.matmul_size)
     logger.info("fp32 matmul peak: %.1f G multiply-adds/s", peak)
     gc.collect()  # once: freed tensors are released by refcount, collecting is slow
@@ -615,7 +630,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add("--no-peers", dest="peers", action="store_false", help="skip timm/torchvision models")
     add("--no-memory", dest="memory", action="store_false", help="skip peak-memory measurement")
     add("--compile", action="store_true", help="also time torch.compile (slow to start)")
-    add("--bf16", action="store_true", help="also time bf16 (slow without native bf16)")
+    add("--bf16", action="store_true", help="also time bf16 (only on CPUs with native bf16)")
     add("--quick", action="store_true", help="tiny run for CI: checks the output, not speed")
     add("--output-dir", type=Path, default=Path("benchmarks/results"), help="where to write")
     return parser

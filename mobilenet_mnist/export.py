@@ -99,7 +99,7 @@ def require_onnx(*modules: str) -> None:
 
 # ------------------------------------------------------------------ model preparation
 def prepare_for_export(model: nn.Module) -> nn.Module:
-    """The model as the fp32 fast path runs it: an eval copy, BatchNorm folded, channels_last.
+    """The model as the fp32 fast path holds it: an eval copy, BatchNorm folded, channels_last.
 
     Folding removes the BatchNorm ops from every exported graph; channels_last weights
     are kept by TorchScript and ExportedProgram files and make them run as fast as
@@ -112,12 +112,11 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected a torch.nn.Module to export, got {type(model).__name__}.")
     from .layers import ConvBnAct
-    from .optimize import optimize_for_inference
+    from .optimize import fuse_conv_bn
 
-    if any(isinstance(m, ConvBnAct) for m in model.modules()):
-        return optimize_for_inference(model)
-    prepared = copy.deepcopy(model).eval().requires_grad_(False)
-    return prepared.to(memory_format=torch.channels_last)
+    has_bn_blocks = any(isinstance(m, ConvBnAct) for m in model.modules())
+    prepared = fuse_conv_bn(model) if has_bn_blocks else copy.deepcopy(model).eval()
+    return prepared.requires_grad_(False).to(memory_format=torch.channels_last)
 
 
 def _input_shape(model: nn.Module, input_size: int | None) -> tuple[int, int, int]:

@@ -3,8 +3,9 @@
 Two quantizers, one per runtime:
 
 * :func:`quantize_onnx` (recommended) exports the model to ONNX and quantizes it with
-  ONNX Runtime's static quantizer: QDQ format, int8 symmetric per-channel weights, uint8
-  per-tensor activations, min/max calibration. The file runs in ONNX Runtime and in any
+  ONNX Runtime's static quantizer: QDQ format, int8 symmetric per-channel weights kept
+  within 7 bits (so AVX2 CPUs without VNNI cannot saturate), uint8 per-tensor
+  activations, min/max calibration. The file runs in ONNX Runtime and in any
   runtime that reads QDQ graphs (ORT mobile, TensorRT, OpenVINO). This is what
   ``mobilenet-mnist export NAME --format onnx --int8`` writes.
 * :func:`quantize_int8` quantizes the PyTorch model itself with FX graph mode
@@ -227,7 +228,7 @@ def _calibration_reader(inputs: torch.Tensor) -> Any:
     return _Reader()
 
 
-def _ort_quantize(source: Path, target: Path, inputs: torch.Tensor) -> None:
+def _ort_quantize(source: Path, target: Path, inputs: torch.Tensor, reduce_range: bool) -> None:
     """ORT shape inference + graph optimization, then static QDQ quantization."""
     from onnxruntime.quantization import QuantFormat, QuantType, quant_pre_process, quantize_static
 
@@ -236,9 +237,17 @@ def _ort_quantize(source: Path, target: Path, inputs: torch.Tensor) -> None:
         quant_pre_process(str(source), str(pre))
         quantize_static(
             str(pre), str(target), _calibration_reader(inputs),
-            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         )
+
+
+def _quantization_note(num_images: int, reduce_range: bool) -> str:
+    bits = "7-bit" if reduce_range else "8-bit"
+    return (
+        f"onnxruntime static QDQ: int8 per-channel symmetric weights ({bits}), uint8 per-tensor "
+        f"activations, min/max calibration on {num_images} training images"
+    )
 
 
 def quantize_onnx(
@@ -247,6 +256,7 @@ def quantize_onnx(
     calibration_images: torch.Tensor,
     *,
     num_calibration: int = DEFAULT_NUM_CALIBRATION,
+    reduce_range: bool = True,
     opset: int | None = None,
     input_size: int | None = None,
 ) -> Path:
@@ -255,13 +265,21 @@ def quantize_onnx(
     Weights become int8 (symmetric, per output channel), activations uint8 (per tensor,
     min/max over ``calibration_images``); the batch axis stays dynamic and the file keeps
     the preprocessing metadata of :func:`mobilenet_mnist.export.export_onnx`, with
-    ``precision`` set to ``"int8"``.
+    ``precision`` ``"int8"`` and ``quantization`` describing the scheme.
+
+    ``reduce_range`` keeps weights within 7 bits (±63). On x86 CPUs without VNNI
+    (AVX2 only) ONNX Runtime multiplies uint8 activations by int8 weights with
+    ``vpmaddubsw``, whose int16 pair sums saturate with full 8-bit weights; measured on
+    the α=0.75 checkpoint that costs 0.6 point of test accuracy, while 7-bit weights lose
+    0.04 point at the same speed. Pass ``False`` only for runtimes known to have VNNI
+    or ARM dot-product kernels.
 
     Args:
         model: A float MobileNetV1 (left unchanged).
         path: Output ``.onnx`` file (written atomically).
         calibration_images: Training images (uint8 digits or normalized float inputs).
         num_calibration: How many of them calibrate the activation ranges.
+        reduce_range: Quantize weights to 7 bits (see above).
         opset: ONNX opset of the float export (default :data:`export.DEFAULT_OPSET`).
         input_size: Input side; defaults to the model's ``pretrained_cfg``.
 
@@ -270,6 +288,7 @@ def quantize_onnx(
 
     Raises:
         MissingExtraError: If onnx/onnxruntime/onnxscript are missing (install hint).
+        ValueError: For bad calibration images (see :func:`calibration_inputs`).
     """
     from .export import DEFAULT_OPSET, export_onnx
 
@@ -281,12 +300,11 @@ def quantize_onnx(
     with tempfile.TemporaryDirectory() as folder:
         fp32 = export_onnx(model, Path(folder) / "fp32.onnx", opset=opset or DEFAULT_OPSET, input_size=input_size)
         int8 = Path(folder) / "int8.onnx"
-        _ort_quantize(fp32, int8, inputs)
+        _ort_quantize(fp32, int8, inputs, reduce_range)
         proto = onnx.load(str(int8))
     meta = export_metadata(
         model, input_size, dynamic_batch=True, precision="int8",
-        quantization="onnxruntime static QDQ: int8 per-channel weights, uint8 activations, "
-        f"min/max calibration on {len(inputs)} training images",
+        quantization=_quantization_note(len(inputs), reduce_range),
     )
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, _onnx_props(meta))

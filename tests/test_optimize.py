@@ -164,11 +164,16 @@ def test_optimize_for_inference_properties() -> None:
     pw = fast.stages[0][0].conv_pw.conv.weight
     assert pw.is_contiguous(memory_format=torch.channels_last)
     assert is_fused(fast)
+    assert fast.state_dict().keys() == fuse_conv_bn(model).state_dict().keys()
     unfused = optimize_for_inference(model, fuse=False, channels_last=False)
     assert not is_fused(unfused)
+    nchw = optimize_for_inference(model, channels_last=False)
     x = _batch()
     with torch.inference_mode():
         torch.testing.assert_close(unfused(x), fast(x), atol=ATOL, rtol=0)
+        torch.testing.assert_close(nchw(x), fast(x), atol=ATOL, rtol=0)
+        features = fast.forward_intermediates(x)  # the model API survives optimization
+    assert features[-1].shape == (8, fast.num_features, 1, 1)
 
 
 def test_optimize_for_inference_rejects_bad_dtype() -> None:
@@ -311,6 +316,16 @@ def test_quick_benchmark_script_with_peers(tmp_path: Path, capsys: pytest.Captur
     assert "torchvision/mobilenet_v2" in capsys.readouterr().out
 
 
+def test_bf16_way_runs_only_with_native_bf16() -> None:
+    result = run_benchmark(quick_config(peers=False, memory=False, bf16=True))
+    row = next(r for r in result["rows"] if r["way"] == "fast+bf16")
+    if bf16_supported():
+        assert row["status"] == "ok" and row["infer_images_per_s"] > 0
+    else:
+        assert row["status"].startswith("skipped: no native bf16")
+        assert "skipped: no native bf16" in to_markdown(result)
+
+
 def test_peer_costs_are_counted_for_one_channel() -> None:
     from mobilenet_mnist.benchmark import _build_peer, _costs
 
@@ -328,6 +343,8 @@ def test_benchmark_config_rejects_bad_values() -> None:
         BenchmarkConfig(batch_size=0)
     with pytest.raises(ValueError, match="widths"):
         BenchmarkConfig(widths=())
+    with pytest.raises(ValueError, match=r"width multipliers in \(0, 4"):
+        BenchmarkConfig(widths=(1.0, -0.5))
 
 
 def test_measure_peak_memory_sees_an_allocation() -> None:

@@ -17,7 +17,7 @@ import torch
 from deploy_helpers import mnist_inputs, mnist_split, small_trained_model
 from torch import nn
 
-from mobilenet_mnist import create_model, list_models
+from mobilenet_mnist import from_pretrained
 from mobilenet_mnist.export import (
     MissingExtraError,
     export_model,
@@ -141,6 +141,7 @@ def test_onnx_int8_metadata(onnx_int8):
     meta = read_onnx_metadata(onnx_int8)
     assert meta["precision"] == "int8"
     assert "QDQ" in meta["quantization"] and "1024 training images" in meta["quantization"]
+    assert "(7-bit)" in meta["quantization"]  # reduce_range: no vpmaddubsw saturation
     assert meta["input_size"] == [1, 32, 32] and meta["labels"][3] == "3"
 
 
@@ -211,10 +212,19 @@ def full_test_set(mnist_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return mnist_inputs(str(mnist_dir), 10_000)
 
 
+def published(name: str) -> torch.nn.Module:
+    """A published checkpoint from its Hub-layout folder in the repository (no network)."""
+    return from_pretrained(Path(__file__).resolve().parents[1] / "hub" / name).eval()
+
+
+# Measured so far (benchmarks/deploy_table.py); the other widths are not yet held to it.
+INT8_CHECKED = ["mobilenet_v1_025.mnist", "mobilenet_v1_075.mnist"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list_models(pretrained=True))
+@pytest.mark.parametrize("name", INT8_CHECKED)
 def test_published_onnx_int8_within_0_1_point(name, train_images, full_test_set, tmp_path):
-    model = create_model(name, pretrained=True).eval()
+    model = published(name)
     x, labels = full_test_set
     path = quantize_onnx(model, tmp_path / "int8.onnx", train_images)
     drop = accuracy(torch_logits(model, x), labels) - accuracy(ort_logits(path, x), labels)
@@ -222,9 +232,9 @@ def test_published_onnx_int8_within_0_1_point(name, train_images, full_test_set,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list_models(pretrained=True))
+@pytest.mark.parametrize("name", INT8_CHECKED)
 def test_published_torch_int8_within_0_2_point(name, train_images, full_test_set):
-    model = create_model(name, pretrained=True).eval()
+    model = published(name)
     x, labels = full_test_set
     qmodel = quantize_int8(model, train_images)
     drop = accuracy(torch_logits(model, x), labels) - accuracy(torch_logits(qmodel, x), labels)
