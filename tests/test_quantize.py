@@ -217,7 +217,9 @@ def published(name: str) -> torch.nn.Module:
     return from_pretrained(Path(__file__).resolve().parents[1] / "hub" / name).eval()
 
 
-# Measured so far (benchmarks/deploy_table.py); the other widths are not yet held to it.
+# Held to the target: the checkpoints measured to meet it. mobilenet_v1_100.mnist does not
+# yet: its ONNX int8 model lost 0.44 points in a full-test-set run (open work, issue 6);
+# mobilenet_v1_050.mnist has not been measured.
 INT8_CHECKED = ["mobilenet_v1_025.mnist", "mobilenet_v1_075.mnist"]
 
 
