@@ -229,8 +229,52 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export / benchmark
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser("export", help="export weights to ONNX, TorchScript or torch.export (optionally int8)")
+    p.add_argument("name", help="weight name (mobilenet_v1_100.mnist), folder, file or Hub repo")
+    p.add_argument("--format", choices=["onnx", "torchscript", "exported-program"], default="onnx")
+    p.add_argument("--int8", action="store_true", help="post-training int8 quantization (needs --data-dir)")
+    p.add_argument("--data-dir", type=Path, help="MNIST folder: training images calibrate int8")
+    p.add_argument("--output", type=Path, help="output file (default: derived from the model name)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    model = _load_model(args.name).eval()
+    calibration = None
+    if args.int8:
+        from .data import load_dataset
+
+        calibration = load_dataset(model.pretrained_cfg.get("dataset") or "mnist", "train", args.data_dir).images
+    path = export_model(model, args.output, format=args.format, int8=args.int8, calibration_images=calibration)
+    _out(str(path))
+    return 0
+
+
+def _add_benchmark(sub: Any) -> None:
+    from .benchmark import add_arguments
+
+    p = sub.add_parser("benchmark", help="speed side by side: fast path, naive, timm and torchvision peers")
+    add_arguments(p)
+    p.set_defaults(func=_cmd_benchmark)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import run_from_args, to_markdown
+
+    result, markdown_path, json_path = run_from_args(args)
+    _out(to_markdown(result))
+    _out(f"written: {markdown_path} {json_path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
-_COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_list, _add_info, _add_publish)
+_COMMANDS = (
+    _add_train, _add_evaluate, _add_predict, _add_list, _add_info, _add_publish, _add_export, _add_benchmark,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,3 +94,23 @@ def test_fast_preset_reaches_99_percent(mnist_dir: Path, tmp_path: Path, capsys:
     assert code == 0
     result = json.loads(out.strip().splitlines()[-1])
     assert min(result["test_accuracy"].values()) >= 99.0, result
+
+
+def test_export_command_writes_a_loadable_program(
+    capsys: pytest.CaptureFixture[str], small_checkpoint: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "model.pt"
+    code, out, _ = run(capsys, "export", str(small_checkpoint), "--format", "torchscript", "--output", str(output))
+    assert code == 0 and out.strip().endswith(str(output))
+    from mobilenet_mnist import from_pretrained
+
+    x = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        expected = from_pretrained(small_checkpoint).eval()(x)
+        assert torch.allclose(torch.jit.load(str(output))(x), expected, atol=1e-4)
+
+
+def test_benchmark_command_is_wired(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "--help"])
+    assert exit_info.value.code == 0 and "--widths" in capsys.readouterr().out
