@@ -42,7 +42,7 @@ from torch import nn
 from mobilenet_mnist import create_model
 from mobilenet_mnist.benchmark import machine_info
 from mobilenet_mnist.data import load_dataset, preprocess
-from mobilenet_mnist.export import export_model
+from mobilenet_mnist.export import export_model, require_onnx
 from mobilenet_mnist.fileio import atomic_write_bytes
 from mobilenet_mnist.optimize import optimize_for_inference
 from mobilenet_mnist.quantize import DEFAULT_NUM_CALIBRATION, quantize_onnx
@@ -211,12 +211,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    require_onnx("onnx", "onnxscript", "onnxruntime")  # clear install hint, not a trace
     torch.set_num_threads(args.threads)
     model = load_model(args.model, args.random_weights)
     label = model_label(model, args.model, args.random_weights)
     train, test = (load_dataset("mnist", split, root=args.data_dir) for split in ("train", "test"))
     x, labels = preprocess(test.images[: args.test_images]), test.labels[: args.test_images]
-    info = {**machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
+    import onnxruntime
+
+    info = {**machine_info(), "onnxruntime": onnxruntime.__version__,
+            "load_average": [round(v, 2) for v in os.getloadavg()],
             "rounds": args.rounds, "threads": args.threads, "test_images": len(x),
             "calibration_images": DEFAULT_NUM_CALIBRATION, "batch": BATCH, "model": label}
     with tempfile.TemporaryDirectory() as folder:

@@ -54,6 +54,11 @@ _LAZY: dict[str, str] = {
     "tensors_from_dataset": "finetune",
     "EvalResult": "evaluation",
     "evaluate": "evaluation",
+    "fuse_conv_bn": "optimize",
+    "optimize_for_inference": "optimize",
+    "InferenceWrapper": "optimize",
+    "export_model": "export",
+    "quantize_onnx": "quantize",
 }
 
 __all__ = [

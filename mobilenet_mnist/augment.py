@@ -26,16 +26,22 @@ class AugmentConfig:
         rotate_deg: Maximum absolute rotation in degrees.
         scale: Maximum relative zoom (0.1 → zoom in [0.9, 1.1]).
         translate: Maximum shift as a fraction of the image side.
+        hflip: Probability of a horizontal mirror (0 for digits; 0.5 suits clothing).
     """
 
     rotate_deg: float = 10.0
     scale: float = 0.1
     translate: float = 0.1
+    hflip: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hflip <= 1:
+            raise ValueError(f"hflip is a probability in [0, 1], got {self.hflip!r}.")
 
     @property
     def enabled(self) -> bool:
         """Whether any augmentation is applied."""
-        return bool(self.rotate_deg or self.scale or self.translate)
+        return bool(self.rotate_deg or self.scale or self.translate or self.hflip)
 
 
 def _uniform(n: int, bound: float, generator: torch.Generator) -> torch.Tensor:
@@ -48,7 +54,13 @@ def random_affine_thetas(n: int, cfg: AugmentConfig, generator: torch.Generator)
     zoom = 1 + _uniform(n, cfg.scale, generator)
     shift = torch.stack([_uniform(n, 2 * cfg.translate, generator) for _ in range(2)], dim=1)
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    return torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    if cfg.hflip:
+        # Mirroring negates the output x coordinate, i.e. the first column of the matrix.
+        # Drawn only when enabled, so recipes without flips keep their random stream.
+        flip = torch.rand(n, generator=generator) < cfg.hflip
+        theta[:, :, 0] = torch.where(flip[:, None], -theta[:, :, 0], theta[:, :, 0])
+    return theta
 
 
 def augment_batch(

@@ -172,6 +172,22 @@ class MobileNetV1(nn.Module):
             _init_linear(self.classifier)
         self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes}
 
+    def fuse(self) -> MobileNetV1:
+        """A copy with every BatchNorm folded into its convolution, for fast inference.
+
+        Folding uses the running statistics, so the copy (in eval mode) computes what
+        ``self.eval()`` computes (fp32 logits within 1e-4) with fewer ops; ``self`` is
+        left untouched and stays trainable.
+        See :func:`mobilenet_mnist.optimize_for_inference` for the full fast path
+        (fusion, channels_last, inference mode, optional ``torch.compile``/bf16).
+
+        Returns:
+            The fused copy, in eval mode (do not train it: it has no BatchNorm).
+        """
+        from .optimize import fuse_conv_bn
+
+        return fuse_conv_bn(self)
+
     def get_classifier(self) -> nn.Module:
         """The classifier module (``nn.Identity`` when ``num_classes == 0``)."""
         return self.classifier

@@ -275,7 +275,7 @@ ROW_KEYS = {
 
 
 def _check_result(result: dict) -> None:
-    assert {"schema", "created", "command", "machine", "config", "load_average",
+    assert {"schema", "created", "command", "machine", "config", "load_average", "duration_s",
             "matmul_peak_gmacs", "rows"} <= result.keys()
     assert {"cpu", "logical_cores", "torch_threads", "torch"} <= result["machine"].keys()
     assert result["matmul_peak_gmacs"] > 0

@@ -2,7 +2,8 @@
 
 Fast tests use a small trained model and assert that int8 keeps its predictions; the slow
 tests hold every published checkpoint to the project's target: int8 test accuracy within
-0.1 point of fp32 on the full MNIST test set.
+0.1 point of fp32 on the full MNIST test set (measured changes: -0.01 to -0.04 point for ONNX
+Runtime, -0.03 to +0.03 for PyTorch FX; see benchmarks/results/deploy_*.md).
 """
 
 from __future__ import annotations
@@ -234,9 +235,9 @@ def test_published_onnx_int8_within_0_1_point(name, train_images, full_test_set,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", INT8_CHECKED)
-def test_published_torch_int8_within_0_2_point(name, train_images, full_test_set):
+def test_published_torch_int8_within_0_1_point(name, train_images, full_test_set):
     model = published(name)
     x, labels = full_test_set
     qmodel = quantize_int8(model, train_images)
     drop = accuracy(torch_logits(model, x), labels) - accuracy(torch_logits(qmodel, x), labels)
-    assert drop <= 0.2
+    assert drop <= 0.1

@@ -156,3 +156,31 @@ def test_config_validation_and_presets(tmp_path: Path) -> None:
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(cfg.to_dict()))
     assert TrainConfig.from_file(path) == cfg and cfg.epochs == 2
+
+
+def test_init_from_keeps_the_pretrained_backbone_and_starts_a_new_head() -> None:
+    from mobilenet_mnist.training import build_model
+
+    pretrained = create_model("mobilenet_v1_100.mnist", pretrained=True)
+    cfg = TrainConfig(model="mobilenet_v1_100", init_from="mobilenet_v1_100.mnist", seed=3)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, num_classes=5)
+    assert model.get_classifier().out_features == 5
+    for name, tensor in pretrained.state_dict().items():
+        if not name.startswith("classifier"):
+            assert torch.equal(model.state_dict()[name], tensor), name
+    # The recipe round-trips through JSON with its starting point.
+    assert TrainConfig.from_dict(cfg.to_dict()).init_from == "mobilenet_v1_100.mnist"
+
+
+def test_init_from_must_match_the_model_and_be_a_name() -> None:
+    with pytest.raises(ValueError, match=r"does not match model='mobilenet_v1_050'.*'mobilenet_v1_050.mnist'"):
+        TrainConfig(model="mobilenet_v1_050", init_from="mobilenet_v1_100.mnist")
+    with pytest.raises(TypeError, match="init_from must be a pretrained name"):
+        TrainConfig(init_from=3)
+
+
+def test_fashion_preset_is_a_complete_recipe() -> None:
+    cfg = get_preset("fashion_100")
+    assert cfg.dataset == "fashion_mnist" and cfg.augment.hflip == 0.5 and cfg.augment.rotate_deg == 0
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
