@@ -35,7 +35,7 @@ from mobilenet_mnist.evaluation import evaluate
 from mobilenet_mnist.factory import mobilenet_v1, model_name_for_width
 from mobilenet_mnist.fileio import atomic_path, atomic_write_bytes
 from mobilenet_mnist.model import MobileNetV1
-from mobilenet_mnist.training import TrainConfig, fit
+from mobilenet_mnist.training import TrainConfig, fit, get_preset
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SIDE = 32
@@ -60,9 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def recipe(args: argparse.Namespace) -> TrainConfig:
-    """The one recipe both runs share."""
-    cfg = TrainConfig(model=model_name_for_width(args.width), dataset="fashion_mnist", epochs=args.epochs,
-                      lr=args.lr, seed=args.seed, val_size=VAL_SIZE, eval_sizes=(SIDE,))
+    """The one recipe both runs share: the ``fashion_100`` preset at width ``args.width``."""
+    cfg = get_preset("fashion_100", model=model_name_for_width(args.width), epochs=args.epochs,
+                     lr=args.lr, seed=args.seed, val_size=VAL_SIZE, eval_sizes=(SIDE,))
     if args.quick:
         cfg = dataclasses.replace(cfg, epochs=QUICK["epochs"], batch_size=64, max_steps_per_epoch=QUICK["steps"],
                                   val_size=QUICK["val"])

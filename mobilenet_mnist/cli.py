@@ -20,6 +20,28 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (argparse reports the error with the option's name)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}")
+    return value
+
+
 # --------------------------------------------------------------------------- train
 def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train a model with a recipe (resumable)")
@@ -27,12 +49,12 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--config", type=Path, help="JSON file with TrainConfig fields (overrides the preset)")
     p.add_argument("--model", help="model name, e.g. mobilenet_v1_050")
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"])
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch")
     p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
     p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
     p.add_argument("--download", action="store_true", help="download the data if missing (network)")
@@ -46,15 +68,33 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("model", "dataset", "epochs", "batch_size", "lr", "seed", "device", "threads", "bf16")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.config is not None:
-        overrides = {**json.loads(args.config.read_text()), **overrides}
+        overrides = {**_read_config(args.config), **overrides}
     return overrides
 
 
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--config file {path} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"--config file {path} is not valid JSON: {error}.") from error
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"--config file {path} must hold a JSON object of TrainConfig fields, got {type(data).__name__}."
+        )
+    return data
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .archs import unknown_name_message
     from .evaluation import evaluate
+    from .factory import list_models
     from .training import get_preset, train
 
     cfg = get_preset(args.preset, **_train_overrides(args))
+    if cfg.model not in list_models():  # before minutes of data loading
+        raise KeyError(unknown_name_message("model", str(cfg.model), list_models()))
     result = train(cfg, args.data_dir, args.output, resume=args.resume, download=args.download)
     from .distributed import get_dist_context
 
@@ -94,8 +134,8 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("name", help="weight name (mobilenet_v1_100.mnist), folder, file or Hub repo")
     p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], help="defaults to the weights' dataset")
-    p.add_argument("--resolution", type=int, action="append", help="input side in px (repeatable)")
-    p.add_argument("--top-confusions", type=int, default=5)
+    p.add_argument("--resolution", type=_positive_int, action="append", help="input side in px (repeatable)")
+    p.add_argument("--top-confusions", type=_non_negative_int, default=5)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -104,9 +144,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
     model = _load_model(args.name).eval()
+    sizes = args.resolution or [model.input_size]
+    lowest = model.arch.min_input_size
+    if min(sizes) < lowest:
+        raise ValueError(f"--resolution {min(sizes)} is below {lowest}px, the smallest side {args.name} can take.")
     dataset = args.dataset or model.pretrained_cfg.get("dataset") or "mnist"
     test = load_dataset(dataset, "test", args.data_dir)
-    for size in args.resolution or [model.input_size]:
+    for size in sizes:
         result = evaluate(model, test, size)
         _out(
             f"{args.name} on {dataset} test ({result.num_images} images) at {size}px: "
@@ -124,36 +168,51 @@ def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="top-k classes for image files")
     p.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
     p.add_argument("--model", default="mobilenet_v1_100.mnist", help="weights to use")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=_positive_int, default=3)
     p.add_argument("--invert", action="store_true", help="invert dark-on-light images (MNIST is light-on-dark)")
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from .data import create_transform
+    from .data import _to_batch, create_transform
 
     model = _load_model(args.model).eval()
     transform = create_transform(model.pretrained_cfg)
     labels = model.pretrained_cfg.get("labels") or [str(i) for i in range(model.num_classes)]
-    k = max(1, min(args.top_k, len(labels)))
+    k = min(args.top_k, len(labels))
     for path in args.images:
-        try:
-            image = Image.open(path).convert("L")
-        except (FileNotFoundError, UnidentifiedImageError) as error:
-            raise SystemExit(f"Cannot read image {path}: {error}") from error
+        # preprocess's conversions (alpha onto black, 16-bit and float modes kept exact)
+        x = _to_batch(_open_image(path), model.in_chans)
         if args.invert:
-            image = ImageOps.invert(image)
+            x = 255 - x if x.dtype == torch.uint8 else 1 - x
         with torch.inference_mode():
-            probs = model(transform(image)).softmax(dim=1)[0]
+            probs = model(transform(x)).softmax(dim=1)[0]
         top = probs.topk(k)
         ranked = ", ".join(
             f"{labels[i]} ({p:.1%})" for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         )
         _out(f"{path}: {ranked}")
     return 0
+
+
+def _open_image(path: Path) -> Any:
+    """A fully decoded PIL image, or an error naming the file and what is wrong."""
+    from PIL import Image
+
+    if not path.exists():
+        raise FileNotFoundError(f"Image file {path} does not exist.")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; pass image files (PNG, JPEG, ...).")
+    try:
+        image = Image.open(path)
+        image.load()  # decode now: truncated files fail here, not inside the model
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(
+            f"Cannot read image {path}: {error}. Pass a PNG, JPEG, BMP, TIFF or other format Pillow reads."
+        ) from error
+    return image
 
 
 # --------------------------------------------------------------------------- list / info
@@ -293,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError) as error:
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.stderr.write(f"mobilenet-mnist {args.command}: error: {message}\n")
         return 2

@@ -44,7 +44,13 @@ class EvalResult:
         }
 
     def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
-        """The ``k`` most frequent (true, predicted, count) confusions."""
+        """The ``k`` most frequent (true, predicted, count) confusions.
+
+        Raises:
+            ValueError: If ``k`` is not an int >= 0.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be an int >= 0 (how many confusions to list), got {k!r}.")
         off = self.confusion.clone()
         off.fill_diagonal_(0)
         counts, flat = off.flatten().sort(descending=True)
@@ -60,9 +66,24 @@ class EvalResult:
 def predict_logits(
     model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int = 500, channels_last: bool = True
 ) -> torch.Tensor:
-    """Logits for uint8 images (N, H, W) resized to ``input_size``, computed in batches."""
+    """Logits for images resized to ``input_size``, computed in batches.
+
+    Args:
+        model: The classifier (a module with a ``pretrained_cfg``, or any module taking
+            MNIST-normalised 1-channel input).
+        images: uint8 (0–255) or float (0–1) images, (N, H, W) or (N, C, H, W) with C
+            equal to the model's input channels or 1 (repeated).
+        input_size: Side in pixels the images are resized to.
+        batch_size: Images per forward pass.
+        channels_last: Feed NHWC tensors.
+
+    Raises:
+        TypeError: If ``model`` is not a module or ``images`` not a tensor.
+        ValueError: For no images, a bad shape, ``input_size`` or ``batch_size``.
+    """
     cfg = getattr(model, "pretrained_cfg", {"mean": (0.1307,), "std": (0.3081,), "input_size": (1,)})
     in_chans = cfg["input_size"][0]
+    _check_predict_args(model, images, input_size, batch_size, in_chans)
     param = next(model.parameters())
     outputs = []
     for start in range(0, len(images), batch_size):
@@ -74,6 +95,28 @@ def predict_logits(
             x = x.contiguous(memory_format=torch.channels_last)
         outputs.append(model(x).float().cpu())
     return torch.cat(outputs)
+
+
+def _check_predict_args(model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int,
+                        in_chans: int) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"The model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(
+            f"images must be a torch.Tensor (N, H, W), got {type(images).__name__}; use "
+            "mobilenet_mnist.preprocess for PIL images and arrays."
+        )
+    if images.dim() not in (3, 4) or (images.dim() == 4 and images.shape[1] not in (1, in_chans)):
+        channels = "1" if in_chans == 1 else f"{in_chans} or 1"
+        raise ValueError(
+            f"images must be (N, H, W) or (N, C, H, W) with C = {channels} (the model's input channels), "
+            f"got shape {tuple(images.shape)}."
+        )
+    if len(images) == 0:
+        raise ValueError("No images to score (N = 0).")
+    for name, value in (("input_size", input_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 def evaluate(
@@ -90,14 +133,32 @@ def evaluate(
 
     Returns:
         An :class:`EvalResult`.
+
+    Raises:
+        TypeError: If ``data`` is not :class:`~mobilenet_mnist.data.ImageTensors`.
+        ValueError: If the model's outputs do not match the classes, or as
+            :func:`predict_logits`.
     """
+    if not isinstance(data, ImageTensors):
+        raise TypeError(
+            f"evaluate expects ImageTensors (images, labels, classes), e.g. from load_dataset or "
+            f"tensors_from_dataset, got {type(data).__name__}."
+        )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"The model must be a torch.nn.Module, got {type(model).__name__}.")
     was_training = model.training
     model.eval()
     try:
-        predictions = predict_logits(model, data.images, input_size, batch_size, channels_last).argmax(dim=1)
+        logits = predict_logits(model, data.images, input_size, batch_size, channels_last)
     finally:
         model.train(was_training)
     n = len(data.classes)
+    if logits.dim() != 2 or logits.shape[1] != n:
+        raise ValueError(
+            f"The model returns {logits[0].numel()} outputs per image but the data has {n} classes; "
+            f"give the model {n} outputs (model.reset_classifier({n}) and fine-tune it)."
+        )
+    predictions = logits.argmax(dim=1)
     confusion = torch.bincount(data.labels * n + predictions, minlength=n * n).reshape(n, n)
     accuracy = 100.0 * float((predictions == data.labels).float().mean())
     return EvalResult(accuracy, len(data), input_size, confusion, data.classes)

@@ -126,6 +126,13 @@ def _input_shape(model: nn.Module, input_size: int | None) -> tuple[int, int, in
     if input_size is not None:
         if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
             raise ValueError(f"input_size must be a positive int (pixels), got {input_size!r}.")
+        arch = getattr(model, "arch", None)
+        lowest = getattr(arch, "min_input_size", 1)
+        if input_size < lowest:
+            raise ValueError(
+                f"input_size={input_size} is below {lowest}px, the smallest side the strides of "
+                f"architecture {arch.name!r} can take; use input_size >= {lowest}."
+            )
         side = input_size
     return int(in_chans), int(side), int(side)
 
@@ -440,10 +447,13 @@ def export_model(
         The path written.
 
     Raises:
+        TypeError: If ``model`` is not a module.
         ValueError: For an unknown format, int8 without calibration images or with
-            ``exported-program``, or bad options.
+            ``exported-program``, or bad options (an ``input_size`` below the model's minimum).
         MissingExtraError: For ONNX without the ``onnx`` extra (install hint included).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"export_model expects a torch.nn.Module, got {type(model).__name__}.")
     fmt = _check_format(format)
     path = _output_path(path if path is not None else default_export_path(model, fmt, int8), fmt)
     if int8:

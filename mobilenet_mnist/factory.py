@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 from collections.abc import Callable
@@ -39,10 +40,27 @@ def register_model(name: str, width_mult: float | None = None) -> Callable[[Mode
             a width back to its name.
 
     Raises:
-        ValueError: If ``name`` is already registered.
+        TypeError: If ``name`` is not a str, ``width_mult`` not a number or the decorated
+            object not callable.
+        ValueError: If ``name`` is empty, contains ``"."`` (the weight-tag separator) or is
+            already registered.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"register_model expects a model name (str), got {type(name).__name__}.")
+    if not name or "." in name:
+        raise ValueError(
+            f"Model name {name!r} must be non-empty and contain no '.', which separates the "
+            "weight tag (as in 'mobilenet_v1_050.mnist'); use e.g. 'my_mobilenet_050'."
+        )
+    if width_mult is not None and (isinstance(width_mult, bool) or not isinstance(width_mult, (int, float))):
+        raise TypeError(f"width_mult must be a number or None, got {type(width_mult).__name__}.")
 
     def decorator(builder: ModelBuilder) -> ModelBuilder:
+        if not callable(builder):
+            raise TypeError(
+                f"register_model({name!r}) decorates a function that builds the model, got "
+                f"{type(builder).__name__}; use it as @register_model({name!r}) above a def."
+            )
         if name in _MODEL_REGISTRY:
             raise ValueError(f"Model {name!r} is already registered; choose a different name.")
         _MODEL_REGISTRY[name] = builder
@@ -62,7 +80,12 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
 
     Returns:
         Sorted names.
+
+    Raises:
+        TypeError: If ``pattern`` is not a str.
     """
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str (a shell wildcard such as '*_050'), got {type(pattern).__name__}.")
     if pretrained:
         from .pretrained import list_pretrained
 
@@ -140,15 +163,20 @@ def mobilenet_v1(
         arch: Layer config name (:func:`mobilenet_mnist.list_archs`) or config.
         dropout: Dropout before the classifier.
         tag: Weight tag for ``pretrained=True`` (see ``list_models(pretrained=True)``).
-        **kwargs: Passed on to :class:`MobileNetV1`.
+        **kwargs: Not accepted: every :class:`MobileNetV1` argument is a keyword above.
+            Present for builder signatures; an unknown keyword raises a ``TypeError``
+            that names the closest valid one.
 
     Returns:
         The model, in training mode, with ``model.pretrained_cfg`` describing its input.
 
     Raises:
+        TypeError: For an argument of the wrong type or an unknown keyword.
         ValueError: For out-of-range multipliers or an input size the strides cannot take.
         KeyError: For an unknown architecture or weight tag.
     """
+    if kwargs:
+        raise TypeError(_unknown_keywords_message("mobilenet_v1", kwargs))
     arch_cfg = get_arch(arch)
     input_size = _input_size(arch_cfg, resolution_mult)
     model = MobileNetV1(
@@ -158,7 +186,6 @@ def mobilenet_v1(
         num_classes=num_classes,
         dropout=dropout,
         input_size=input_size,
-        **kwargs,
     )
     if pretrained is False or pretrained is None:
         return model
@@ -174,6 +201,20 @@ def mobilenet_v1(
     from .hub import load_pretrained  # lazy: keeps huggingface_hub out of import time
 
     return load_pretrained(model, source)
+
+
+_BUILDER_KEYWORDS = ("pretrained", "width_mult", "resolution_mult", "in_chans", "num_classes", "arch", "dropout", "tag")
+
+
+def _unknown_keywords_message(caller: str, kwargs: dict[str, Any]) -> str:
+    parts = []
+    for key in sorted(kwargs):
+        close = difflib.get_close_matches(key, _BUILDER_KEYWORDS, n=1, cutoff=0.5)
+        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"{caller}() got unexpected keyword argument(s) {', '.join(parts)}. "
+        f"Valid keywords: {', '.join(_BUILDER_KEYWORDS)}."
+    )
 
 
 def _input_size(arch: ArchConfig, resolution_mult: float) -> int:
@@ -200,6 +241,11 @@ def _input_size(arch: ArchConfig, resolution_mult: float) -> int:
 
 def _variant(name: str, width_mult: float) -> ModelBuilder:
     def builder(pretrained: bool | str | Path = False, **kwargs: Any) -> MobileNetV1:
+        if "width_mult" in kwargs:
+            raise TypeError(
+                f"{name} has width_mult={width_mult} built in, got width_mult={kwargs['width_mult']!r}; "
+                "for another width use mobilenet_v1(width_mult=...) or another model from list_models()."
+            )
         return mobilenet_v1(pretrained, width_mult=width_mult, **kwargs)
 
     builder.__name__ = builder.__qualname__ = name

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageTensors
+from .data import ImageTensors, _pil_to_array
 
 __all__ = [
     "FrozenStatsBatchNorm2d",
@@ -256,6 +256,8 @@ def _to_uint8(x: torch.Tensor, index: int) -> torch.Tensor:
     """uint8 as is; floats in [0, 1] and ints in [0, 255] converted; anything else refused."""
     if x.dtype == torch.uint8:
         return x
+    if x.dtype == torch.uint16:  # 16-bit images (PIL mode "I;16"): the full range maps to [0, 1]
+        x = x.to(torch.float32).div_(65535)
     if x.is_floating_point():
         if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
             raise ValueError(
@@ -294,7 +296,10 @@ def _image_tensor(image: Any, in_chans: int, index: int) -> torch.Tensor:
             raise TypeError(
                 f"Item {index}: images must be PIL images, numpy arrays or torch tensors, got {type(image).__name__}."
             )
-        image = torch.from_numpy(np.array(image.convert("L" if in_chans == 1 else "RGB")))
+        try:  # the conversions of preprocess: alpha onto black, 16-bit and float modes kept exact
+            image = torch.from_numpy(_pil_to_array(image, in_chans))
+        except ValueError as error:
+            raise ValueError(f"Item {index}: {error}") from error
     x = _to_uint8(_to_chw(image.detach().cpu(), index), index)
     return _match_channels(x, in_chans, index)
 
@@ -318,6 +323,11 @@ def _items(dataset: Any) -> Iterator[Any]:
     """Map-style datasets by index (torch Datasets need not support iteration), else iterate."""
     if hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__"):
         return (dataset[i] for i in range(len(dataset)))
+    if not hasattr(dataset, "__iter__"):
+        raise TypeError(
+            "tensors_from_dataset expects a dataset of (image, label) pairs (a torch Dataset, a list "
+            f"of pairs, ...), got {type(dataset).__name__}."
+        )
     return iter(dataset)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -224,7 +225,8 @@ def save_pretrained(
 
     Raises:
         TypeError: If ``model`` is not a :class:`MobileNetV1`.
-        ValueError: If its tensors do not fit a rebuilt model, or ``labels`` do not fit.
+        ValueError: If its tensors do not fit a rebuilt model, ``labels`` do not fit, or
+            ``folder`` is an existing file.
     """
     from .model_card import render_model_card
 
@@ -232,6 +234,11 @@ def save_pretrained(
         raise TypeError(f"save_pretrained expects a MobileNetV1, got {type(model).__name__}.")
     _check_rebuildable(model)
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(
+            f"{folder} is a file; save_pretrained writes a folder ({WEIGHTS_NAME}, {CONFIG_NAME}, "
+            f"{CARD_NAME}): pass a folder path, e.g. {folder.with_suffix('')}_model."
+        )
     config = model_config(model, **meta)
     atomic_write_bytes(folder / WEIGHTS_NAME, _safetensors_bytes(model, config))
     atomic_write_bytes(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
@@ -344,6 +351,11 @@ def _repo_source(repo_id: str, revision: str | None, cache_dir: str | Path | Non
 def _resolve(source: str | Path, revision: str | None, cache_dir: str | Path | None,
              token: str | None = None) -> _Source:
     """Turn a registered name, local path or Hub repo id into a :class:`_Source`."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            "Weights must be named by a str or path (a registered name such as "
+            f"'mobilenet_v1_100.mnist', a file or folder, or a Hub repo id), got {type(source).__name__}."
+        )
     text = str(source)
     if text in list_pretrained():  # before paths: a registered name always means the pinned file
         return _registered_source(get_pretrained_cfg(text), revision, cache_dir)

@@ -243,8 +243,13 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
     """Metadata of registered weights, by ``model_name.tag`` name.
 
     Raises:
+        TypeError: If ``name`` is not a str.
         KeyError: For an unknown name, with the closest valid name and the full list.
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Pretrained weights are named by a str such as 'mobilenet_v1_100.mnist', got {type(name).__name__}."
+        )
     registry = _registry()
     if name in registry:
         return registry[name]

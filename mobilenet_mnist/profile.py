@@ -54,7 +54,12 @@ class ModelCost:
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (optionally only those with ``requires_grad``)."""
+    """Number of parameters (optionally only those with ``requires_grad``).
+
+    Raises:
+        TypeError: If ``model`` is not a :class:`torch.nn.Module`.
+    """
+    _check_module(model, "count_params")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -81,8 +86,11 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
         A :class:`ModelCost` with totals and one row per conv/linear layer.
 
     Raises:
-        ValueError: If no input size is given and the model has no ``pretrained_cfg``.
+        TypeError: If ``model`` is not a module or ``input_size`` not an int or (H, W) pair.
+        ValueError: If no input size is given and the model has no ``pretrained_cfg``, or a
+            side is not positive (the model itself refuses sides its strides cannot take).
     """
+    _check_module(model, "profile_model")
     in_chans, height, width = _resolve_input(model, input_size)
     rows: list[LayerCost] = []
     hooks = [
@@ -104,6 +112,15 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
     return ModelCost(count_params(model), total_macs, (in_chans, height, width), tuple(rows))
 
 
+def _check_module(model: object, caller: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{caller} expects a torch.nn.Module, got {type(model).__name__}.")
+
+
+def _is_side(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -> tuple[int, int, int]:
     cfg = getattr(model, "pretrained_cfg", None)
     if input_size is None:
@@ -111,7 +128,9 @@ def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -
             raise ValueError("profile_model needs input_size for a model without pretrained_cfg.")
         return tuple(cfg["input_size"])  # type: ignore[return-value]
     in_chans = cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3)
-    if isinstance(input_size, int):
-        return in_chans, input_size, input_size
-    height, width = input_size
-    return in_chans, height, width
+    sides = (input_size, input_size) if _is_side(input_size) else input_size
+    if not isinstance(sides, (tuple, list)) or len(sides) != 2 or not all(_is_side(s) for s in sides):
+        raise TypeError(f"input_size must be an int side or an (H, W) pair of ints, got {input_size!r}.")
+    if min(sides) < 1:
+        raise ValueError(f"input_size sides must be positive pixel counts, got {input_size!r}.")
+    return in_chans, sides[0], sides[1]

@@ -76,6 +76,8 @@ def sample_calibration_images(
     """
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ValueError(f"num must be a positive int, got {num!r}.")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"calibration images must be a torch.Tensor, got {type(images).__name__}.")
     if len(images) <= num:
         return images
     generator = torch.Generator().manual_seed(seed)
@@ -90,9 +92,9 @@ def calibration_inputs(model: nn.Module, images: torch.Tensor, input_size: int |
     normalized model inputs.
 
     Raises:
-        TypeError: If ``images`` is not a tensor.
-        ValueError: For an empty batch, float images that are not 4-D, or a shape that
-            does not match the model's input.
+        TypeError: If ``images`` is not a tensor, or neither uint8 nor float.
+        ValueError: For an empty batch, float images that are not 4-D or hold NaN/inf, or
+            a shape that does not match the model's input.
     """
     from .data import preprocess
 
@@ -110,6 +112,10 @@ def calibration_inputs(model: nn.Module, images: torch.Tensor, input_size: int |
             f"float calibration images must be normalized model inputs of shape (N, {in_chans}, "
             f"H, W), got {tuple(images.shape)}; pass uint8 digits (N, H, W) to preprocess them."
         )
+    if not images.is_floating_point():
+        raise TypeError(f"calibration images must be uint8 digits or float inputs, got dtype {images.dtype}.")
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError("calibration images contain NaN or infinite values; they would give meaningless ranges.")
     return images.float()
 
 
@@ -292,10 +298,11 @@ def quantize_onnx(
     """
     from .export import DEFAULT_OPSET, export_onnx
 
+    # Bad arguments first: they are refused the same way whether or not the extra is installed.
+    inputs = calibration_inputs(model, sample_calibration_images(calibration_images, num_calibration), input_size)
     require_onnx("onnx", "onnxscript", "onnxruntime")
     import onnx
 
-    inputs = calibration_inputs(model, sample_calibration_images(calibration_images, num_calibration), input_size)
     path = Path(path).expanduser()
     with tempfile.TemporaryDirectory() as folder:
         fp32 = export_onnx(model, Path(folder) / "fp32.onnx", opset=opset or DEFAULT_OPSET, input_size=input_size)

@@ -27,14 +27,15 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
 
     Raises:
         FileNotFoundError: If the folder has no checkpoint.
-        ValueError: For an unknown ``weights`` choice.
+        ValueError: For an unknown ``weights`` choice, or a checkpoint that is corrupt or
+            not written by :func:`~mobilenet_mnist.training.train`.
     """
+    if weights not in ("final", "raw"):
+        raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(f"No {CHECKPOINT_NAME} in {run_dir}: is it a training run folder?")
-    if weights not in ("final", "raw"):
-        raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = _read_checkpoint(path)
     cfg = TrainConfig.from_dict(checkpoint["config"])
     model = build_model(cfg, num_classes=len(DATASETS[cfg.dataset].classes))
     state = checkpoint["model"]
@@ -44,3 +45,21 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     model.load_state_dict(state)
     info = {"epoch": int(checkpoint["epoch"]), "train_time_s": float(checkpoint["train_time_s"])}
     return model.eval(), cfg, info
+
+
+_REQUIRED_KEYS = ("config", "model", "epoch", "train_time_s")
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """``torch.load`` (weights only) with an error naming the file when it is no run checkpoint."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt files raise UnpicklingError, RuntimeError, EOFError, ...
+        raise ValueError(
+            f"{path} is not a readable training checkpoint ({type(error).__name__}); it is truncated, "
+            "corrupt or not written by `mobilenet-mnist train`. Do not load it with weights_only=False."
+        ) from error
+    missing = [key for key in _REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise ValueError(f"{path} is not a training checkpoint of mobilenet-mnist (missing {missing}).")
+    return checkpoint

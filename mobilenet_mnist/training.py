@@ -36,6 +36,9 @@ __all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit"
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_NAME = "last.ckpt"
+# Where and how fast a run computes, not what it computes: a run may resume with other values
+# (e.g. on more threads, or on a GPU), at the price of bit-exact reproducibility.
+RUNTIME_FIELDS = frozenset({"threads", "device"})
 METRICS_NAME = "metrics.jsonl"
 
 
@@ -391,9 +394,16 @@ def _checkpoint(
 def _restore(path: Path, state: dict[str, Any], model: nn.Module) -> tuple[int, list[dict[str, Any]], float]:
     ckpt = torch.load(path, map_location=state["device"], weights_only=True)
     saved_cfg = TrainConfig.from_dict(ckpt["config"]).to_dict()
-    if saved_cfg != state["cfg"].to_dict():
-        diff = {k: (v, state["cfg"].to_dict()[k]) for k, v in saved_cfg.items() if state["cfg"].to_dict()[k] != v}
-        raise ValueError(f"Cannot resume {path}: the config differs (saved, given): {diff}.")
+    given_cfg = state["cfg"].to_dict()
+    diff = {k: (v, given_cfg[k]) for k, v in saved_cfg.items() if given_cfg[k] != v}
+    recipe_diff = {k: v for k, v in diff.items() if k not in RUNTIME_FIELDS}
+    if recipe_diff:
+        raise ValueError(
+            f"Cannot resume {path}: the recipe differs (saved, given): {recipe_diff}. Resume with the "
+            f"saved recipe, or start a new run folder; only {sorted(RUNTIME_FIELDS)} may change."
+        )
+    if diff:
+        logger.info("Resuming with other runtime settings (saved, given): %s", diff)
     _unwrap(model).load_state_dict(ckpt["model"])
     if state["ema"] is not None:
         state["ema"].load_state_dict(ckpt["ema"])

@@ -69,8 +69,8 @@ def test_predict_ranks_digits_for_image_files(
 def test_predict_unreadable_image(capsys: pytest.CaptureFixture[str], small_checkpoint: Path, tmp_path: Path) -> None:
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"hello")
-    with pytest.raises(SystemExit, match="Cannot read image"):
-        main(["predict", str(bad), "--model", str(small_checkpoint)])
+    code, _, err = run(capsys, "predict", str(bad), "--model", str(small_checkpoint))
+    assert code == 2 and "mobilenet-mnist predict: error: Cannot read image" in err and "Traceback" not in err
 
 
 def test_train_command_writes_a_run_and_scores_it(

@@ -129,8 +129,19 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
 
 def test_resume_with_a_different_recipe_is_refused(tmp_path: Path) -> None:
     run_tiny(tmp_path, epochs=1)
-    with pytest.raises(ValueError, match="config differs"):
+    with pytest.raises(ValueError, match=r"recipe differs .*'lr': \(0\.1, 0\.01\).*only \['device', 'threads'\]"):
         run_tiny(tmp_path, resume=True, epochs=1, lr=0.01)
+
+
+def test_resume_may_change_threads(tmp_path: Path) -> None:
+    cfg = TrainConfig.from_dict({**TINY, "epochs": 2})
+    torch.manual_seed(cfg.seed)
+    fit(create_model(cfg.model), synthetic_digits(), cfg, output_dir=tmp_path, stop_after=1)
+    more_threads = TrainConfig.from_dict({**TINY, "epochs": 2, "threads": 2})
+    result = fit(create_model(cfg.model), synthetic_digits(), more_threads, output_dir=tmp_path, resume=True)
+    assert [row["epoch"] for row in result.history] == [1, 2]
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert json.loads(json.dumps(saved["config"]))["threads"] == 2
 
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.99])

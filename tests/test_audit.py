@@ -1,0 +1,1035 @@
+"""The bad-input audit: every public function and CLI command, one row per bad input.
+
+:data:`AUDIT` holds one :class:`Case` per (function or command, bad input): the call, the
+exception (or, for the CLI, exit status 2) it must give, and a regex its message must
+match. The regexes ask for the two things a useful message says: what was wrong (the
+value, dtype, shape, file, name) and what is valid or how to fix it. Python API errors
+must also be raised by this package's own checks (the innermost traceback frame lies in
+``mobilenet_mnist``), never deep inside torch, numpy or PIL.
+
+:data:`CONVERSIONS` lists inputs that look odd but have one sensible meaning (an RGBA or
+16-bit image, a 100×37 image, an empty batch), with a check of what they become.
+
+``docs/robustness.rst`` shows both tables; :func:`render_docs` writes them from the rows
+here, and :func:`test_docs_page_matches_the_tables` keeps the page current (regenerate it
+with ``python tests/test_audit.py``). Rows with ``pending`` set need a fix in a file
+outside this audit (named in the reason); they run as strict xfails until it lands.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import mobilenet_mnist
+from mobilenet_mnist import (
+    ArchConfig,
+    AugmentConfig,
+    LayerConfig,
+    PretrainedCfg,
+    count_params,
+    create_model,
+    create_transform,
+    evaluate,
+    fit,
+    freeze_backbone,
+    from_pretrained,
+    fuse_conv_bn,
+    get_arch,
+    get_preset,
+    get_pretrained_cfg,
+    list_models,
+    load_dataset,
+    load_pretrained,
+    mobilenet_v1,
+    mobilenet_v1_025,
+    optimize_for_inference,
+    param_groups,
+    preprocess,
+    profile_model,
+    push_to_hub,
+    register_arch,
+    register_model,
+    register_pretrained,
+    save_pretrained,
+    tensors_from_dataset,
+    train,
+    train_val_split,
+    unfreeze_backbone,
+)
+from mobilenet_mnist.archs import MNIST_ARCH
+from mobilenet_mnist.cli import main
+from mobilenet_mnist.data import ImageTensors, read_idx
+from mobilenet_mnist.evaluation import EvalResult, predict_logits
+from mobilenet_mnist.export import export_model
+from mobilenet_mnist.quantize import quantize_onnx
+from mobilenet_mnist.runs import load_run
+from mobilenet_mnist.training import TrainConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS_PAGE = REPO_ROOT / "docs" / "robustness.rst"
+PACKAGE_DIR = Path(mobilenet_mnist.__file__).resolve().parent
+CLASSES = tuple("0123456789")
+TRAINING_FIX = "needs TrainConfig/fit validation in training.py (see the audit report)"
+
+
+# ====================================================================== the environment
+class Env:
+    """What a case needs: a scratch folder, the small model, MNIST, a saved checkpoint."""
+
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, shared: dict[str, Any]) -> None:
+        self.tmp = tmp
+        self.monkeypatch = monkeypatch
+        self.model: nn.Module = shared["model"]
+        self.mnist: Path = shared["mnist"]
+        self.checkpoint: Path = shared["checkpoint"]
+        self.digit: np.ndarray = shared["digit"]
+
+    def write(self, name: str, data: bytes) -> Path:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def folder(self, name: str, links: dict[str, str] | None = None) -> Path:
+        """A folder whose files are symlinks to MNIST files (``{name in folder: MNIST name}``)."""
+        folder = self.tmp / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for link, target in (links or {}).items():
+            (folder / link).symlink_to(self.mnist / target)
+        return folder
+
+    def image(self, name: str, image: Image.Image) -> Path:
+        path = self.tmp / name
+        image.save(path)
+        return path
+
+    def deny(self, method: str, target: Path) -> None:
+        """Make ``Path.<method>`` raise PermissionError for ``target`` (a file) or the entries of
+        ``target`` (a folder), as without read permission; chmod does not stop root, who may run CI."""
+        original = getattr(Path, method)
+
+        def denied(path: Path, *args: Any, **kwargs: Any) -> Any:
+            if path.parent == target or (path == target and not target.is_dir()):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return original(path, *args, **kwargs)
+
+        self.monkeypatch.setattr(Path, method, denied)
+
+    def data(self, n: int = 4, classes: tuple[str, ...] = CLASSES) -> ImageTensors:
+        return ImageTensors(torch.zeros(n, 28, 28, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), classes)
+
+
+def idx(code: int, shape: tuple[int, ...], payload: bytes | None = None) -> bytes:
+    """An IDX file: two zero bytes, type code, rank, big-endian sizes, then the data."""
+    header = bytes([0, 0, code, len(shape)]) + b"".join(s.to_bytes(4, "big") for s in shape)
+    size = {0x08: 1, 0x0D: 4}.get(code, 1) * int(np.prod(shape))
+    return header + (payload if payload is not None else bytes(size))
+
+
+def rgba_digit(digit: np.ndarray) -> Image.Image:
+    """A white digit on a transparent background whose hidden colour is white."""
+    alpha = Image.fromarray(digit)
+    image = Image.new("RGBA", alpha.size, (255, 255, 255, 0))
+    image.putalpha(alpha)
+    return image
+
+
+# ====================================================================== the rows
+@dataclass(frozen=True)
+class Case:
+    """One bad input: where it goes, what it is, what must happen, what the message says.
+
+    Attributes:
+        where: The function or command, e.g. ``"preprocess"`` or ``"mobilenet-mnist predict"``.
+        bad: The bad input, as reST text for the docs table.
+        call: Makes the call (API rows) or returns the argv (CLI rows).
+        error: The exception type expected; ``SystemExit`` marks CLI rows (exit status 2).
+        match: Regex the message (``str(error)``, or the CLI's stderr) must match.
+        says: What the message tells the user, for the docs table.
+        pending: Reason the row is a strict xfail for now (a fix outside these files).
+    """
+
+    where: str
+    bad: str
+    call: Callable[[Env], Any]
+    error: type[BaseException]
+    match: str
+    says: str
+    pending: str = ""
+
+    @property
+    def is_cli(self) -> bool:
+        return self.error is SystemExit
+
+
+def cli(where: str, bad: str, argv: Callable[[Env], list[str]], match: str, says: str) -> Case:
+    return Case(f"mobilenet-mnist {where}", bad, argv, SystemExit, match, says)
+
+
+def _x(*shape: int, dtype: torch.dtype = torch.float32, fill: float = 0.0) -> torch.Tensor:
+    return torch.full(shape, fill, dtype=dtype)
+
+
+MODELS = [
+    Case("mobilenet_v1", "``width_mult=5.0``", lambda e: mobilenet_v1(width_mult=5.0), ValueError,
+         r"width_mult must be in \[1e-06, 4\.0\], got 5\.0", "the valid range of α"),
+    Case("mobilenet_v1", "``resolution_mult=0.3``", lambda e: mobilenet_v1(resolution_mult=0.3), ValueError,
+         r"resolution_mult=0\.3 gives a 10px input.*minimum 17px, i\.e\. resolution_mult >= 0\.531",
+         "the input side it gives and the smallest valid ρ"),
+    Case("mobilenet_v1", "``resolution_mult=200``", lambda e: mobilenet_v1(resolution_mult=200), ValueError,
+         r"above 4096px .* use resolution_mult <= 128", "the largest valid ρ"),
+    Case("mobilenet_v1", "``num_class=5`` (misspelt keyword)", lambda e: mobilenet_v1(num_class=5), TypeError,
+         r"unexpected keyword argument\(s\) 'num_class' \(did you mean 'num_classes'\?\)\. Valid keywords: ",
+         "the closest keyword and all valid ones"),
+    Case("mobilenet_v1", "``drop_rate=0.1`` (timm's name)", lambda e: mobilenet_v1(drop_rate=0.1), TypeError,
+         r"'drop_rate' \(did you mean 'dropout'\?\)", "the keyword this library uses"),
+    Case("mobilenet_v1_025", "``width_mult=0.5``", lambda e: mobilenet_v1_025(width_mult=0.5), TypeError,
+         r"mobilenet_v1_025 has width_mult=0\.25 built in, got width_mult=0\.5.*mobilenet_v1\(width_mult=",
+         "that the width is fixed, and how to get another"),
+    Case("create_model", "``'mobilenet_v2_100'``", lambda e: create_model("mobilenet_v2_100"), KeyError,
+         r"Unknown model 'mobilenet_v2_100'\. Did you mean 'mobilenet_v1_100'\? Valid names: ",
+         "the closest name and all valid ones"),
+    Case("create_model", "``pretrained='no/such/file.safetensors'``",
+         lambda e: create_model("mobilenet_v1_025", pretrained="no/such/file.safetensors"), FileNotFoundError,
+         r"Weights 'no/such/file\.safetensors' not found: it is no existing file or folder, no Hub repo id",
+         "what a weight source may be"),
+    Case("list_models", "``pattern=3``", lambda e: list_models(3), TypeError,
+         r"pattern must be a str \(a shell wildcard such as '\*_050'\), got int", "the expected wildcard"),
+    Case("register_model", "``'my.model'``", lambda e: register_model("my.model"), ValueError,
+         r"Model name 'my\.model' must be non-empty and contain no '\.'.*weight tag",
+         "that '.' separates the weight tag"),
+    Case("register_model", "``3``", lambda e: register_model(3), TypeError,
+         r"register_model expects a model name \(str\), got int", "the expected type"),
+    Case("register_model", "a non-callable builder", lambda e: register_model("audit_model")(42), TypeError,
+         r"decorates a function that builds the model, got int", "how to use the decorator"),
+    Case("get_arch", "``'mnst'``", lambda e: get_arch("mnst"), KeyError,
+         r"Unknown architecture 'mnst'\. Did you mean 'mnist'\?", "the closest architecture"),
+    Case("register_arch", "a name instead of an ``ArchConfig``", lambda e: register_arch("mnist"), TypeError,
+         r"register_arch expects an ArchConfig, got str", "the expected type"),
+    Case("register_arch", "an architecture registered twice", lambda e: register_arch(MNIST_ARCH), ValueError,
+         r"Architecture 'mnist' is already registered; choose a different name", "to pick another name"),
+    Case("LayerConfig", "``kind='pool'``", lambda e: LayerConfig("pool", 8), ValueError,
+         r"LayerConfig\.kind must be one of \('conv', 'dw_sep'\), got 'pool'", "the valid kinds"),
+    Case("ArchConfig", "a second ``conv`` layer",
+         lambda e: ArchConfig("tiny", (LayerConfig("conv", 8), LayerConfig("conv", 8)), 32), ValueError,
+         r"Architecture 'tiny': every layer after the stem must be 'dw_sep'", "the rule"),
+    Case("MobileNetV1.reset_classifier", "``2.5`` classes", lambda e: e.model.reset_classifier(2.5), TypeError,
+         r"num_classes must be an int, got float \(2\.5\)", "the expected type"),
+]
+
+FORWARD = [
+    Case("MobileNetV1 (forward)", "float64 input to a float32 model", lambda e: e.model(_x(2, 1, 32, 32).double()),
+         TypeError, r"Input dtype torch\.float64 does not match the model's torch\.float32 weights\. Convert the "
+         r"input with x\.float\(\), or the model with model\.double\(\)", "both fixes: ``x.float()`` or "
+         "``model.double()``"),
+    Case("MobileNetV1 (forward)", "float16 input to a float32 model", lambda e: e.model(_x(2, 1, 32, 32).half()),
+         TypeError, r"torch\.float16 does not match .* x\.float\(\), or the model with model\.half\(\)",
+         "both fixes"),
+    Case("MobileNetV1 (forward)", "float32 input to a ``model.double()``",
+         lambda e: mobilenet_v1(width_mult=0.25).double().eval()(_x(2, 1, 32, 32)), TypeError,
+         r"Convert the input with x\.double\(\), or the model with model\.float\(\)", "both fixes"),
+    Case("MobileNetV1 (forward)", "uint8 pixels", lambda e: e.model(_x(2, 1, 32, 32, dtype=torch.uint8)), TypeError,
+         r"Expected a floating-point input, got dtype torch\.uint8\. Normalise images first, e\.g\. with "
+         r"mobilenet_mnist\.preprocess", "to normalise with ``preprocess``"),
+    Case("MobileNetV1 (forward)", "int64 input", lambda e: e.model(_x(2, 1, 32, 32, dtype=torch.int64)), TypeError,
+         r"Expected a floating-point input, got dtype torch\.int64", "the dtype"),
+    Case("MobileNetV1 (forward)", "3 channels into a 1-channel model", lambda e: e.model(_x(2, 3, 32, 32)),
+         ValueError, r"Expected 1 input channel\(s\).*got shape \(2, 3, 32, 32\)\. Build the model with in_chans=3",
+         "the expected shape and ``in_chans=3``"),
+    Case("MobileNetV1 (forward)", "a 3-D image (no batch axis)", lambda e: e.model(_x(1, 32, 32)), ValueError,
+         r"Expected a 4-D input of shape \(N, 1, H, W\).*Add a batch axis with x\.unsqueeze\(0\)",
+         "to add the batch axis with ``unsqueeze(0)``"),
+    Case("MobileNetV1 (forward)", "16×16 input", lambda e: e.model(_x(2, 1, 16, 16)), ValueError,
+         r"Input side \(16, 16\) is too small .*H, W >= 17", "the smallest side the strides take"),
+    Case("MobileNetV1 (forward)", "NaN in the input", lambda e: e.model(_x(2, 1, 32, 32, fill=float("nan"))),
+         ValueError, r"The input contains NaN or infinite values \(2048 NaN, 0 inf of 2048\)",
+         "how many NaN and inf values"),
+    Case("MobileNetV1 (forward)", "one +inf pixel",
+         lambda e: e.model(torch.zeros(2, 1, 32, 32).index_put_((torch.tensor(0),) * 4, torch.tensor(np.inf))),
+         ValueError, r"contains NaN or infinite values \(0 NaN, 1 inf of 2048\)", "how many"),
+    Case("MobileNetV1.forward_features", "NaN in the input",
+         lambda e: e.model.forward_features(_x(1, 1, 32, 32, fill=float("nan"))), ValueError,
+         r"contains NaN or infinite values", "that the logits would be meaningless"),
+    Case("MobileNetV1.forward_intermediates", "float64 input",
+         lambda e: e.model.forward_intermediates(_x(1, 1, 32, 32).double()), TypeError,
+         r"Input dtype torch\.float64 does not match", "both fixes"),
+    Case("MobileNetV1 (forward)", "a numpy array", lambda e: e.model(np.zeros((1, 1, 32, 32), np.float32)),
+         TypeError, r"MobileNetV1 expects a torch\.Tensor, got ndarray", "the expected type"),
+    Case("MobileNetV1 (forward)", "input on another device",
+         lambda e: e.model(torch.zeros(1, 1, 32, 32, device="meta")), TypeError,
+         r"The input is on device meta but the model's weights are on cpu; .*x\.to\('cpu'\)",
+         "both devices and ``x.to(...)``"),
+    Case("MobileNetV1 (forward)", "1 image of 32×32 in training mode",
+         lambda e: mobilenet_v1(width_mult=0.25).train()(_x(1, 1, 32, 32)), ValueError,
+         r"A batch of 1 image of side \(32, 32\) ends in a 1×1 feature map.*Call model\.eval\(\)",
+         "to call ``model.eval()`` or train with 2+ images"),
+    Case("MobileNetV1.fuse (forward)", "float64 input to the fused copy",
+         lambda e: e.model.fuse()(_x(1, 1, 32, 32).double()), TypeError,
+         r"Input dtype torch\.float64 does not match", "both fixes"),
+]
+
+PROFILE = [
+    Case("profile_model", "``input_size='32'``", lambda e: profile_model(e.model, "32"), TypeError,
+         r"input_size must be an int side or an \(H, W\) pair of ints, got '32'", "the accepted forms"),
+    Case("profile_model", "``input_size=(32, 32, 32)``", lambda e: profile_model(e.model, (32, 32, 32)), TypeError,
+         r"an \(H, W\) pair of ints, got \(32, 32, 32\)", "the accepted forms"),
+    Case("profile_model", "``input_size=0``", lambda e: profile_model(e.model, 0), ValueError,
+         r"input_size sides must be positive pixel counts, got 0", "that sides are positive"),
+    Case("profile_model", "``input_size=8``", lambda e: profile_model(e.model, 8), ValueError,
+         r"Input side \(8, 8\) is too small .*>= 17", "the smallest side"),
+    Case("profile_model", "a string instead of a model", lambda e: profile_model("mobilenet_v1_100"), TypeError,
+         r"profile_model expects a torch\.nn\.Module, got str", "the expected type"),
+    Case("count_params", "``None``", lambda e: count_params(None), TypeError,
+         r"count_params expects a torch\.nn\.Module, got NoneType", "the expected type"),
+]
+
+IDX = [
+    Case("read_idx", "bad magic number", lambda e: read_idx(e.write("bad-idx1-ubyte", b"\x01\x02\x08\x01" + bytes(8))),
+         ValueError, r"is not an IDX file \(bad magic number .*\): IDX files start with two zero bytes",
+         "what an IDX header looks like"),
+    Case("read_idx", "unknown type code 0x07", lambda e: read_idx(e.write("t-idx1-ubyte", idx(0x07, (1,), b"\x05"))),
+         ValueError, r"unknown IDX type code 0x07; valid codes: 0x08 \(uint8\), 0x09 \(int8\)", "the valid codes"),
+    Case("read_idx", "0 dimensions", lambda e: read_idx(e.write("z-idx1-ubyte", idx(0x08, (), b"\x05"))), ValueError,
+         r"declares 0 dimensions; IDX files hold arrays of at least one dimension", "what is required"),
+    Case("read_idx", "header cut short", lambda e: read_idx(e.write("h-idx3-ubyte", idx(0x08, (2, 3, 3))[:10])),
+         ValueError, r"is truncated: header needs 16 bytes, file has 10", "the sizes"),
+    Case("read_idx", "data shorter than the header says",
+         lambda e: read_idx(e.write("s-idx3-ubyte", idx(0x08, (2, 28, 28), bytes(100)))), ValueError,
+         r"has 116 bytes but its header \(shape \(2, 28, 28\)\) implies 1584: .*download it again",
+         "the sizes, and to download again"),
+    Case("read_idx", "``.gz`` file that is not gzip",
+         lambda e: read_idx(e.write("t10k-labels-idx1-ubyte.gz", idx(0x08, (3,)))), ValueError,
+         r"its name ends in \.gz but it is not gzip-compressed\. It looks like an uncompressed IDX file: drop "
+         r"the \.gz suffix", "to drop the suffix"),
+    Case("read_idx", "gzip data without ``.gz``",
+         lambda e: read_idx(e.write("t10k-labels-idx1-ubyte", gzip.compress(idx(0x08, (3,))))), ValueError,
+         r"it is gzip-compressed but its name lacks \.gz; rename it to t10k-labels-idx1-ubyte\.gz",
+         "to rename or decompress it"),
+    Case("read_idx", "truncated gzip",
+         lambda e: read_idx(e.write("c-idx1-ubyte.gz", gzip.compress(idx(0x08, (3,)))[:-6])),
+         ValueError, r"corrupt or truncated gzip data .*download it again", "to download again"),
+    Case("read_idx", "a folder", lambda e: read_idx(e.tmp), IsADirectoryError,
+         r"is a folder; read_idx reads one IDX file .*load_dataset reads a folder", "which function reads folders"),
+    Case("read_idx", "a missing file", lambda e: read_idx(e.tmp / "nope-idx1-ubyte"), FileNotFoundError,
+         r"IDX file .*nope-idx1-ubyte does not exist", "the path"),
+    Case("read_idx", "unreadable file (no permission)",
+         lambda e: (e.deny("read_bytes", e.write("p-idx1-ubyte", idx(0x08, (1,)))), read_idx(e.tmp / "p-idx1-ubyte")),
+         PermissionError, r"Cannot read IDX file .*p-idx1-ubyte: permission denied; check its permissions",
+         "the file and to check its permissions"),
+    Case("read_idx", "``3`` instead of a path", lambda e: read_idx(3), TypeError,
+         r"read_idx expects a file path \(str or os\.PathLike\), got int", "the expected type"),
+]
+
+DATA = [
+    Case("load_dataset", "an empty folder", lambda e: load_dataset("mnist", "test", e.folder("empty")),
+         FileNotFoundError, r"mnist test files not found \(missing: t10k-images-idx3-ubyte\[\.gz\], "
+         r"t10k-labels-idx1-ubyte\[\.gz\]\)\. Looked in: .*--data-dir FOLDER", "which files, where it looked, "
+         "how to get them"),
+    Case("load_dataset", "a folder missing the labels file",
+         lambda e: load_dataset("mnist", "test", e.folder("half", {"t10k-images-idx3-ubyte.gz":
+                                                                   "t10k-images-idx3-ubyte.gz"})),
+         FileNotFoundError, r"\(missing: t10k-labels-idx1-ubyte\[\.gz\]\)", "the missing file"),
+    Case("load_dataset", "a folder that does not exist", lambda e: load_dataset("mnist", "test", e.tmp / "nowhere"),
+         FileNotFoundError, r"Data folder .*nowhere does not exist\. Pass root=FOLDER \(CLI: --data-dir FOLDER\)",
+         "the folder and what to pass"),
+    Case("load_dataset", "a file as the folder",
+         lambda e: load_dataset("mnist", "test", e.write("notes.txt", b"hi")), NotADirectoryError,
+         r"Data folder .*notes\.txt is a file; pass the folder that holds the four IDX files", "what to pass"),
+    Case("load_dataset", "unreadable folder (no permission)",
+         lambda e: (e.deny("is_file", e.folder("locked")), load_dataset("mnist", "test", e.tmp / "locked")),
+         PermissionError, r"Cannot look into data folder .*locked: permission denied; check its permissions",
+         "the folder and to check its permissions"),
+    Case("load_dataset", "``root=3``", lambda e: load_dataset("mnist", "test", 3), TypeError,
+         r"root must be a folder path \(str or os\.PathLike\) or None, got int", "the expected type"),
+    Case("load_dataset", "test images with train labels",
+         lambda e: load_dataset("mnist", "test", e.folder("mixed", {
+             "t10k-images-idx3-ubyte.gz": "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz": "train-labels-idx1-ubyte.gz"})), ValueError,
+         r"holds 10000 images but .* holds 60000 labels: the two files do not belong together",
+         "both counts; that the files do not match"),
+    Case("load_dataset", "images and labels files swapped",
+         lambda e: load_dataset("mnist", "test", e.folder("swapped", {
+             "t10k-images-idx3-ubyte.gz": "t10k-labels-idx1-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz": "t10k-images-idx3-ubyte.gz"})), ValueError,
+         r"expected images \(N, H, W\) and labels \(N,\), got \(10000,\) and \(10000, 28, 28\); are the two "
+         r"files swapped", "both shapes; that they look swapped"),
+    Case("load_dataset", "float32 IDX images",
+         lambda e: (e.write("f/t10k-images-idx3-ubyte", idx(0x0D, (2, 28, 28))),
+                    e.write("f/t10k-labels-idx1-ubyte", idx(0x08, (2,))),
+                    load_dataset("mnist", "test", e.tmp / "f"))[-1], ValueError,
+         r"expected uint8 images and labels \(IDX type code 0x08\), got torch\.float32 and torch\.uint8",
+         "the dtype found and the one expected"),
+    Case("load_dataset", "``'fashion-mnist'``", lambda e: load_dataset("fashion-mnist"), KeyError,
+         r"Unknown dataset 'fashion-mnist'\. Did you mean 'fashion_mnist'\?", "the closest name"),
+    Case("load_dataset", "``split='val'``", lambda e: load_dataset("mnist", "val", e.mnist), ValueError,
+         r"split must be 'train' or 'test', got 'val'", "the valid splits"),
+    Case("train_val_split", "``num_train=100.0``", lambda e: train_val_split(100.0, 5), TypeError,
+         r"num_train must be an int, got float \(100\.0\)", "the expected type"),
+    Case("train_val_split", "``val_size=100`` of 100", lambda e: train_val_split(100, 100), ValueError,
+         r"val_size must be in \[0, 100\), got 100", "the valid range"),
+    Case("ImageTensors", "a label outside the classes",
+         lambda e: ImageTensors(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.tensor([0, 12]), CLASSES),
+         ValueError, r"labels must be in \[0, 10\) for the 10 classes .*got range \[0, 12\]", "the valid range"),
+    Case("ImageTensors", "3 images, 2 labels",
+         lambda e: ImageTensors(torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), CLASSES),
+         ValueError, r"needs images \(N, H, W\) or \(N, C, H, W\) and labels \(N,\), got \(3, 28, 28\) and \(2,\)",
+         "both shapes"),
+    Case("ImageTensors", "float labels",
+         lambda e: ImageTensors(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2), CLASSES), TypeError,
+         r"labels must be integer class indices, got dtype torch\.float32", "the dtype"),
+]
+
+PREPROCESS = [
+    Case("preprocess", "a (28, 28, 3) channels-last array", lambda e: preprocess(np.zeros((28, 28, 3), np.uint8)),
+         ValueError, r"Shape \(28, 28, 3\) looks like a channels-last \(H, W, C\) image.*np\.moveaxis\(x, -1, 0\)",
+         "the layouts it takes and how to move the channels"),
+    Case("preprocess", "(N, H, W, C) into an RGB model",
+         lambda e: preprocess(torch.zeros(4, 28, 28, 3), mean=(0.5,) * 3, std=(0.5,) * 3), ValueError,
+         r"Expected 3 channel\(s\), got shape \(4, 28, 28, 3\).*use x\.permute\(0, 3, 1, 2\)", "the permute"),
+    Case("preprocess", "an empty batch", lambda e: preprocess(torch.zeros(0, 28, 28, dtype=torch.uint8)), ValueError,
+         r"preprocess got an empty batch \(N = 0\)", "N = 0"),
+    Case("preprocess", "an image 0 pixels wide", lambda e: preprocess(torch.zeros(28, 0, dtype=torch.uint8)),
+         ValueError, r"images with an empty side: shape \(1, 1, 28, 0\)", "the shape"),
+    Case("preprocess", "+inf in a float image", lambda e: preprocess(torch.full((28, 28), float("inf"))), ValueError,
+         r"Images contain NaN or infinite values", "that values are NaN/inf"),
+    Case("preprocess", "float pixels in 0–255", lambda e: preprocess(torch.full((28, 28), 200.0)), ValueError,
+         r"Float images must be scaled to \[0, 1\], got range \[200, 200\]; divide uint8 pixels by 255",
+         "the range found and the fix"),
+    Case("preprocess", "int32 pixels up to 783", lambda e: preprocess(np.arange(784, dtype=np.int32).reshape(28, 28)),
+         ValueError, r"Integer images must hold values in \[0, 255\], got range \[0, 783\]; for 16-bit images",
+         "the range found, and the 16-bit alternatives"),
+    Case("preprocess", "int8 pixels", lambda e: preprocess(torch.zeros(28, 28, dtype=torch.int8)), TypeError,
+         r"Unsupported image dtype torch\.int8; use uint8 \(0-255\), uint16 \(0-65535\) or float \(0-1\)",
+         "the supported dtypes"),
+    Case("preprocess", "an object array", lambda e: preprocess(np.array([[None]])), TypeError,
+         r"Unsupported image dtype object", "the supported dtypes"),
+    Case("preprocess", "a PIL ``F`` image in 0–255",
+         lambda e: preprocess(Image.fromarray(e.digit.astype(np.float32))), ValueError,
+         r"Float images must be scaled to \[0, 1\], got range \[0, 255\]", "the range (no silent clipping)"),
+    Case("preprocess", "a PIL ``I`` image with 12-bit values",
+         lambda e: preprocess(Image.fromarray(e.digit.astype(np.int32) * 16)), ValueError,
+         r"Integer images must hold values in \[0, 255\], got range \[0, 4080\]", "the range (no silent clipping)"),
+    Case("preprocess", "a bad entry in a list",
+         lambda e: preprocess([e.digit, np.full((28, 28), 2.0)]), ValueError,
+         r"Image 1 of the list: Float images must be scaled to \[0, 1\]", "which entry"),
+    Case("preprocess", "a dict", lambda e: preprocess({"image": e.digit}), TypeError,
+         r"preprocess takes torch tensors, numpy arrays, PIL images or lists of them, got dict", "what it takes"),
+    Case("preprocess", "``std=(0.0,)``", lambda e: preprocess(e.digit, std=(0.0,)), ValueError,
+         r"std must be positive \(it divides the pixels\), got \(0\.0,\)", "why"),
+    Case("preprocess", "``mean=(nan,)``", lambda e: preprocess(e.digit, mean=(float("nan"),)), ValueError,
+         r"mean must hold finite numbers, got \(nan,\)", "the value"),
+    Case("preprocess", "``mean=0.13`` (not a sequence)", lambda e: preprocess(e.digit, mean=0.13), TypeError,
+         r"mean must be a sequence of numbers, one per channel, got float", "the expected form"),
+    Case("preprocess", "``in_chans=0``", lambda e: preprocess(e.digit, in_chans=0), ValueError,
+         r"in_chans must be a positive int, got 0", "the valid values"),
+    Case("preprocess", "``input_size=0``", lambda e: preprocess(e.digit, input_size=0), ValueError,
+         r"input_size must be a positive int, got 0", "the valid values"),
+    Case("create_transform", "``{}``", lambda e: create_transform({}), ValueError,
+         r"pretrained_cfg lacks \['input_size', 'mean', 'std'\]; pass model\.pretrained_cfg", "what to pass"),
+    Case("create_transform", "a model name", lambda e: create_transform("mobilenet_v1_100"), TypeError,
+         r"create_transform expects a model's pretrained_cfg dict \(e\.g\. model\.pretrained_cfg\), got str",
+         "what to pass"),
+    Case("create_transform", "``input_size=(1, 32, 28)``",
+         lambda e: create_transform({"input_size": (1, 32, 28), "mean": (0.1,), "std": (0.3,)}), ValueError,
+         r"must be \(C, S, S\) with a square side, got \(1, 32, 28\)", "the expected form"),
+    Case("create_transform", "``std=(0,)``",
+         lambda e: create_transform({"input_size": (1, 32, 32), "mean": (0.1,), "std": (0,)}), ValueError,
+         r"std must be positive", "why"),
+]
+
+TRAINING = [
+    Case("get_preset", "``'fsat'``", lambda e: get_preset("fsat"), KeyError,
+         r"Unknown preset 'fsat'\. Did you mean 'fast'\? Valid names: ", "the closest preset"),
+    Case("get_preset", "``epoch=3`` (misspelt field)", lambda e: get_preset("fast", epoch=3), ValueError,
+         r"Unknown TrainConfig keys \['epoch'\]; valid keys: \[.*'epochs'", "all valid fields"),
+    Case("AugmentConfig", "``hflip=2``", lambda e: AugmentConfig(hflip=2), ValueError,
+         r"hflip is a probability in \[0, 1\], got 2", "the valid range"),
+    Case("TrainConfig", "``epochs=0``", lambda e: TrainConfig(epochs=0), ValueError,
+         r"epochs must be a positive int, got 0", "the valid values"),
+    Case("TrainConfig", "``optimizer='adam'``", lambda e: TrainConfig(optimizer="adam"), ValueError,
+         r"optimizer must be 'sgd' or 'adamw', got 'adam'", "the valid optimizers"),
+    Case("TrainConfig", "``dataset='mnsit'``", lambda e: TrainConfig(dataset="mnsit"), ValueError,
+         r"dataset must be one of \['fashion_mnist', 'mnist'\], got 'mnsit'", "the valid datasets"),
+    Case("TrainConfig", "``model='mobilnet_v1_050'``", lambda e: TrainConfig(model="mobilnet_v1_050"), KeyError,
+         r"Unknown model 'mobilnet_v1_050'\. Did you mean 'mobilenet_v1_050'\?", "the closest model",
+         pending=TRAINING_FIX),
+    Case("TrainConfig", "``lr='0.1'``", lambda e: TrainConfig(lr="0.1"), TypeError,
+         r"lr must be a number, got str \('0\.1'\)", "the expected type", pending=TRAINING_FIX),
+    Case("TrainConfig", "``train_sizes=(8,)``", lambda e: TrainConfig(train_sizes=(8,)), ValueError,
+         r"train_sizes \[8\] are below 17px; every size must be >= 17", "the smallest side", pending=TRAINING_FIX),
+    Case("TrainConfig", "``train_sizes=32`` (not a tuple)", lambda e: TrainConfig(train_sizes=32), TypeError,
+         r"train_sizes must be a sequence of ints \(input sides in px\), e\.g\. \(24, 28, 32\), got 32",
+         "the expected form", pending=TRAINING_FIX),
+    Case("TrainConfig", "``dropout=1.5``", lambda e: TrainConfig(dropout=1.5), ValueError,
+         r"dropout must be in \[0, 1\), got 1\.5", "the valid range", pending=TRAINING_FIX),
+    Case("TrainConfig", "``device='tpu'``", lambda e: TrainConfig(device="tpu"), ValueError,
+         r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'", "the valid devices", pending=TRAINING_FIX),
+    Case("TrainConfig", "``augment={'rotate': 5}``", lambda e: TrainConfig(augment={"rotate": 5}), ValueError,
+         r"Unknown augment keys \['rotate'\]; valid keys: \['rotate_deg'", "the valid keys", pending=TRAINING_FIX),
+    Case("TrainConfig", "``epochs=True``", lambda e: TrainConfig(epochs=True), ValueError,
+         r"epochs must be a positive int, got True", "the valid values", pending=TRAINING_FIX),
+    Case("fit", "a preset name instead of a TrainConfig", lambda e: fit(e.model, e.data(), "fast"), TypeError,
+         r"cfg must be a TrainConfig, e\.g\. get_preset\('fast'\), got str", "how to build the config",
+         pending=TRAINING_FIX),
+    Case("fit", "a tensor instead of ImageTensors",
+         lambda e: fit(e.model, torch.zeros(8, 28, 28), TrainConfig()), TypeError,
+         r"train_data must be ImageTensors \(images, labels, classes\), e\.g\. from load_dataset .*got Tensor",
+         "what to pass", pending=TRAINING_FIX),
+    Case("fit", "0 training images",
+         lambda e: fit(mobilenet_v1(width_mult=0.25), e.data(0), get_preset("fast", device="cpu")), ValueError,
+         r"batch_size 128 exceeds the 0 training images", "both numbers"),
+    Case("train", "a data folder that does not exist",
+         lambda e: train(get_preset("fast", device="cpu"), e.tmp / "nowhere"), FileNotFoundError,
+         r"Data folder .*nowhere does not exist", "the folder and what to pass"),
+]
+
+EVALUATION = [
+    Case("evaluate", "a tensor instead of ImageTensors", lambda e: evaluate(e.model, torch.zeros(4, 28, 28), 32),
+         TypeError, r"evaluate expects ImageTensors \(images, labels, classes\), e\.g\. from load_dataset or "
+         r"tensors_from_dataset, got Tensor", "what to pass"),
+    Case("evaluate", "2-class data for a 10-output model", lambda e: evaluate(e.model, e.data(4, ("a", "b")), 32),
+         ValueError, r"The model returns 10 outputs per image but the data has 2 classes; .*reset_classifier\(2\)",
+         "both counts, and ``reset_classifier``"),
+    Case("evaluate", "a feature extractor (``num_classes=0``)",
+         lambda e: evaluate(mobilenet_v1(width_mult=0.25, num_classes=0), e.data(), 32), ValueError,
+         r"The model returns 256 outputs per image but the data has 10 classes", "both counts"),
+    Case("evaluate", "``input_size=0``", lambda e: evaluate(e.model, e.data(), 0), ValueError,
+         r"input_size must be a positive int, got 0", "the valid values"),
+    Case("predict_logits", "no images", lambda e: predict_logits(e.model, torch.zeros(0, 28, 28), 32), ValueError,
+         r"No images to score \(N = 0\)", "N = 0"),
+    Case("predict_logits", "a list of arrays", lambda e: predict_logits(e.model, [e.digit], 32), TypeError,
+         r"images must be a torch\.Tensor \(N, H, W\), got list; use mobilenet_mnist\.preprocess",
+         "to use ``preprocess``"),
+    Case("predict_logits", "RGB images for a 1-channel model",
+         lambda e: predict_logits(e.model, torch.zeros(2, 3, 28, 28, dtype=torch.uint8), 32), ValueError,
+         r"images must be \(N, H, W\) or \(N, C, H, W\) with C = 1 \(the model's input channels\), got shape "
+         r"\(2, 3, 28, 28\)", "the shapes it takes"),
+    Case("predict_logits", "``batch_size=0``", lambda e: predict_logits(e.model, torch.zeros(2, 28, 28), 32, 0),
+         ValueError, r"batch_size must be a positive int, got 0", "the valid values"),
+    Case("predict_logits", "NaN in float images",
+         lambda e: predict_logits(e.model, torch.full((2, 28, 28), float("nan")), 32), ValueError,
+         r"The input contains NaN or infinite values", "that the input holds NaN"),
+    Case("EvalResult.most_confused", "``k=-1``",
+         lambda e: EvalResult(0.0, 0, 32, torch.zeros(2, 2, dtype=torch.long), ("a", "b")).most_confused(-1),
+         ValueError, r"k must be an int >= 0 \(how many confusions to list\), got -1", "the valid values"),
+]
+
+FINETUNE = [
+    Case("freeze_backbone", "an ``nn.Linear``", lambda e: freeze_backbone(nn.Linear(2, 2)), TypeError,
+         r"Expected a MobileNetV1 \(or a model with get_classifier\(\)\), got Linear", "what is needed"),
+    Case("unfreeze_backbone", "a string", lambda e: unfreeze_backbone("model"), TypeError,
+         r"Expected a MobileNetV1 \(or a model with get_classifier\(\)\), got str", "what is needed"),
+    Case("param_groups", "``lr=0``", lambda e: param_groups(e.model, lr=0), ValueError,
+         r"lr must be > 0, got 0", "the valid values"),
+    Case("param_groups", "``backbone_lr_scale=-1``", lambda e: param_groups(e.model, 0.1, -1), ValueError,
+         r"backbone_lr_scale must be a finite number >= 0, got -1", "the valid values"),
+    Case("tensors_from_dataset", "``3``", lambda e: tensors_from_dataset(3), TypeError,
+         r"tensors_from_dataset expects a dataset of \(image, label\) pairs .*got int", "what to pass"),
+    Case("tensors_from_dataset", "an empty list", lambda e: tensors_from_dataset([]), ValueError,
+         r"The dataset is empty", "that one pair is needed"),
+    Case("tensors_from_dataset", "images of two sizes",
+         lambda e: tensors_from_dataset([(torch.zeros(28, 28), 0), (torch.zeros(32, 32), 1)]), ValueError,
+         r"Item 1 has shape \(1, 32, 32\) but item 0 has \(1, 28, 28\).*Resize\(\(28, 28\)\)",
+         "which item, both shapes, the fix"),
+    Case("tensors_from_dataset", "normalised float images",
+         lambda e: tensors_from_dataset([(torch.full((28, 28), -0.4), 0)]), ValueError,
+         r"Item 0: float images must hold finite values in \[0, 1\].*Do not normalise them", "not to normalise"),
+    Case("tensors_from_dataset", "label -1", lambda e: tensors_from_dataset([(torch.zeros(28, 28), -1)]),
+         ValueError, r"Item 0: labels must be >= 0, got -1", "the item and the value"),
+    Case("tensors_from_dataset", "a PIL ``F`` image in 0–255",
+         lambda e: tensors_from_dataset([(Image.fromarray(e.digit.astype(np.float32)), 0)]), ValueError,
+         r"Item 0: float images must hold finite values in \[0, 1\]", "the range (no silent clipping)"),
+]
+
+WEIGHTS = [
+    Case("save_pretrained", "a string instead of a model", lambda e: save_pretrained("model", e.tmp / "m"),
+         TypeError, r"save_pretrained expects a MobileNetV1, got str", "the expected type"),
+    Case("save_pretrained", "an existing file as the folder",
+         lambda e: save_pretrained(e.model, e.write("model.safetensors", b"x")), ValueError,
+         r"model\.safetensors is a file; save_pretrained writes a folder \(model\.safetensors, config\.json, "
+         r"README\.md\): pass a folder path", "that a folder is written"),
+    Case("save_pretrained", "a fused model", lambda e: save_pretrained(e.model.fuse(), e.tmp / "fused"),
+         ValueError, r"Cannot save this model: .*fused BatchNorm.*Save the model before fusing",
+         "why, and to save before fusing"),
+    Case("from_pretrained", "an empty folder", lambda e: from_pretrained(e.folder("empty")), FileNotFoundError,
+         r"has no model\.safetensors \(found: \[\]\)\. Pass a folder written by save_pretrained\(\)",
+         "what the folder holds and what it needs"),
+    Case("from_pretrained", "``3``", lambda e: from_pretrained(3), TypeError,
+         r"Weights must be named by a str or path .*got int", "the accepted sources"),
+    Case("from_pretrained", "``'mobilenet_v1_100.mnst'``", lambda e: from_pretrained("mobilenet_v1_100.mnst"),
+         KeyError, r"Unknown pretrained weights 'mobilenet_v1_100\.mnst'\. Did you mean 'mobilenet_v1_100\.mnist'\?",
+         "the closest registered weights"),
+    Case("from_pretrained", "a truncated ``.safetensors``",
+         lambda e: from_pretrained(e.write("w.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{}")), ValueError,
+         r"is not a complete safetensors file: .*truncated or not safetensors", "that the file is cut short"),
+    Case("from_pretrained", "a pickle (``.pth``)", lambda e: from_pretrained(e.write("w.pth", b"\x80\x04")),
+         ValueError, r"Refusing to load .*w\.pth: \.pth files are pickles.*Convert the weights to \.safetensors",
+         "why, and the conversion"),
+    Case("load_pretrained", "weights of another width",
+         lambda e: load_pretrained(mobilenet_v1(width_mult=0.5), "mobilenet_v1_100.mnist"), ValueError,
+         r"does not fit this model\. Expected: arch='mnist', width_mult=0\.5.*Found .*width_mult=1\.0",
+         "expected and found architecture"),
+    Case("get_pretrained_cfg", "``'mobilenet_v1_10.mnist'``", lambda e: get_pretrained_cfg("mobilenet_v1_10.mnist"),
+         KeyError, r"Did you mean 'mobilenet_v1_100\.mnist'\? Valid names: ", "the closest name"),
+    Case("register_pretrained", "a name instead of a ``PretrainedCfg``", lambda e: register_pretrained("x.y"),
+         TypeError, r"register_pretrained expects a PretrainedCfg, got str", "the expected type"),
+    Case("PretrainedCfg.from_dict", "a dict with only a name", lambda e: PretrainedCfg.from_dict({"name": "x.y"}),
+         ValueError, r"Incomplete PretrainedCfg 'x\.y': .*missing 13 required positional arguments: 'model_name'",
+         "the missing fields"),
+    Case("push_to_hub", "``repo_id='no-slash'``", lambda e: push_to_hub(e.model, "no-slash"), ValueError,
+         r"repo_id must look like 'user/name', got 'no-slash'", "the expected form"),
+    Case("get_pretrained_cfg", "``None``", lambda e: get_pretrained_cfg(None), TypeError,
+         r"Pretrained weights are named by a str such as 'mobilenet_v1_100\.mnist', got NoneType", "the form"),
+]
+
+DEPLOY = [
+    Case("optimize_for_inference", "``dtype=torch.float16``",
+         lambda e: optimize_for_inference(e.model, dtype=torch.float16), ValueError,
+         r"dtype must be torch\.float32 or torch\.bfloat16, got torch\.float16", "the valid dtypes"),
+    Case("optimize_for_inference", "``dtype='bf16'``", lambda e: optimize_for_inference(e.model, dtype="bf16"),
+         TypeError, r"dtype must be a torch\.dtype \(torch\.float32 or torch\.bfloat16\), got 'bf16'",
+         "the valid dtypes"),
+    Case("fuse_conv_bn", "an ``nn.Linear``", lambda e: fuse_conv_bn(nn.Linear(2, 2)), ValueError,
+         r"fuse_conv_bn found no ConvBnAct layers in Linear.*fuse_modules", "what it folds; what to use instead"),
+    Case("export_model", "``format='onxx'``", lambda e: export_model(e.model, e.tmp / "m.onnx", format="onxx"),
+         ValueError, r"Unknown export format 'onxx'\. Did you mean 'onnx'\?", "the closest format"),
+    Case("export_model", "a string instead of a model", lambda e: export_model("mobilenet_v1_100", e.tmp / "m.pt"),
+         TypeError, r"export_model expects a torch\.nn\.Module, got str", "the expected type"),
+    Case("export_model", "a folder as the output", lambda e: export_model(e.model, e.tmp, format="torchscript"),
+         ValueError, r"is a folder; give a file name, e\.g\. .*model\.pt", "an example file name"),
+    Case("export_model", "``input_size=8``",
+         lambda e: export_model(e.model, e.tmp / "m.pt", format="torchscript", input_size=8), ValueError,
+         r"input_size=8 is below 17px, the smallest side .*use input_size >= 17", "the smallest side"),
+    Case("export_model", "``int8=True`` without calibration images",
+         lambda e: export_model(e.model, e.tmp / "m.onnx", int8=True), ValueError,
+         r"int8 export needs calibration_images: .*--data-dir DIR", "what to pass"),
+    Case("quantize_onnx", "NaN calibration inputs",
+         lambda e: quantize_onnx(e.model, e.tmp / "q.onnx", _x(4, 1, 32, 32, fill=float("nan"))), ValueError,
+         r"calibration images contain NaN or infinite values", "that they are NaN/inf"),
+    Case("quantize_onnx", "a list of images", lambda e: quantize_onnx(e.model, e.tmp / "q.onnx", [e.digit]),
+         TypeError, r"calibration images must be a torch\.Tensor, got list", "the expected type"),
+    Case("quantize_onnx", "no calibration images",
+         lambda e: quantize_onnx(e.model, e.tmp / "q.onnx", torch.zeros(0, 28, 28, dtype=torch.uint8)), ValueError,
+         r"calibration images are empty; pass a few hundred training images", "how many to pass"),
+    Case("load_run", "a folder without ``last.ckpt``", lambda e: load_run(e.folder("run")), FileNotFoundError,
+         r"No last\.ckpt in .*run: is it a training run folder\?", "what it looked for"),
+    Case("load_run", "a corrupt ``last.ckpt``", lambda e: load_run(e.write("bad/last.ckpt", b"garbage").parent),
+         ValueError, r"last\.ckpt is not a readable training checkpoint \(UnpicklingError\); it is truncated, "
+         r"corrupt or not written by `mobilenet-mnist train`", "the file and why (not: weights_only=False)"),
+    Case("load_run", "another program's checkpoint",
+         lambda e: (e.folder("other"), torch.save({"state": 1}, e.tmp / "other" / "last.ckpt"),
+                    load_run(e.tmp / "other"))[-1], ValueError,
+         r"is not a training checkpoint of mobilenet-mnist \(missing \['config', 'model', 'epoch', "
+         r"'train_time_s'\]\)", "the missing keys"),
+    Case("load_run", "``weights='ema'``", lambda e: load_run(e.folder("run2"), "ema"), ValueError,
+         r"weights must be 'final' or 'raw', got 'ema'", "the valid choices"),
+]
+
+CLI = [
+    cli("info", "``mobilnet_v1_100``", lambda e: ["info", "mobilnet_v1_100"],
+        r"info: error: Unknown model 'mobilnet_v1_100'\. Did you mean 'mobilenet_v1_100'\?", "the closest model"),
+    cli("evaluate", "a misspelt weight name",
+        lambda e: ["evaluate", "mobilenet_v1_100.mnst", "--data-dir", str(e.mnist)],
+        r"Unknown pretrained weights 'mobilenet_v1_100\.mnst'\. Did you mean 'mobilenet_v1_100\.mnist'\?",
+        "the closest registered weights"),
+    cli("evaluate", "``--data-dir`` that does not exist",
+        lambda e: ["evaluate", str(e.checkpoint), "--data-dir", str(e.tmp / "nowhere")],
+        r"evaluate: error: Data folder .*nowhere does not exist", "the folder and what to pass"),
+    cli("evaluate", "``--data-dir`` naming a file",
+        lambda e: ["evaluate", str(e.checkpoint), "--data-dir", str(e.checkpoint / "config.json")],
+        r"Data folder .*config\.json is a file; pass the folder that holds the four IDX files", "what to pass"),
+    cli("evaluate", "``--data-dir`` of an empty folder",
+        lambda e: ["evaluate", str(e.checkpoint), "--data-dir", str(e.folder("empty"))],
+        r"mnist test files not found \(missing: t10k-images-idx3-ubyte\[\.gz\]", "the missing files"),
+    cli("evaluate", "``--resolution 0``", lambda e: ["evaluate", str(e.checkpoint), "--resolution", "0"],
+        r"argument --resolution: must be a positive int, got '0'", "the valid values"),
+    cli("evaluate", "``--resolution 8``",
+        lambda e: ["evaluate", str(e.checkpoint), "--resolution", "8", "--data-dir", str(e.mnist)],
+        r"--resolution 8 is below 17px, the smallest side .* can take", "the smallest side"),
+    cli("evaluate", "``--top-confusions -1``", lambda e: ["evaluate", str(e.checkpoint), "--top-confusions", "-1"],
+        r"argument --top-confusions: must be an int >= 0, got '-1'", "the valid values"),
+    cli("predict", "a file that is no image",
+        lambda e: ["predict", str(e.write("notes.png", b"hello")), "--model", str(e.checkpoint)],
+        r"predict: error: Cannot read image .*notes\.png: cannot identify image file.*Pass a PNG, JPEG",
+        "the file and the readable formats"),
+    cli("predict", "a truncated PNG",
+        lambda e: ["predict", str(e.write("cut.png", e.image("d.png", Image.fromarray(e.digit)).read_bytes()[:80])),
+                   "--model", str(e.checkpoint)],
+        r"Cannot read image .*cut\.png: .*truncated", "the file and the problem"),
+    cli("predict", "an image that does not exist",
+        lambda e: ["predict", str(e.tmp / "no.png"), "--model", str(e.checkpoint)],
+        r"predict: error: Image file .*no\.png does not exist", "the path"),
+    cli("predict", "a folder", lambda e: ["predict", str(e.folder("pics")), "--model", str(e.checkpoint)],
+        r"pics is a folder; pass image files", "what to pass"),
+    cli("predict", "``--top-k 0``", lambda e: ["predict", "x.png", "--top-k", "0"],
+        r"argument --top-k: must be a positive int, got '0'", "the valid values"),
+    cli("predict", "``--model mobilnet_v1_100.mnist``",
+        lambda e: ["predict", "x.png", "--model", "mobilnet_v1_100.mnist"],
+        r"Did you mean 'mobilenet_v1_100\.mnist'\?", "the closest weights"),
+    cli("train", "``--preset fsat``", lambda e: ["train", "--preset", "fsat"],
+        r"train: error: Unknown preset 'fsat'\. Did you mean 'fast'\?", "the closest preset"),
+    cli("train", "``--model mobilnet_v1_050``",
+        lambda e: ["train", "--model", "mobilnet_v1_050", "--data-dir", str(e.mnist), "--output", str(e.tmp / "r")],
+        r"Unknown model 'mobilnet_v1_050'\. Did you mean 'mobilenet_v1_050'\?",
+        "the closest model (before loading data)"),
+    cli("train", "``--data-dir`` that does not exist",
+        lambda e: ["train", "--preset", "fast", "--data-dir", str(e.tmp / "nowhere"), "--output", str(e.tmp / "r")],
+        r"Data folder .*nowhere does not exist", "the folder and what to pass"),
+    cli("train", "``--config`` that does not exist", lambda e: ["train", "--config", str(e.tmp / "no.json")],
+        r"--config file .*no\.json does not exist", "the file"),
+    cli("train", "``--config`` with invalid JSON",
+        lambda e: ["train", "--config", str(e.write("c.json", b"{epochs: 3}"))],
+        r"--config file .*c\.json is not valid JSON: Expecting property name", "the file and the JSON error"),
+    cli("train", "``--config`` holding a list", lambda e: ["train", "--config", str(e.write("l.json", b"[1]"))],
+        r"must hold a JSON object of TrainConfig fields, got list", "the expected form"),
+    cli("train", "``--epochs 0``", lambda e: ["train", "--epochs", "0"],
+        r"argument --epochs: must be a positive int, got '0'", "the valid values"),
+    cli("train", "``--threads -1``", lambda e: ["train", "--threads", "-1"],
+        r"argument --threads: must be a positive int, got '-1'", "the valid values"),
+    cli("export", "``--format onxx``", lambda e: ["export", str(e.checkpoint), "--format", "onxx"],
+        r"argument --format: invalid choice: 'onxx'", "the valid formats"),
+    cli("export", "``--int8`` with a missing ``--data-dir``",
+        lambda e: ["export", str(e.checkpoint), "--int8", "--data-dir", str(e.tmp / "nowhere"),
+                   "--output", str(e.tmp / "m.onnx")],
+        r"Data folder .*nowhere does not exist", "the folder"),
+    cli("publish", "a folder that is no training run",
+        lambda e: ["publish", str(e.folder("norun")), "--tag", "t", "--recipe", "r"],
+        r"No last\.ckpt in .*norun: is it a training run folder\?", "what it looked for"),
+]
+
+AUDIT: dict[str, list[Case]] = {
+    "Models and registries": MODELS,
+    "The forward pass": FORWARD,
+    "Parameter and multiply-add counts": PROFILE,
+    "IDX files": IDX,
+    "Data folders and datasets": DATA,
+    "Preprocessing": PREPROCESS,
+    "Training": TRAINING,
+    "Evaluation": EVALUATION,
+    "Fine-tuning": FINETUNE,
+    "Weights": WEIGHTS,
+    "Inference, export and runs": DEPLOY,
+    "Command line": CLI,
+}
+ALL_CASES = [case for cases in AUDIT.values() for case in cases]
+
+
+# ====================================================================== fixtures and runner
+@pytest.fixture(scope="module")
+def shared(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    torch.manual_seed(0)
+    model = mobilenet_v1(width_mult=0.25).eval()
+    checkpoint = save_pretrained(model, tmp_path_factory.mktemp("audit_ckpt"))
+    digit = load_dataset("mnist", "test", mnist_dir).images[0].numpy()
+    return {"model": model, "mnist": mnist_dir, "checkpoint": checkpoint, "digit": digit}
+
+
+@pytest.fixture
+def env(shared: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    return Env(tmp_path, monkeypatch, shared)
+
+
+def _case_id(case: Case) -> str:
+    text = re.sub(r"[`']", "", f"{case.where}: {case.bad}")
+    return re.sub(r"\s+", "_", text)
+
+
+def _params(cases: list[Case]) -> list[Any]:
+    return [
+        pytest.param(case, id=_case_id(case),
+                     marks=[pytest.mark.xfail(strict=True, reason=case.pending)] if case.pending else [])
+        for case in cases
+    ]
+
+
+def _message(error: BaseException) -> str:
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+def _raised_in_package(error: BaseException) -> Path:
+    frame = error.__traceback__
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    return Path(frame.tb_frame.f_code.co_filename).resolve()
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``mobilenet-mnist ARGV`` (argparse errors included)."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse reports bad options this way
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("case", _params([c for c in ALL_CASES if not c.is_cli]))
+def test_api_refuses_bad_input_clearly(case: Case, env: Env) -> None:
+    with pytest.raises(case.error) as excinfo:
+        case.call(env)
+    message = _message(excinfo.value)
+    assert re.search(case.match, message, re.DOTALL), f"message does not match {case.match!r}:\n{message}"
+    where = _raised_in_package(excinfo.value)
+    assert PACKAGE_DIR in where.parents, f"raised inside {where}, not by a check of this package"
+
+
+@pytest.mark.parametrize("case", _params([c for c in ALL_CASES if c.is_cli]))
+def test_cli_refuses_bad_input_clearly(case: Case, env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(case.call(env), capsys)
+    assert code == 2, f"exit status {code}\n{err}"
+    assert "Traceback" not in err and not out, err
+    assert re.search(case.match, err, re.DOTALL), f"stderr does not match {case.match!r}:\n{err}"
+
+
+def test_every_public_callable_is_audited() -> None:
+    """Each public function and class of the package has at least one row (or a reason not to)."""
+    audited = {case.where.split(" ")[0].split(".")[0] for case in ALL_CASES}
+    exempt = {
+        "list_archs", "list_pretrained",  # no arguments to get wrong (a pattern at most, as list_models)
+        "mobilenet_v1_100", "mobilenet_v1_075", "mobilenet_v1_050",  # built like mobilenet_v1_025
+        "ConvBnAct", "DepthwiseSeparable", "InferenceWrapper",  # building blocks; torch's own checks apply
+        "LayerCost", "ModelCost", "TrainResult", "WeightsUnavailableError", "__version__",  # results, not inputs
+    }
+    missing = set(mobilenet_mnist.__all__) - audited - exempt
+    assert not missing, f"public names without an audit row: {sorted(missing)}"
+
+
+# ====================================================================== conversions
+@dataclass(frozen=True)
+class Conversion:
+    """An odd-looking input with one sensible meaning, and a check of what it becomes."""
+
+    where: str
+    given: str
+    result: str
+    check: Callable[[Env, Any], None]
+
+
+def _check_palette(env: Env, _capsys: Any) -> None:
+    palette = Image.fromarray(env.digit).convert("P")  # an adaptive palette: colours map back to gray
+    torch.testing.assert_close(preprocess(palette), preprocess(np.array(palette.convert("L"))), atol=1e-6, rtol=0)
+
+
+def _check_rgba(env: Env, _capsys: Any) -> None:
+    torch.testing.assert_close(preprocess(rgba_digit(env.digit)), preprocess(env.digit), atol=1e-6, rtol=0)
+
+
+def _check_la(env: Env, _capsys: Any) -> None:
+    la = rgba_digit(env.digit).convert("LA")
+    torch.testing.assert_close(preprocess(la), preprocess(env.digit), atol=1e-6, rtol=0)
+
+
+def _check_palette_transparency(env: Env, _capsys: Any) -> None:
+    palette = Image.fromarray((env.digit > 127).astype(np.uint8) * 255).convert("P")
+    palette.info["transparency"] = 0  # palette entry 0 (black) is transparent: composited onto black
+    expected = preprocess(np.where(env.digit > 127, 255, 0).astype(np.uint8))
+    torch.testing.assert_close(preprocess(palette), expected, atol=1e-6, rtol=0)
+
+
+def _check_i16(env: Env, _capsys: Any) -> None:
+    wide = Image.fromarray(env.digit.astype(np.uint16) * 257)  # mode I;16, full 16-bit range
+    assert wide.mode == "I;16"
+    torch.testing.assert_close(preprocess(wide), preprocess(env.digit), atol=1e-5, rtol=0)
+
+
+def _check_float_mode(env: Env, _capsys: Any) -> None:
+    image = Image.fromarray(env.digit.astype(np.float32) / 255)
+    assert image.mode == "F"
+    torch.testing.assert_close(preprocess(image), preprocess(env.digit), atol=1e-5, rtol=0)
+
+
+def _check_bilevel(env: Env, _capsys: Any) -> None:
+    bits = Image.fromarray(env.digit > 127)
+    assert bits.mode == "1"
+    expected = np.where(env.digit > 127, 255, 0).astype(np.uint8)
+    torch.testing.assert_close(preprocess(bits), preprocess(expected), atol=1e-6, rtol=0)
+
+
+def _check_odd_size(env: Env, _capsys: Any) -> None:
+    odd = np.random.default_rng(0).integers(0, 256, (100, 37), dtype=np.uint8)
+    x = preprocess(Image.fromarray(odd))
+    expected = nn.functional.interpolate(torch.from_numpy(odd)[None, None].float() / 255, size=(32, 32),
+                                         mode="bilinear", align_corners=False)
+    assert x.shape == (1, 1, 32, 32)
+    torch.testing.assert_close(x, (expected - 0.1307) / 0.3081, atol=1e-5, rtol=0)
+
+
+def _check_mixed_list(env: Env, _capsys: Any) -> None:
+    odd = np.zeros((100, 37), np.uint8)
+    batch = preprocess([env.digit, odd])
+    assert batch.shape == (2, 1, 32, 32)
+    torch.testing.assert_close(batch[1:], preprocess(odd))
+
+
+def _check_uint16_array(env: Env, _capsys: Any) -> None:
+    torch.testing.assert_close(preprocess(env.digit.astype(np.uint16) * 257), preprocess(env.digit), atol=1e-5, rtol=0)
+
+
+def _check_rgb_model(env: Env, _capsys: Any) -> None:
+    rgb = mobilenet_v1(width_mult=0.25, in_chans=3)
+    x = create_transform(rgb.pretrained_cfg)(Image.fromarray(env.digit))
+    assert x.shape == (1, 3, 32, 32)
+    for channel in range(3):  # the gray plane in every channel
+        torch.testing.assert_close(x[:, channel:channel + 1], preprocess(env.digit), atol=1e-6, rtol=0)
+
+
+def _check_empty_batch(env: Env, _capsys: Any) -> None:
+    with torch.no_grad():
+        assert env.model(torch.zeros(0, 1, 32, 32)).shape == (0, 10)
+
+
+def _check_double_model(env: Env, _capsys: Any) -> None:
+    x = torch.randn(2, 1, 32, 32)
+    double = mobilenet_v1(width_mult=0.25).eval()
+    double.load_state_dict(env.model.state_dict())
+    with torch.no_grad():
+        out = double.double()(x.double())
+        assert out.dtype == torch.float64
+        torch.testing.assert_close(out.float(), env.model(x), atol=1e-5, rtol=1e-4)
+
+
+def _check_autocast(env: Env, _capsys: Any) -> None:
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert env.model(torch.zeros(2, 1, 32, 32, dtype=torch.bfloat16)).shape == (2, 10)
+
+
+def _check_vmap(env: Env, _capsys: Any) -> None:
+    x = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        per_image = torch.func.vmap(lambda image: env.model(image.unsqueeze(0))[0])(x)
+        torch.testing.assert_close(per_image, env.model(x), atol=1e-5, rtol=1e-4)
+
+
+def _check_fx(env: Env, _capsys: Any) -> None:
+    traced = torch.fx.symbolic_trace(env.model)
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), env.model(x))
+
+
+def _check_tensors_i16(env: Env, _capsys: Any) -> None:
+    data = tensors_from_dataset([(Image.fromarray(env.digit.astype(np.uint16) * 257), 3)])
+    assert torch.equal(data.images[0], torch.from_numpy(env.digit))
+
+
+def _check_cli_modes(env: Env, capsys: Any) -> None:
+    gray = env.image("gray.png", Image.fromarray(env.digit))
+    _, out, _ = run_cli(["predict", str(gray), "--model", str(env.checkpoint), "--top-k", "3"], capsys)
+    expected = out.split(": ", 1)[1]
+    images = {
+        "rgba.png": rgba_digit(env.digit),
+        "wide.png": Image.fromarray(env.digit.astype(np.uint16) * 257),
+        "float.tiff": Image.fromarray(env.digit.astype(np.float32) / 255),
+        "palette.png": Image.fromarray(env.digit).convert("P"),
+    }
+    for name, image in images.items():
+        code, out, err = run_cli(["predict", str(env.image(name, image)), "--model", str(env.checkpoint),
+                                  "--top-k", "3"], capsys)
+        assert code == 0 and out.split(": ", 1)[1] == expected, (name, out, err)
+
+
+def _check_cli_odd_size(env: Env, capsys: Any) -> None:
+    path = env.image("odd.png", Image.fromarray(np.zeros((100, 37), np.uint8)).convert("1"))
+    code, out, err = run_cli(["predict", str(path), "--model", str(env.checkpoint), "--invert"], capsys)
+    assert code == 0 and out.startswith(f"{path}: ") and out.count("%)") == 3, err
+
+
+CONVERSIONS = [
+    Conversion("MobileNetV1", "an empty batch (N = 0)", "logits of shape (0, num_classes)", _check_empty_batch),
+    Conversion("MobileNetV1", "float64 input to ``model.double()``",
+               "float64 logits equal to the float32 model's", _check_double_model),
+    Conversion("MobileNetV1", "bfloat16 input under ``torch.autocast``", "runs (autocast casts the input)",
+               _check_autocast),
+    Conversion("MobileNetV1", "``torch.func.vmap`` over single images", "runs (the NaN check needs values, "
+               "so it is skipped)", _check_vmap),
+    Conversion("MobileNetV1", "``torch.fx.symbolic_trace``", "a traced graph (the input checks are skipped)",
+               _check_fx),
+    Conversion("preprocess", "a PIL ``RGBA`` image", "composited onto black (the MNIST background), then gray",
+               _check_rgba),
+    Conversion("preprocess", "a PIL ``LA`` image", "composited onto black", _check_la),
+    Conversion("preprocess", "a PIL ``P`` image with a transparent colour", "composited onto black",
+               _check_palette_transparency),
+    Conversion("preprocess", "a PIL ``P`` (palette) image", "its palette colours, as gray",
+               _check_palette),
+    Conversion("preprocess", "a PIL ``1`` (bilevel) image", "0 and 255", _check_bilevel),
+    Conversion("preprocess", "a PIL ``I;16`` image", "full 16-bit precision, scaled by 1/65535", _check_i16),
+    Conversion("preprocess", "a PIL ``F`` image in [0, 1]", "used as float pixels in [0, 1]", _check_float_mode),
+    Conversion("preprocess", "a uint16 array", "scaled by 1/65535", _check_uint16_array),
+    Conversion("preprocess", "a 100×37 image", "resized to the model's square side (aspect ratio not kept)",
+               _check_odd_size),
+    Conversion("preprocess", "a list of images of different sizes", "each resized, then stacked", _check_mixed_list),
+    Conversion("create_transform", "a gray image for an RGB model", "the gray plane repeated into 3 channels",
+               _check_rgb_model),
+    Conversion("tensors_from_dataset", "PIL ``I;16`` images", "uint8 images (16 bits scaled to 8)",
+               _check_tensors_i16),
+    Conversion("mobilenet-mnist predict", "RGBA, 16-bit, float and palette image files",
+               "the same prediction as the gray image", _check_cli_modes),
+    Conversion("mobilenet-mnist predict", "a 100×37 bilevel image with ``--invert``", "a prediction",
+               _check_cli_odd_size),
+]
+
+
+@pytest.mark.parametrize("conversion", CONVERSIONS, ids=lambda c: re.sub(r"\W+", "_", f"{c.where}_{c.given}"))
+def test_odd_but_valid_input_is_converted(conversion: Conversion, env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    conversion.check(env, capsys)
+
+
+# ====================================================================== the docs page
+_START = ".. audit-tables-start (generated by tests/test_audit.py: do not edit by hand)"
+_END = ".. audit-tables-end"
+
+
+def _row(cells: list[str]) -> list[str]:
+    return [f"   * - {cells[0]}", *(f"     - {cell}" for cell in cells[1:])]
+
+
+def _table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", "", *_row(header)]
+    for row in rows:
+        lines += _row(row)
+    return [*lines, ""]
+
+
+def render_docs() -> str:
+    """The generated part of ``docs/robustness.rst``: one table per section, then the conversions."""
+    lines = [_START, ""]
+    for section, cases in AUDIT.items():
+        rows = [[f"``{c.where}``", c.bad, "exit status 2" if c.is_cli else f"``{c.error.__name__}``", c.says]
+                for c in cases if not c.pending]
+        lines += [section, "-" * len(section), ""]
+        lines += _table(["Where", "Bad input", "You get", "The message tells you"], rows, "22 30 16 32")
+    title = "Odd but valid input"
+    lines += [title, "-" * len(title), "",
+              "These inputs have one sensible meaning, so they are converted rather than refused.", ""]
+    lines += _table(["Where", "Input", "Becomes"], [[f"``{c.where}``", c.given, c.result] for c in CONVERSIONS],
+                    "25 35 40")
+    return "\n".join([*lines, _END])
+
+
+def _page_with(generated: str) -> str:
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    start, end = text.index(_START), text.index(_END) + len(_END)
+    return text[:start] + generated + text[end:]
+
+
+def test_docs_page_matches_the_tables() -> None:
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    assert _page_with(render_docs()) == text, "docs/robustness.rst is stale: run python tests/test_audit.py"
+
+
+if __name__ == "__main__":  # regenerate the docs tables
+    DOCS_PAGE.write_text(_page_with(render_docs()), encoding="utf-8")
+    sys.stdout.write(f"wrote {DOCS_PAGE}\n")
