@@ -295,8 +295,13 @@ def _check_dtype_and_device(x: torch.Tensor, weight: torch.Tensor) -> None:
 
 
 def _check_finite(x: torch.Tensor) -> None:
-    """Refuse NaN or infinite inputs (one reduction); skipped where values cannot be read."""
+    """Refuse NaN or infinite CPU inputs (one reduction); skipped where values cannot be read.
+
+    Skipped on accelerators: reading the result would force a device sync on every call.
+    """
     if torch.compiler.is_compiling():  # torch.compile / torch.export trace graphs, not values
+        return
+    if x.device.type != "cpu":
         return
     try:
         # A sum is finite iff every value is (barring overflow, which the exact check below

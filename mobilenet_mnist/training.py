@@ -107,9 +107,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
-            self.augment = AugmentConfig(**self.augment)
-        self.train_sizes = tuple(self.train_sizes)
-        self.eval_sizes = tuple(self.eval_sizes)
+            self.augment = _augment_config(self.augment)
+        self.train_sizes = _sizes("train_sizes", self.train_sizes)
+        self.eval_sizes = _sizes("eval_sizes", self.eval_sizes)
         self._validate()
 
     def _validate(self) -> None:
@@ -117,9 +117,22 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {self.dataset!r}.")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
+        _check_model_name(self.model)
         for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}.")
+        for name in ("threads", "max_steps_per_epoch"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}.")
+        if not _is_int(self.val_size) or self.val_size < 0:
+            raise ValueError(f"val_size must be an int >= 0, got {self.val_size!r}.")
+        for name in ("lr", "momentum", "backbone_lr_scale", "weight_decay", "warmup_epochs", "label_smoothing",
+                     "ema_decay", "dropout"):
+            _check_finite_number(name, getattr(self, name))
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+        _check_device(self.device)
         if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_smoothing < 1):
             raise ValueError("Need lr > 0, 0 <= ema_decay < 1 and 0 <= label_smoothing < 1.")
         if not (math.isfinite(self.backbone_lr_scale) and self.backbone_lr_scale >= 0):
@@ -134,6 +147,11 @@ class TrainConfig:
             )
         if not self.train_sizes or not self.eval_sizes:
             raise ValueError("train_sizes and eval_sizes must name at least one input size.")
+        lowest = get_arch("mnist").min_input_size
+        for name in ("train_sizes", "eval_sizes"):
+            small = [size for size in getattr(self, name) if size < lowest]
+            if small:
+                raise ValueError(f"{name} {small} are below {lowest}px; every size must be >= {lowest}.")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-compatible data."""
@@ -152,6 +170,51 @@ class TrainConfig:
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Load a recipe from a JSON file."""
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_finite_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r}).")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+
+
+def _sizes(name: str, sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints (input sides in px), e.g. (24, 28, 32), got {sizes!r}.")
+    sizes = tuple(sizes)
+    if not all(_is_int(size) for size in sizes):
+        raise TypeError(f"{name} must be a sequence of ints (input sides in px), got {sizes!r}.")
+    return sizes
+
+
+def _augment_config(values: dict[str, Any]) -> AugmentConfig:
+    valid = [f.name for f in dataclasses.fields(AugmentConfig)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ValueError(f"Unknown augment keys {unknown}; valid keys: {valid}.")
+    return AugmentConfig(**values)
+
+
+def _check_model_name(name: Any) -> None:
+    from .archs import unknown_name_message
+    from .factory import list_models
+
+    if not isinstance(name, str) or name not in list_models():
+        raise KeyError(unknown_name_message("model", str(name), list_models()))
+
+
+def _check_device(name: Any) -> None:
+    if name == "auto":
+        return
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}.") from error
 
 
 # The published checkpoints' recipes (see docs/training.rst for how they were chosen).
@@ -426,6 +489,20 @@ def _log_metrics(output_dir: Path | None, history: list[dict[str, Any]]) -> None
         atomic_write_bytes(output_dir / METRICS_NAME, "".join(json.dumps(row) + "\n" for row in history).encode())
 
 
+def _check_fit_args(model: Any, train_data: Any, cfg: Any, val_data: Any) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. mobilenet_v1()), got {type(model).__name__}.")
+    if not isinstance(cfg, TrainConfig):
+        hint = f"get_preset({cfg!r})" if isinstance(cfg, str) else "get_preset('fast')"
+        raise TypeError(f"cfg must be a TrainConfig, e.g. {hint}, got {type(cfg).__name__}.")
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is not None and not isinstance(data, ImageTensors):
+            raise TypeError(
+                f"{name} must be ImageTensors (images, labels, classes), e.g. from load_dataset or "
+                f"tensors_from_dataset, got {type(data).__name__}."
+            )
+
+
 def fit(
     model: MobileNetV1,
     train_data: ImageTensors,
@@ -453,6 +530,7 @@ def fit(
     Returns:
         A :class:`TrainResult` whose ``model`` holds the final (EMA) weights.
     """
+    _check_fit_args(model, train_data, cfg, val_data)
     ctx = get_dist_context(sync_bn=cfg.sync_bn)
     if cfg.batch_size % ctx.world_size:
         raise ValueError(
@@ -522,6 +600,8 @@ def train(
     Returns:
         A :class:`TrainResult`.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, e.g. get_preset('fast'), got {type(cfg).__name__}.")
     full = load_dataset(cfg.dataset, "train", data_dir, download=download)
     train_idx, val_idx = train_val_split(len(full), cfg.val_size, seed=0)
     train_data = full.subset(train_idx)

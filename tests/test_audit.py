@@ -82,7 +82,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_PAGE = REPO_ROOT / "docs" / "robustness.rst"
 PACKAGE_DIR = Path(mobilenet_mnist.__file__).resolve().parent
 CLASSES = tuple("0123456789")
-TRAINING_FIX = "needs TrainConfig/fit validation in training.py (see the audit report)"
 
 
 # ====================================================================== the environment
@@ -464,30 +463,28 @@ TRAINING = [
     Case("TrainConfig", "``dataset='mnsit'``", lambda e: TrainConfig(dataset="mnsit"), ValueError,
          r"dataset must be one of \['fashion_mnist', 'mnist'\], got 'mnsit'", "the valid datasets"),
     Case("TrainConfig", "``model='mobilnet_v1_050'``", lambda e: TrainConfig(model="mobilnet_v1_050"), KeyError,
-         r"Unknown model 'mobilnet_v1_050'\. Did you mean 'mobilenet_v1_050'\?", "the closest model",
-         pending=TRAINING_FIX),
+         r"Unknown model 'mobilnet_v1_050'\. Did you mean 'mobilenet_v1_050'\?", "the closest model"),
     Case("TrainConfig", "``lr='0.1'``", lambda e: TrainConfig(lr="0.1"), TypeError,
-         r"lr must be a number, got str \('0\.1'\)", "the expected type", pending=TRAINING_FIX),
+         r"lr must be a number, got str \('0\.1'\)", "the expected type"),
     Case("TrainConfig", "``train_sizes=(8,)``", lambda e: TrainConfig(train_sizes=(8,)), ValueError,
-         r"train_sizes \[8\] are below 17px; every size must be >= 17", "the smallest side", pending=TRAINING_FIX),
+         r"train_sizes \[8\] are below 17px; every size must be >= 17", "the smallest side"),
     Case("TrainConfig", "``train_sizes=32`` (not a tuple)", lambda e: TrainConfig(train_sizes=32), TypeError,
          r"train_sizes must be a sequence of ints \(input sides in px\), e\.g\. \(24, 28, 32\), got 32",
-         "the expected form", pending=TRAINING_FIX),
+         "the expected form"),
     Case("TrainConfig", "``dropout=1.5``", lambda e: TrainConfig(dropout=1.5), ValueError,
-         r"dropout must be in \[0, 1\), got 1\.5", "the valid range", pending=TRAINING_FIX),
+         r"dropout must be in \[0, 1\), got 1\.5", "the valid range"),
     Case("TrainConfig", "``device='tpu'``", lambda e: TrainConfig(device="tpu"), ValueError,
-         r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'", "the valid devices", pending=TRAINING_FIX),
+         r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'", "the valid devices"),
     Case("TrainConfig", "``augment={'rotate': 5}``", lambda e: TrainConfig(augment={"rotate": 5}), ValueError,
-         r"Unknown augment keys \['rotate'\]; valid keys: \['rotate_deg'", "the valid keys", pending=TRAINING_FIX),
+         r"Unknown augment keys \['rotate'\]; valid keys: \['rotate_deg'", "the valid keys"),
     Case("TrainConfig", "``epochs=True``", lambda e: TrainConfig(epochs=True), ValueError,
-         r"epochs must be a positive int, got True", "the valid values", pending=TRAINING_FIX),
+         r"epochs must be a positive int, got True", "the valid values"),
     Case("fit", "a preset name instead of a TrainConfig", lambda e: fit(e.model, e.data(), "fast"), TypeError,
-         r"cfg must be a TrainConfig, e\.g\. get_preset\('fast'\), got str", "how to build the config",
-         pending=TRAINING_FIX),
+         r"cfg must be a TrainConfig, e\.g\. get_preset\('fast'\), got str", "how to build the config"),
     Case("fit", "a tensor instead of ImageTensors",
          lambda e: fit(e.model, torch.zeros(8, 28, 28), TrainConfig()), TypeError,
          r"train_data must be ImageTensors \(images, labels, classes\), e\.g\. from load_dataset .*got Tensor",
-         "what to pass", pending=TRAINING_FIX),
+         "what to pass"),
     Case("fit", "0 training images",
          lambda e: fit(mobilenet_v1(width_mult=0.25), e.data(0), get_preset("fast", device="cpu")), ValueError,
          r"batch_size 128 exceeds the 0 training images", "both numbers"),
