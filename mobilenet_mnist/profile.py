@@ -121,13 +121,20 @@ def _is_side(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _first_conv_channels(model: nn.Module) -> int | None:
+    # The first convolution knows the true input channels; a peer's metadata may not (timm keeps
+    # input_size (3, 224, 224) in pretrained_cfg after in_chans=1, torchvision has none).
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return conv.in_channels if conv is not None else None
+
+
 def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -> tuple[int, int, int]:
     cfg = getattr(model, "pretrained_cfg", None)
     if input_size is None:
         if cfg is None:
             raise ValueError("profile_model needs input_size for a model without pretrained_cfg.")
         return tuple(cfg["input_size"])  # type: ignore[return-value]
-    in_chans = cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3)
+    in_chans = _first_conv_channels(model) or (cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3))
     sides = (input_size, input_size) if _is_side(input_size) else input_size
     if not isinstance(sides, (tuple, list)) or len(sides) != 2 or not all(_is_side(s) for s in sides):
         raise TypeError(f"input_size must be an int side or an (H, W) pair of ints, got {input_size!r}.")

@@ -199,3 +199,11 @@ def test_markdown_table_lists_layers_and_total() -> None:
     assert len(table) == 2 + len(cost.layers) + 1
     assert table[2].startswith("| stem.conv | conv | 8×32×32 |")
     assert table[-1] == f"| **total** | | | {cost.params:,} | {cost.macs:,} |"
+
+
+def test_input_channels_come_from_the_first_convolution() -> None:
+    """A peer without (or with stale) metadata is profiled with its real input channels."""
+    plain = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    cost = profile_model(plain, input_size=4)
+    assert cost.input_size == (1, 4, 4)
+    assert cost.macs == 1 * 8 * 9 * 16 + 8 * 16 * 10
