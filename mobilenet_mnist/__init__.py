@@ -24,7 +24,7 @@ from .layers import ConvBnAct, DepthwiseSeparable
 from .model import MobileNetV1
 from .profile import LayerCost, ModelCost, count_params, profile_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public names defined in modules with heavier imports, loaded on first attribute access.
 _LAZY: dict[str, str] = {

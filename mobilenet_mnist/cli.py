@@ -267,12 +267,14 @@ def _add_publish(sub: Any) -> None:
     p.add_argument("--ship", action="store_true", help="ship the weights inside the package")
     p.add_argument("--hub-root", type=Path, default=Path("hub"), help="folder of Hub-layout checkpoints")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--revision", help="Hub tag pinned in the registry (default: this release's tag)")
     p.set_defaults(func=_cmd_publish)
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .evaluation import evaluate
+    from .pretrained import DEFAULT_REVISION
     from .publish import publish_checkpoint
     from .runs import load_run
 
@@ -282,7 +284,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     entry = publish_checkpoint(
         model, tag=args.tag, dataset=cfg.dataset, test_accuracy=accuracy, recipe=args.recipe,
         train_time_s=round(info["train_time_s"], 1), hub_root=args.hub_root, ship=args.ship,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, hf_hub_revision=args.revision or DEFAULT_REVISION,
     )  # fmt: skip
     _out(json.dumps({"name": entry.name, "test_accuracy": accuracy, "sha256": entry.sha256}))
     return 0

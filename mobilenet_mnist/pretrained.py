@@ -44,9 +44,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REGISTRY_PATH = WEIGHTS_DIR / "registry.json"
 #: Hugging Face organisation the project's checkpoints are published under.
 DEFAULT_HF_ORG = "mobilenet-mnist"
-#: Revision (a Hub tag) pinned for checkpoints published with this release. The sha256
-#: pins the content whatever the revision resolves to.
-DEFAULT_REVISION = "v0.1.0"
+#: Revision (a Hub tag, ``v`` + the package version) pinned for checkpoints published with
+#: this release; earlier checkpoints keep their own. The sha256 pins the content whatever the
+#: revision resolves to.
+DEFAULT_REVISION = "v0.2.0"
 REGISTRY_SCHEMA = 1
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -18,6 +18,7 @@ from mobilenet_mnist.factory import list_models, mobilenet_v1
 from mobilenet_mnist.hub import save_pretrained
 from mobilenet_mnist.model import MobileNetV1
 from mobilenet_mnist.pretrained import (
+    DEFAULT_REVISION,
     PretrainedCfg,
     get_pretrained_cfg,
     list_pretrained,
@@ -196,7 +197,7 @@ def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.
     assert cfg.sha256 == hashlib.sha256(weights).hexdigest() and cfg.file_size == len(weights)
     cost = profile_model(model)
     assert (cfg.num_params, cfg.macs) == (cost.params, cost.macs)
-    assert cfg.hf_hub_id == "mobilenet-mnist/mobilenet_v1_025.mnist" and cfg.hf_hub_revision == "v0.1.0"
+    assert cfg.hf_hub_id == "mobilenet-mnist/mobilenet_v1_025.mnist" and cfg.hf_hub_revision == DEFAULT_REVISION
     assert cfg.labels == tuple("0123456789") and cfg.shipped
     assert read_registry_file(registry / "registry.json") == [cfg]
     assert (registry / cfg.name / "model.safetensors").read_bytes() == weights
@@ -296,7 +297,7 @@ def test_upload_checkpoint_uploads_tags_and_pins(
     pinned = upload_checkpoint(cfg.name, hub_root=hub_root)
     assert calls["create_repo"]["args"] == (cfg.hf_hub_id,)
     assert calls["upload_folder"]["folder_path"] == str(hub_root / cfg.name)
-    assert calls["create_tag"]["tag"] == "v0.1.0" and calls["create_tag"]["revision"] == commit
+    assert calls["create_tag"]["tag"] == DEFAULT_REVISION and calls["create_tag"]["revision"] == commit
     assert pinned.hf_hub_revision == commit and pinned.sha256 == cfg.sha256
     assert read_registry_file(registry / "registry.json")[0].hf_hub_revision == commit
     calls.clear()
@@ -304,3 +305,9 @@ def test_upload_checkpoint_uploads_tags_and_pins(
     with pytest.raises(ValueError, match="but the registry pins"):
         upload_checkpoint(cfg.name, hub_root=hub_root)
     assert not calls  # nothing was sent
+
+
+def test_release_tag_matches_the_package_version() -> None:
+    import mobilenet_mnist
+
+    assert f"v{mobilenet_mnist.__version__}" == DEFAULT_REVISION
