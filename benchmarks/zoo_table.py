@@ -73,7 +73,7 @@ def table_rows(dataset: str, batch: int, repeats: int, latency_repeats: int) -> 
         for size in SIZES:
             cost = profile_model(create_model(cfg.model_name), input_size=size)
             row = {"weights": weights, "width_mult": cfg.width_mult, "input_size": size,
-                   "test_accuracy": cfg.test_accuracy.get(str(size)), "params": cost.params, "macs": cost.macs}
+                   "test_accuracy": cfg.test_accuracy.get(size), "params": cost.params, "macs": cost.macs}
             row.update(measure_speed(cfg.model_name, size, batch, repeats, latency_repeats))
             logger.info("%s @%d: %.0f img/s, %.2f ms", weights, size, row["images_per_s"], row["latency_ms"])
             rows.append(row)
