@@ -114,3 +114,23 @@ def test_benchmark_command_is_wired(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["benchmark", "--help"])
     assert exit_info.value.code == 0 and "--widths" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # scores α = 1.0 on the 10,000 test images
+def test_train_config_file_fine_tunes_from_published_weights(
+    capsys: pytest.CaptureFixture[str], fashion_mnist_dir: Path, tmp_path: Path
+) -> None:
+    recipe = {
+        "model": "mobilenet_v1_100", "init_from": "mobilenet_v1_100.mnist", "dataset": "fashion_mnist",
+        "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 16, "val_size": 100,
+        "train_sizes": [24], "eval_sizes": [24], "augment": {"rotate_deg": 0, "hflip": 0.5},
+    }
+    config = tmp_path / "finetune.json"
+    config.write_text(json.dumps(recipe))
+    code, out, _ = run(capsys, "train", "--config", str(config), "--data-dir", str(fashion_mnist_dir),
+                       "--output", str(tmp_path / "run"), "--threads", "1")
+    assert code == 0
+    assert set(json.loads(out.strip().splitlines()[-1])["test_accuracy"]) == {"24"}
+    saved = json.loads((tmp_path / "run" / "final.json").read_text())
+    assert saved["recipe"]["init_from"] == "mobilenet_v1_100.mnist"
+    assert saved["labels"][0] == "T-shirt/top"
