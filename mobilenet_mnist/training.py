@@ -220,7 +220,7 @@ def _check_device(name: Any) -> None:
 # The published checkpoints' recipes (see docs/training.rst for how they were chosen).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "mnist_100": {"model": "mobilenet_v1_100", "epochs": 15},
+    "mnist_100": {"model": "mobilenet_v1_100", "epochs": 6},
     "mnist_075": {"model": "mobilenet_v1_075", "epochs": 6},
     "mnist_050": {"model": "mobilenet_v1_050", "epochs": 8},
     "mnist_025": {"model": "mobilenet_v1_025", "epochs": 10},
