@@ -290,22 +290,9 @@ def _infer_fn(model: nn.Module, *, inference_mode: bool, channels_last: bool) ->
     return infer
 
 
-def _costs(model: nn.Module, in_chans: int, size: int) -> tuple[int, int]:
-    """(params, multiply-adds per image) via :func:`profile_model` for any model."""
-
-    class _Probe(nn.Module):
-        # profile_model reads the input shape from pretrained_cfg; peers carry none
-        # (or an RGB/224 one), so give it the shape this benchmark feeds.
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model
-            self.pretrained_cfg = {"input_size": (in_chans, size, size)}
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net(x)
-
-    # profile_model restores the probe's train/eval mode on all children: match the model's.
-    cost = profile_model(_Probe().train(model.training), size)
+def _costs(model: nn.Module, size: int) -> tuple[int, int]:
+    """(params, multiply-adds per image) of any model (peers included) at ``size`` px."""
+    cost = profile_model(model, size)  # input channels come from the first convolution
     return cost.params, cost.macs
 
 
@@ -313,7 +300,7 @@ def _mobilenet_entries(width: float, cfg: BenchmarkConfig) -> list[_Entry]:
     """The fast and naive ways (plus compile/bf16 if asked) of one width, same weights."""
     torch.manual_seed(cfg.seed)
     base = mobilenet_v1(width_mult=width).eval()
-    params, macs = _costs(base, 1, cfg.input_size)
+    params, macs = _costs(base, cfg.input_size)
     name = f"mobilenet_v1 α={width:g}"
     # (way, inference model, inference_mode, training: None or (channels_last, bf16))
     ways: list[tuple[str, nn.Module, bool, tuple[bool, bool] | None]] = [
@@ -362,7 +349,7 @@ def _peer_entries(cfg: BenchmarkConfig) -> tuple[list[_Entry], list[dict[str, An
             logger.warning("Skipping peer %s: %s", name, err)
             skipped.append({"network": name, "way": "peer", "width": 1.0, "status": f"skipped: {err}"})
             continue
-        params, macs = _costs(model, 1, cfg.input_size)
+        params, macs = _costs(model, cfg.input_size)
         infer = _infer_fn(model, inference_mode=True, channels_last=False)
         step = make_train_step(copy.deepcopy(model), channels_last=False)
         entries.append(_Entry(name, "peer", 1.0, infer, step, params, macs))

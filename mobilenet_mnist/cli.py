@@ -84,14 +84,10 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .archs import unknown_name_message
     from .evaluation import evaluate
-    from .factory import list_models
     from .training import get_preset, train
 
-    cfg = get_preset(args.preset, **_train_overrides(args))
-    if cfg.model not in list_models():  # before minutes of data loading
-        raise KeyError(unknown_name_message("model", str(cfg.model), list_models()))
+    cfg = get_preset(args.preset, **_train_overrides(args))  # checks the model name before data loads
     result = train(cfg, args.data_dir, args.output, resume=args.resume, download=args.download)
     from .distributed import get_dist_context
 
@@ -235,7 +231,7 @@ def _add_info(sub: Any) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .factory import create_model, list_models
+    from .factory import check_model_name, create_model
     from .profile import profile_model
 
     if "." in args.name:
@@ -243,10 +239,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
         _out(json.dumps(get_pretrained_cfg(args.name).to_dict(), indent=2, default=str))
         return 0
-    if args.name not in list_models():
-        from .archs import unknown_name_message
-
-        raise KeyError(unknown_name_message("model", args.name, list_models()))
+    check_model_name(args.name)
     cost = profile_model(create_model(args.name))
     _out(f"{args.name}: {cost.params:,} parameters, {cost.macs:,} multiply-adds at {cost.input_size}")
     _out(cost.to_markdown())

@@ -104,6 +104,12 @@ def model_name_for_width(width_mult: float) -> str:
     return f"mobilenet_v1_{round(width_mult * 100):03d}"
 
 
+def check_model_name(name: object) -> None:
+    """Raise ``KeyError`` with a "did you mean" hint unless ``name`` is a registered model."""
+    if not isinstance(name, str) or name not in _MODEL_REGISTRY:
+        raise KeyError(unknown_name_message("model", str(name), list_models()))
+
+
 def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> MobileNetV1:
     """Build a registered model by name, optionally with a weight tag after a dot.
 
@@ -120,8 +126,7 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> Mo
     if not isinstance(name, str):
         raise TypeError(f"create_model expects a model name (str), got {type(name).__name__}.")
     base, _, tag = name.partition(".")
-    if base not in _MODEL_REGISTRY:
-        raise KeyError(unknown_name_message("model", base, list_models()))
+    check_model_name(base)
     if tag:
         kwargs["tag"] = tag
     return _MODEL_REGISTRY[base](pretrained=pretrained, **kwargs)

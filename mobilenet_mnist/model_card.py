@@ -138,6 +138,6 @@ def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> 
         lines += ["## Training", "", "Reproduce with:", "", "```bash", str(config["recipe"])]
         lines += ["```", ""]
         if config.get("train_time_s"):
-            lines += [f"Training took {config['train_time_s'] / 60:.1f} min.", ""]
+            lines += [f"Training took {config['train_time_s'] / 60:.1f} min (wall clock).", ""]
     lines += ["## Licence", "", f"{config.get('license') or 'See the repository.'}", ""]
     return "\n".join(lines)

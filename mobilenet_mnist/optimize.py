@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .layers import ConvBnAct
+from .profile import check_module
 
 __all__ = [
     "fuse_conv_bn",
@@ -66,7 +67,7 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
         ValueError: If ``model`` has no ConvBnAct layers, or a BatchNorm without
             running statistics (``track_running_stats=False``).
     """
-    _check_module(model, "fuse_conv_bn")
+    check_module(model, "fuse_conv_bn")
     blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
     if not blocks:
         raise ValueError(
@@ -177,7 +178,7 @@ def optimize_for_inference(
         ValueError: If ``dtype`` is not float32 or bfloat16, or fusion fails (see
             :func:`fuse_conv_bn`).
     """
-    _check_module(model, "optimize_for_inference")
+    check_module(model, "optimize_for_inference")
     dtype = _check_dtype(dtype)
     out = fuse_conv_bn(model) if fuse else copy.deepcopy(model).eval()
     out.requires_grad_(False)
@@ -188,11 +189,6 @@ def optimize_for_inference(
     if compile:
         out = torch.compile(out, dynamic=False)
     return out
-
-
-def _check_module(model: Any, caller: str) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{caller} expects a torch.nn.Module, got {type(model).__name__}.")
 
 
 def _check_dtype(dtype: Any) -> torch.dtype:

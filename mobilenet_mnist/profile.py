@@ -59,7 +59,7 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     Raises:
         TypeError: If ``model`` is not a :class:`torch.nn.Module`.
     """
-    _check_module(model, "count_params")
+    check_module(model, "count_params")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -90,7 +90,7 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
         ValueError: If no input size is given and the model has no ``pretrained_cfg``, or a
             side is not positive (the model itself refuses sides its strides cannot take).
     """
-    _check_module(model, "profile_model")
+    check_module(model, "profile_model")
     in_chans, height, width = _resolve_input(model, input_size)
     rows: list[LayerCost] = []
     hooks = [
@@ -112,7 +112,8 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
     return ModelCost(count_params(model), total_macs, (in_chans, height, width), tuple(rows))
 
 
-def _check_module(model: object, caller: str) -> None:
+def check_module(model: object, caller: str) -> None:
+    """Raise ``TypeError`` naming ``caller`` unless ``model`` is an ``nn.Module``."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"{caller} expects a torch.nn.Module, got {type(model).__name__}.")
 

@@ -28,7 +28,7 @@ from .augment import AugmentConfig, augment_batch
 from .data import DATASETS, ImageTensors, load_dataset, train_val_split
 from .distributed import DistContext, get_dist_context
 from .evaluation import evaluate
-from .factory import create_model
+from .factory import check_model_name, create_model
 from .fileio import atomic_path, atomic_write_bytes
 from .model import MobileNetV1
 
@@ -117,7 +117,7 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {self.dataset!r}.")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
-        _check_model_name(self.model)
+        check_model_name(self.model)
         for name in ("epochs", "batch_size"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}.")
@@ -135,7 +135,7 @@ class TrainConfig:
         _check_device(self.device)
         if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_smoothing < 1):
             raise ValueError("Need lr > 0, 0 <= ema_decay < 1 and 0 <= label_smoothing < 1.")
-        if not (math.isfinite(self.backbone_lr_scale) and self.backbone_lr_scale >= 0):
+        if self.backbone_lr_scale < 0:
             raise ValueError(f"backbone_lr_scale must be a finite number >= 0, got {self.backbone_lr_scale!r}.")
         if self.init_from is not None and not isinstance(self.init_from, str):
             raise TypeError(f"init_from must be a pretrained name such as 'mobilenet_v1_100.mnist' or None, "
@@ -198,14 +198,6 @@ def _augment_config(values: dict[str, Any]) -> AugmentConfig:
     if unknown:
         raise ValueError(f"Unknown augment keys {unknown}; valid keys: {valid}.")
     return AugmentConfig(**values)
-
-
-def _check_model_name(name: Any) -> None:
-    from .archs import unknown_name_message
-    from .factory import list_models
-
-    if not isinstance(name, str) or name not in list_models():
-        raise KeyError(unknown_name_message("model", str(name), list_models()))
 
 
 def _check_device(name: Any) -> None:
