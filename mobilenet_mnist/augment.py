@@ -27,21 +27,27 @@ class AugmentConfig:
         scale: Maximum relative zoom (0.1 → zoom in [0.9, 1.1]).
         translate: Maximum shift as a fraction of the image side.
         hflip: Probability of a horizontal mirror (0 for digits; 0.5 suits clothing).
+        erase: Probability of random erasing (Zhong et al., 2017): a rectangle covering
+            2–20 % of the image, of aspect ratio 0.3–3.3, is set to the mean pixel (0 after
+            normalization). Helps on clothing; 0 disables it.
     """
 
     rotate_deg: float = 10.0
     scale: float = 0.1
     translate: float = 0.1
     hflip: float = 0.0
+    erase: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.hflip <= 1:
-            raise ValueError(f"hflip is a probability in [0, 1], got {self.hflip!r}.")
+        for name in ("hflip", "erase"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], got {value!r}.")
 
     @property
     def enabled(self) -> bool:
         """Whether any augmentation is applied."""
-        return bool(self.rotate_deg or self.scale or self.translate or self.hflip)
+        return bool(self.rotate_deg or self.scale or self.translate or self.hflip or self.erase)
 
 
 def _uniform(n: int, bound: float, generator: torch.Generator) -> torch.Tensor:
@@ -61,6 +67,34 @@ def random_affine_thetas(n: int, cfg: AugmentConfig, generator: torch.Generator)
         flip = torch.rand(n, generator=generator) < cfg.hflip
         theta[:, :, 0] = torch.where(flip[:, None], -theta[:, :, 0], theta[:, :, 0])
     return theta
+
+
+def _between(n: int, bounds: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    return bounds[0] + torch.rand(n, generator=generator) * (bounds[1] - bounds[0])
+
+
+ERASE_AREA = (0.02, 0.2)
+ERASE_LOG_ASPECT = (math.log(0.3), math.log(1 / 0.3))
+
+
+def random_erase_masks(n: int, side: int, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """(n, 1, side, side) boolean masks, True inside each image's erased rectangle.
+
+    Each image gets a rectangle with probability ``probability``; its area and aspect
+    ratio are drawn from :data:`ERASE_AREA` and :data:`ERASE_LOG_ASPECT`, and it is
+    clipped to the image.
+    """
+    area = side * side * _between(n, ERASE_AREA, generator)
+    aspect = torch.exp(_between(n, ERASE_LOG_ASPECT, generator))
+    height = (area * aspect).sqrt().round().clamp(1, side)
+    width = (area / aspect).sqrt().round().clamp(1, side)
+    top = (torch.rand(n, generator=generator) * (side - height + 1)).floor()
+    left = (torch.rand(n, generator=generator) * (side - width + 1)).floor()
+    chosen = torch.rand(n, generator=generator) < probability
+    pixels = torch.arange(side, dtype=torch.float32)
+    rows = (pixels >= top[:, None]) & (pixels < (top + height)[:, None])
+    cols = (pixels >= left[:, None]) & (pixels < (left + width)[:, None])
+    return (rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]).unsqueeze(1)
 
 
 def augment_batch(
@@ -87,7 +121,7 @@ def augment_batch(
     x = images.unsqueeze(1) if images.dim() == 3 else images
     x = x.float().div_(255)
     n, channels = x.shape[:2]
-    if cfg.enabled:
+    if cfg.rotate_deg or cfg.scale or cfg.translate or cfg.hflip:
         theta = random_affine_thetas(n, cfg, generator).to(x.device)
     else:
         theta = torch.eye(2, 3, device=x.device).expand(n, 2, 3)
@@ -96,4 +130,8 @@ def augment_batch(
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     mean_t = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
-    return (x - mean_t) / std_t
+    x = (x - mean_t) / std_t
+    if cfg.erase:
+        # Drawn after the affine parameters, so recipes without erasing keep their random stream.
+        x = x.masked_fill(random_erase_masks(n, input_size, cfg.erase, generator).to(x.device), 0.0)
+    return x

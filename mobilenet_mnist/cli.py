@@ -258,6 +258,7 @@ def _add_publish(sub: Any) -> None:
     p.add_argument("--hub-root", type=Path, default=Path("hub"), help="folder of Hub-layout checkpoints")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--revision", help="Hub tag pinned in the registry (default: this release's tag)")
+    p.add_argument("--hardware", help="where the run trained, for the model card (e.g. 'one NVIDIA H200')")
     p.set_defaults(func=_cmd_publish)
 
 
@@ -273,7 +274,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     accuracy = {size: round(evaluate(model, test, size).accuracy, 2) for size in cfg.eval_sizes}
     entry = publish_checkpoint(
         model, tag=args.tag, dataset=cfg.dataset, test_accuracy=accuracy, recipe=args.recipe,
-        train_time_s=round(info["train_time_s"], 1), hub_root=args.hub_root, ship=args.ship,
+        train_time_s=round(info["train_time_s"], 1), train_hardware=args.hardware, hub_root=args.hub_root,
+        ship=args.ship,
         overwrite=args.overwrite, hf_hub_revision=args.revision or DEFAULT_REVISION,
     )  # fmt: skip
     _out(json.dumps({"name": entry.name, "test_accuracy": accuracy, "sha256": entry.sha256}))

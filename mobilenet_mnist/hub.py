@@ -123,6 +123,7 @@ def model_config(
     license: str | None = None,
     recipe: str | None = None,
     train_time_s: float | None = None,
+    train_hardware: str | None = None,
     model_name: str | None = None,
 ) -> dict[str, Any]:
     """The ``config.json`` content for ``model``: all that is needed to rebuild and use it.
@@ -158,6 +159,7 @@ def model_config(
         "dataset": dataset if dataset is not None else cfg.get("dataset"),
         "license": license if license is not None else cfg.get("license", "mit"),
         "metrics": _check_metrics(metrics or {}), "recipe": recipe, "train_time_s": train_time_s,
+        "train_hardware": train_hardware,
         "num_params": cost.params, "macs": cost.macs,
     }
     if not _is_builtin(model.arch):
@@ -218,7 +220,8 @@ def save_pretrained(
         repo_id: Hub repo id shown in the card's usage snippet.
         **meta: Keywords of :func:`model_config`: ``metrics`` (name → number, or
             ``{"test_accuracy": {input side: %}}``), ``tag``, ``dataset``, ``labels``,
-            ``license``, ``recipe``, ``train_time_s``, ``model_name``.
+            ``license``, ``recipe``, ``train_time_s``, ``train_hardware`` (where it
+            was trained, e.g. ``"one NVIDIA H200"``), ``model_name``.
 
     Returns:
         The folder.

@@ -138,6 +138,7 @@ def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> 
         lines += ["## Training", "", "Reproduce with:", "", "```bash", str(config["recipe"])]
         lines += ["```", ""]
         if config.get("train_time_s"):
-            lines += [f"Training took {config['train_time_s'] / 60:.1f} min (wall clock).", ""]
+            where = f" on {config['train_hardware']}" if config.get("train_hardware") else ""
+            lines += [f"Training took {config['train_time_s'] / 60:.1f} min (wall clock){where}.", ""]
     lines += ["## Licence", "", f"{config.get('license') or 'See the repository.'}", ""]
     return "\n".join(lines)

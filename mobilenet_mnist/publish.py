@@ -92,6 +92,7 @@ def publish_checkpoint(
     test_accuracy: dict[int, float],
     recipe: str,
     train_time_s: float,
+    train_hardware: str | None = None,
     labels: Sequence[str] | None = None,
     hub_root: str | Path = "hub",
     hf_hub_id: str | None = None,
@@ -111,6 +112,7 @@ def publish_checkpoint(
         test_accuracy: Input side in px → top-1 accuracy (%) on the full test set.
         recipe: The command that reproduces the checkpoint.
         train_time_s: Training wall-clock time in seconds.
+        train_hardware: Where it was trained (shown with the time in the model card).
         labels: Class names (default: the dataset's, or the model's ``pretrained_cfg``).
         hub_root: Folder holding one Hub-layout folder per checkpoint.
         hf_hub_id: Hub repo id; default ``"mobilenet-mnist/<name>"``.
@@ -149,7 +151,7 @@ def publish_checkpoint(
     save_pretrained(
         model, folder, repo_id=hf_hub_id, metrics={"test_accuracy": test_accuracy}, tag=tag,
         dataset=dataset, labels=labels, license=license, recipe=recipe,
-        train_time_s=train_time_s, model_name=model_name,
+        train_time_s=train_time_s, train_hardware=train_hardware, model_name=model_name,
     )
     _check_round_trip(model, folder)
     config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))

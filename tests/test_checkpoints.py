@@ -65,3 +65,38 @@ def test_test_accuracy_matches_the_registry(published_model, mnist_dir: Path, fa
     for size, registered in cfg.test_accuracy.items():
         measured = evaluate(model, test, int(size)).accuracy
         assert measured == pytest.approx(registered, abs=TOLERANCE), f"{cfg.name} at {size}px"
+
+
+TRAIN_RECORD = REPO_ROOT / "benchmarks" / "results" / "train_grid.json"
+
+
+def _published_runs() -> dict[str, str]:
+    import json
+
+    return json.loads(TRAIN_RECORD.read_text())["published"]
+
+
+@pytest.mark.parametrize("preset", sorted(_published_runs()))
+def test_preset_is_the_recipe_that_trained_the_published_checkpoint(preset: str) -> None:
+    import json
+
+    from mobilenet_mnist.training import RUNTIME_FIELDS, get_preset
+
+    record = json.loads(TRAIN_RECORD.read_text())
+    job = record["published"][preset]
+    trained = record["rounds"]["1"][job]["recipe"]
+    expected = get_preset(preset).to_dict()
+    differ = {k: (v, expected[k]) for k, v in trained.items() if k not in RUNTIME_FIELDS and expected[k] != v}
+    assert not differ, f"preset {preset} differs from the recipe of run {job}: {differ}"
+    assert trained["epochs"] == len(record["rounds"]["1"][job]["history"])  # the run finished
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_registry_recipe_names_a_preset_and_the_card_says_where_it_trained(name: str) -> None:
+    from mobilenet_mnist.training import PRESETS
+
+    cfg = get_pretrained_cfg(name)
+    preset = cfg.recipe.split("--preset ")[1].split()[0]
+    assert preset in PRESETS
+    card = (REPO_ROOT / "hub" / name / "README.md").read_text()
+    assert cfg.recipe in card and "on one NVIDIA H200 GPU" in card

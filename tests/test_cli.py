@@ -134,3 +134,28 @@ def test_train_config_file_fine_tunes_from_published_weights(
     saved = json.loads((tmp_path / "run" / "final.json").read_text())
     assert saved["recipe"]["init_from"] == "mobilenet_v1_100.mnist"
     assert saved["labels"][0] == "T-shirt/top"
+
+
+def test_publish_scores_a_run_and_writes_where_it_trained(
+    capsys: pytest.CaptureFixture[str], mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub_cache import use_temp_registry
+
+    from mobilenet_mnist.pretrained import read_registry_file
+
+    weights_dir = use_temp_registry(monkeypatch, tmp_path)
+    run_dir, config = tmp_path / "run", tmp_path / "short.json"
+    config.write_text(json.dumps({"max_steps_per_epoch": 2, "val_size": 100}))
+    code, _, _ = run(capsys, "train", "--preset", "fast", "--model", "mobilenet_v1_025", "--epochs", "1",
+                     "--config", str(config), "--data-dir", str(mnist_dir), "--output", str(run_dir),
+                     "--threads", "1")  # fmt: skip
+    assert code == 0
+    code, out, _ = run(capsys, "publish", str(run_dir), "--tag", "clitest", "--recipe", "mobilenet-mnist train x",
+                       "--data-dir", str(mnist_dir), "--hub-root", str(tmp_path / "hub"), "--hardware", "a laptop")
+    assert code == 0
+    printed = json.loads(out.strip().splitlines()[-1])
+    assert printed["name"] == "mobilenet_v1_025.clitest" and set(printed["test_accuracy"]) == {"24"}
+    (entry,) = read_registry_file(weights_dir / "registry.json")
+    assert entry.test_accuracy == {24: printed["test_accuracy"]["24"]}
+    card = (tmp_path / "hub" / "mobilenet_v1_025.clitest" / "README.md").read_text()
+    assert "(wall clock) on a laptop." in card and "mobilenet-mnist train x" in card

@@ -189,6 +189,7 @@ def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.
         test_accuracy={32: 99.0},
         recipe="mobilenet-mnist train --width 0.25",
         train_time_s=60.0,
+        train_hardware="one test GPU",
         hub_root=hub_root,
         ship=True,
     )
@@ -201,7 +202,9 @@ def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.
     assert cfg.labels == tuple("0123456789") and cfg.shipped
     assert read_registry_file(registry / "registry.json") == [cfg]
     assert (registry / cfg.name / "model.safetensors").read_bytes() == weights
-    assert "99.0" in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert "99.0" in card and "Training took 1.0 min (wall clock) on one test GPU." in card
+    assert json.loads((folder / "config.json").read_text())["train_hardware"] == "one test GPU"
     set_hf_offline(monkeypatch, tmp_path / "empty-cache")
     loaded = mobilenet_v1(pretrained=True, width_mult=0.25).eval()
     x = torch.randn(2, 1, 32, 32)
