@@ -1,6 +1,6 @@
 """Train several recipes side by side on one GPU within a fixed wall-clock budget.
 
-This is how the published checkpoints of release 0.3.0 were trained: on a GPU lent for
+This is how the published checkpoints of release 0.2.0 were trained: on a GPU lent for
 a few minutes, every candidate recipe runs at once (one process each), each process
 first times its own training step under that load, then picks the largest number of
 epochs (up to the recipe's cap) that ends before the deadline, and trains with
@@ -87,7 +87,16 @@ def _recipe(job: str, device: str) -> Any:
     return get_preset(preset, **overrides, device=device, threads=1)
 
 
-def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int) -> dict[str, float]:
+def _wait_for_peers(run: Path, n_jobs: int, timeout_s: float = 90.0) -> None:
+    """Mark this job warmed up, then wait (bounded) until every job is, so that the timed
+    steps run under the load of all the others training, as the real epochs will."""
+    (run / ".warm").touch()
+    give_up = time.time() + timeout_s
+    while len(list(run.parent.glob("*/.warm"))) < n_jobs and time.time() < give_up:
+        time.sleep(0.5)
+
+
+def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int, run: Path, n_jobs: int) -> dict[str, float]:
     """Seconds per full epoch (training + validation) measured on a throwaway model."""
     from mobilenet_mnist.data import load_dataset, train_val_split
     from mobilenet_mnist.evaluation import evaluate
@@ -99,6 +108,9 @@ def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int) -> dict[str, float]:
     probe = dataclasses.replace(cfg, epochs=1, max_steps_per_epoch=cal_steps, init_from=None)
     model = build_model(probe, num_classes=len(full.classes))
     fit(model, train_data, dataclasses.replace(probe, max_steps_per_epoch=10))  # warm-up, cuDNN autotuning
+    for size in cfg.eval_sizes:  # the first pass at each size autotunes too
+        evaluate(model, val_data, size)
+    _wait_for_peers(run, n_jobs)
     began = time.perf_counter()
     fit(model, train_data, probe)
     step_s = (time.perf_counter() - began) / cal_steps
@@ -110,7 +122,9 @@ def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int) -> dict[str, float]:
     return {"step_s": step_s, "eval_s": eval_s, "epoch_s": step_s * steps + eval_s + 0.5}
 
 
-def run_worker(job: str, data_root: Path, out: Path, deadline: float, cal_steps: int, device: str) -> None:
+def run_worker(
+    job: str, data_root: Path, out: Path, deadline: float, cal_steps: int, device: str, n_jobs: int
+) -> None:
     import torch
 
     from mobilenet_mnist.training import train
@@ -118,14 +132,14 @@ def run_worker(job: str, data_root: Path, out: Path, deadline: float, cal_steps:
     torch.backends.cudnn.benchmark = True
     cfg = _recipe(job, device)
     data_dir = data_root / cfg.dataset
-    timing = _time_epoch(cfg, data_dir, cal_steps)
+    (out / job).mkdir(parents=True, exist_ok=True)
+    timing = _time_epoch(cfg, data_dir, cal_steps, out / job, n_jobs)
     remaining = deadline - time.time() - FINAL_MARGIN_S
     max_epochs = JOBS[job][3]
     epochs = min(max_epochs, int(SAFETY * remaining / timing["epoch_s"]))
     info = {"job": job, "group": JOBS[job][0], **timing, "remaining_s": remaining, "epochs": epochs}
     info["hardware"] = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
     logger.info("%s", json.dumps(info))
-    (out / job).mkdir(parents=True, exist_ok=True)
     (out / job / "lease.json").write_text(json.dumps(info, indent=2))
     if epochs < 1:
         logger.info("%s: no time for one epoch; skipped", job)
@@ -152,13 +166,15 @@ def _strip_checkpoint(run: Path) -> None:
 def _launch(jobs: list[str], args: argparse.Namespace, deadline: float) -> dict[str, subprocess.Popen]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs = {}
+    for stale in args.runs.glob("*/.warm"):  # from an earlier launch into the same folder
+        stale.unlink()
     for job in jobs:
         (args.runs / job).mkdir(parents=True, exist_ok=True)
         log = open(args.runs / job / "worker.log", "w")  # noqa: SIM115 (closed with the process)
         command = [
             sys.executable, __file__, "--worker", job, "--deadline", str(deadline), "--data-root",
             str(args.data_root), "--runs", str(args.runs), "--cal-steps", str(args.cal_steps),
-            "--device", args.device,
+            "--device", args.device, "--n-jobs", str(len(jobs)),
         ]  # fmt: skip
         procs[job] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     return procs
@@ -238,10 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     if args.worker:
-        run_worker(args.worker, args.data_root, args.runs, args.deadline, args.cal_steps, args.device)
+        run_worker(args.worker, args.data_root, args.runs, args.deadline, args.cal_steps, args.device, args.n_jobs)
         return 0
     jobs = list(JOBS) if args.jobs == "all" else args.jobs.split(",")
     unknown = sorted(set(jobs) - set(JOBS))

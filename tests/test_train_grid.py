@@ -56,3 +56,17 @@ def test_winner_of_each_group_has_the_best_mean_validation_accuracy(grid, tmp_pa
         tar.extractall(tmp_path / "back", filter="data")
     checkpoint = torch.load(tmp_path / "back" / "m100_wd1" / "last.ckpt", weights_only=True)
     assert "optimizer" not in checkpoint and checkpoint["epoch"] == 1
+
+
+def test_peers_barrier_waits_for_every_job_then_lets_all_go(grid, tmp_path: Path) -> None:
+    import time
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    began = time.perf_counter()
+    grid._wait_for_peers(tmp_path / "a", n_jobs=2, timeout_s=1.0)  # b never warms up: bounded wait
+    assert time.perf_counter() - began >= 1.0
+    began = time.perf_counter()
+    grid._wait_for_peers(tmp_path / "b", n_jobs=2, timeout_s=30.0)  # a is already warm
+    assert time.perf_counter() - began < 5.0
+    assert (tmp_path / "a" / ".warm").exists() and (tmp_path / "b" / ".warm").exists()
