@@ -275,8 +275,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     entry = publish_checkpoint(
         model, tag=args.tag, dataset=cfg.dataset, test_accuracy=accuracy, recipe=args.recipe,
         train_time_s=round(info["train_time_s"], 1), train_hardware=args.hardware, hub_root=args.hub_root,
-        ship=args.ship,
-        overwrite=args.overwrite, hf_hub_revision=args.revision or DEFAULT_REVISION,
+        ship=args.ship, overwrite=args.overwrite, hf_hub_revision=args.revision or DEFAULT_REVISION,
     )  # fmt: skip
     _out(json.dumps({"name": entry.name, "test_accuracy": accuracy, "sha256": entry.sha256}))
     return 0
