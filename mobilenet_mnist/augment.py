@@ -45,9 +45,14 @@ class AugmentConfig:
                 raise ValueError(f"{name} is a probability in [0, 1], got {value!r}.")
 
     @property
+    def affine(self) -> bool:
+        """Whether a random affine transform (or mirror) is drawn per image."""
+        return bool(self.rotate_deg or self.scale or self.translate or self.hflip)
+
+    @property
     def enabled(self) -> bool:
         """Whether any augmentation is applied."""
-        return bool(self.rotate_deg or self.scale or self.translate or self.hflip or self.erase)
+        return self.affine or bool(self.erase)
 
 
 def _uniform(n: int, bound: float, generator: torch.Generator) -> torch.Tensor:
@@ -121,7 +126,7 @@ def augment_batch(
     x = images.unsqueeze(1) if images.dim() == 3 else images
     x = x.float().div_(255)
     n, channels = x.shape[:2]
-    if cfg.rotate_deg or cfg.scale or cfg.translate or cfg.hflip:
+    if cfg.affine:
         theta = random_affine_thetas(n, cfg, generator).to(x.device)
     else:
         theta = torch.eye(2, 3, device=x.device).expand(n, 2, 3)

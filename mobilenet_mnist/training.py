@@ -368,9 +368,9 @@ def _train_epoch(
         steps = min(steps, cfg.max_steps_per_epoch)
     sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
     model.train()
-    # The loss is summed on the device and read back rarely: reading it every step would
-    # make the CPU wait for a GPU after each batch.
-    total_loss, seen = torch.zeros((), dtype=torch.float64, device=device), 0
+    # Step losses stay on the device and are read back rarely: reading one every step would
+    # make the CPU wait for a GPU after each batch. Every step has the same batch size.
+    losses: list[torch.Tensor] = []
     progress = _progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", ctx.is_main)
     for step in range(steps):
         batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -378,13 +378,12 @@ def _train_epoch(
         # Every rank draws the same augmentation parameters; each uses its own slice.
         x = augment_batch(data.images[batch], int(sizes[step]), state["mean"], state["std"], cfg.augment, generator)
         loss = _train_step(model, x, data.labels[batch], state, device)
-        total_loss += loss.double() * len(batch)
-        seen += len(batch)
+        losses.append(loss)
         progress.update(1)
         if step % LOSS_DISPLAY_EVERY == 0 and not progress.disable:
             progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
     progress.close()
-    return {"train_loss": float(total_loss) / max(1, seen), "steps": steps}
+    return {"train_loss": float(torch.stack(losses).double().mean()), "steps": steps}
 
 
 def _train_step(

@@ -97,29 +97,17 @@ def _wait_for_peers(run: Path, n_jobs: int, timeout_s: float = 90.0) -> None:
 
 
 def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int, run: Path, n_jobs: int) -> dict[str, float]:
-    """Seconds per full epoch (training + validation) measured on a throwaway model."""
+    """Seconds per full epoch (training + validation, + 0.5 s for the checkpoint), timed
+    once every job is warm."""
+    from mobilenet_mnist.benchmark import time_recipe_epoch
     from mobilenet_mnist.data import load_dataset, train_val_split
-    from mobilenet_mnist.evaluation import evaluate
-    from mobilenet_mnist.training import build_model, fit
 
     full = load_dataset(cfg.dataset, "train", data_dir)
     train_idx, val_idx = train_val_split(len(full), cfg.val_size, seed=0)
-    train_data, val_data = full.subset(train_idx), full.subset(val_idx)
-    probe = dataclasses.replace(cfg, epochs=1, max_steps_per_epoch=cal_steps, init_from=None)
-    model = build_model(probe, num_classes=len(full.classes))
-    fit(model, train_data, dataclasses.replace(probe, max_steps_per_epoch=10))  # warm-up, cuDNN autotuning
-    for size in cfg.eval_sizes:  # the first pass at each size autotunes too
-        evaluate(model, val_data, size)
-    _wait_for_peers(run, n_jobs)
-    began = time.perf_counter()
-    fit(model, train_data, probe)
-    step_s = (time.perf_counter() - began) / cal_steps
-    began = time.perf_counter()
-    for size in cfg.eval_sizes:
-        evaluate(model, val_data, size)
-    eval_s = time.perf_counter() - began
-    steps = len(train_data) // cfg.batch_size
-    return {"step_s": step_s, "eval_s": eval_s, "epoch_s": step_s * steps + eval_s + 0.5}
+    timing = time_recipe_epoch(
+        cfg, full.subset(train_idx), full.subset(val_idx), cal_steps, before_timing=lambda: _wait_for_peers(run, n_jobs)
+    )
+    return {**timing, "epoch_s": timing["epoch_s"] + 0.5}
 
 
 def run_worker(

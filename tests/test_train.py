@@ -195,3 +195,16 @@ def test_fashion_preset_is_a_complete_recipe() -> None:
     cfg = get_preset("fashion_100")
     assert cfg.dataset == "fashion_mnist" and cfg.augment.hflip == 0.5 and cfg.augment.rotate_deg == 0
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_time_recipe_epoch_scales_timed_steps_to_an_epoch() -> None:
+    from mobilenet_mnist.benchmark import time_recipe_epoch
+
+    calls = []
+    cfg = get_preset("fast", device="cpu", threads=1, batch_size=16, eval_sizes=(24,))
+    timing = time_recipe_epoch(
+        cfg, synthetic_digits(96), synthetic_digits(32, seed=1), steps=2, before_timing=lambda: calls.append(1)
+    )
+    assert calls == [1]
+    assert timing["step_s"] > 0 and timing["eval_s"] > 0
+    assert timing["epoch_s"] == pytest.approx(timing["step_s"] * (96 // 16) + timing["eval_s"])
