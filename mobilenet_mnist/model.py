@@ -161,6 +161,9 @@ class MobileNetV1(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier by a freshly initialised one with ``num_classes`` outputs.
 
+        ``pretrained_cfg`` forgets what described the old head (``labels``,
+        ``test_accuracy``) and keeps where the backbone weights came from.
+
         Args:
             num_classes: New number of outputs; 0 removes the classifier.
         """
@@ -170,7 +173,9 @@ class MobileNetV1(nn.Module):
         self.classifier = self._make_classifier(num_classes).to(weight.device, weight.dtype)
         if isinstance(self.classifier, nn.Linear):
             _init_linear(self.classifier)
-        self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes}
+        stale = ("labels", "test_accuracy")  # they described the old head's outputs
+        kept = {k: v for k, v in self.pretrained_cfg.items() if k not in stale}
+        self.pretrained_cfg = {**kept, "num_classes": num_classes}
 
     def fuse(self) -> MobileNetV1:
         """A copy with every BatchNorm folded into its convolution, for fast inference.

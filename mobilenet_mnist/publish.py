@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .data import DATASETS
 from .hub import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, save_pretrained
 from .model import MobileNetV1
 from .pretrained import (
@@ -41,11 +42,7 @@ __all__ = ["DATASET_LABELS", "publish_checkpoint", "upload_checkpoint"]
 logger = logging.getLogger(__name__)
 
 #: Class names of the datasets the project trains on, in label order.
-DATASET_LABELS: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(str(digit) for digit in range(10)),
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"),
-}
+DATASET_LABELS: dict[str, tuple[str, ...]] = {name: info.classes for name, info in DATASETS.items()}
 
 
 def _labels(model: MobileNetV1, dataset: str, labels: Sequence[str] | None) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from .data import DATASETS
 from .model import MobileNetV1
 from .training import CHECKPOINT_NAME, TrainConfig, build_model
 
-__all__ = ["load_run"]
+__all__ = ["load_run", "read_checkpoint"]
 
 
 def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") -> tuple[MobileNetV1, TrainConfig, dict]:
@@ -19,8 +19,8 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
 
     Args:
         run_dir: The ``output_dir`` of :func:`mobilenet_mnist.training.train`.
-        weights: ``"final"``: the weights the recipe evaluates (the EMA when enabled);
-            ``"raw"``: the optimizer's own weights, ignoring any EMA.
+        weights: ``"final"``: the weights the recipe evaluates (the EMA or SWA average
+            when enabled and begun); ``"raw"``: the optimizer's own weights, ignoring any average.
 
     Returns:
         ``(model in eval mode, recipe, {"epoch": ..., "train_time_s": ...})``.
@@ -35,13 +35,14 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(f"No {CHECKPOINT_NAME} in {run_dir}: is it a training run folder?")
-    checkpoint = _read_checkpoint(path)
+    checkpoint = read_checkpoint(path)
     cfg = TrainConfig.from_dict(checkpoint["config"])
     model = build_model(cfg, num_classes=len(DATASETS[cfg.dataset].classes))
     state = checkpoint["model"]
-    if weights == "final" and checkpoint.get("ema") is not None:
+    average = checkpoint.get("ema") or checkpoint.get("swa")
+    if weights == "final" and average is not None and int(average["n_averaged"]) > 0:
         prefix = "module."
-        state = {k[len(prefix) :]: v for k, v in checkpoint["ema"].items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in average.items() if k.startswith(prefix)}
     model.load_state_dict(state)
     info = {"epoch": int(checkpoint["epoch"]), "train_time_s": float(checkpoint["train_time_s"])}
     return model.eval(), cfg, info
@@ -50,8 +51,16 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
 _REQUIRED_KEYS = ("config", "model", "epoch", "train_time_s")
 
 
-def _read_checkpoint(path: Path) -> dict:
-    """``torch.load`` (weights only) with an error naming the file when it is no run checkpoint."""
+def read_checkpoint(path: str | Path) -> dict:
+    """``torch.load`` (weights only) with an error naming the file when it is no run checkpoint.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If it is corrupt or not a checkpoint written by ``mobilenet-mnist train``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No training checkpoint at {path}.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt files raise UnpicklingError, RuntimeError, EOFError, ...

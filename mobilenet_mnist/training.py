@@ -15,6 +15,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,15 @@ from .factory import check_model_name, create_model
 from .fileio import atomic_path, atomic_write_bytes
 from .model import MobileNetV1
 
-__all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit"]
+__all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit", "extend_run"]
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_NAME = "last.ckpt"
 # Where and how fast a run computes, not what it computes: a run may resume with other values
 # (e.g. on more threads, or on a GPU), at the price of bit-exact reproducibility.
 RUNTIME_FIELDS = frozenset({"threads", "device"})
+# What a longer recipe may change when it continues a finished run (see extend_run).
+EXTENSION_FIELDS = frozenset({"epochs", "swa_epochs", "swa_lr"})
 METRICS_NAME = "metrics.jsonl"
 LOSS_DISPLAY_EVERY = 50  # steps between progress-bar loss updates (each one syncs a GPU)
 
@@ -62,6 +65,12 @@ class TrainConfig:
         label_smoothing: Cross-entropy label smoothing.
         ema_decay: Decay of the exponential moving average of weights (0 disables it,
             the default); when enabled, the EMA weights are the ones evaluated and saved.
+        swa_epochs: Stochastic weight averaging (Izmailov et al., 2018) over the last
+            ``swa_epochs`` epochs: the warm-up and cosine decay span the epochs before them,
+            then the LR is held at ``swa_lr`` and the weights are averaged after each of these
+            epochs; at the end the average's BatchNorm statistics are recomputed on the
+            training data. The average is what gets evaluated and saved. 0 disables it.
+        swa_lr: The constant LR of the SWA epochs (same units as ``lr``).
         dropout: Dropout before the classifier.
         train_sizes: Input sides drawn at random per batch, so one checkpoint serves
             every resolution multiplier.
@@ -92,6 +101,8 @@ class TrainConfig:
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.1
     ema_decay: float = 0.0
+    swa_epochs: int = 0
+    swa_lr: float = 0.0
     dropout: float = 0.1
     train_sizes: tuple[int, ...] = (24, 28, 32)
     eval_sizes: tuple[int, ...] = (32, 28, 24)
@@ -129,13 +140,14 @@ class TrainConfig:
         if not _is_int(self.val_size) or self.val_size < 0:
             raise ValueError(f"val_size must be an int >= 0, got {self.val_size!r}.")
         for name in ("lr", "momentum", "backbone_lr_scale", "weight_decay", "warmup_epochs", "label_smoothing",
-                     "ema_decay", "dropout"):
+                     "ema_decay", "dropout", "swa_lr"):
             _check_finite_number(name, getattr(self, name))
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
         _check_device(self.device)
         if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_smoothing < 1):
             raise ValueError("Need lr > 0, 0 <= ema_decay < 1 and 0 <= label_smoothing < 1.")
+        self._validate_swa()
         if self.backbone_lr_scale < 0:
             raise ValueError(f"backbone_lr_scale must be a finite number >= 0, got {self.backbone_lr_scale!r}.")
         if self.init_from is not None and not isinstance(self.init_from, str):
@@ -153,6 +165,16 @@ class TrainConfig:
             small = [size for size in getattr(self, name) if size < lowest]
             if small:
                 raise ValueError(f"{name} {small} are below {lowest}px; every size must be >= {lowest}.")
+
+    def _validate_swa(self) -> None:
+        if not _is_int(self.swa_epochs) or not 0 <= self.swa_epochs <= self.epochs:
+            raise ValueError(f"swa_epochs must be an int in [0, epochs={self.epochs}], got {self.swa_epochs!r}.")
+        if self.swa_epochs and self.swa_lr <= 0:
+            raise ValueError(f"swa_epochs={self.swa_epochs} needs swa_lr > 0 (the constant LR of those epochs), "
+                             f"got swa_lr={self.swa_lr!r}; e.g. swa_lr={self.lr / 4:g}.")
+        if self.swa_epochs and self.ema_decay:
+            raise ValueError("Use either ema_decay or swa_epochs, not both: each one is a weight average "
+                             "that replaces the trained weights at the end.")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-compatible data."""
@@ -219,12 +241,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mnist_075": {**_LONG, "model": "mobilenet_v1_075", "epochs": 59, "weight_decay": 5e-4},
     "mnist_050": {**_LONG, "model": "mobilenet_v1_050", "epochs": 57, "weight_decay": 1e-4},
     "mnist_025": {**_LONG, "model": "mobilenet_v1_025", "epochs": 58, "weight_decay": 1e-4},
-    # Clothing: mirrored, not rotated, random erasing; starts from the MNIST weights.
+    # Clothing: mirrored, not rotated, random erasing; starts from the MNIST weights;
+    # 48 warm-up + cosine epochs, then 16 epochs of weight averaging (SWA).
     "fashion_100": {
         **_LONG,
         "model": "mobilenet_v1_100",
         "dataset": "fashion_mnist",
-        "epochs": 48,
+        "epochs": 64,
+        "swa_epochs": 16,
+        "swa_lr": 0.02,
         "weight_decay": 5e-4,
         "dropout": 0.2,
         "train_sizes": (28, 32),
@@ -308,11 +333,14 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then cosine decay to zero, stepped every batch."""
-    total = max(1, cfg.epochs * steps_per_epoch)
+    """Linear warm-up, cosine decay to zero, then the constant SWA LR; stepped every batch."""
+    total = max(1, (cfg.epochs - cfg.swa_epochs) * steps_per_epoch)
     warmup = min(total - 1, int(cfg.warmup_epochs * steps_per_epoch))
+    swa_start = (cfg.epochs - cfg.swa_epochs) * steps_per_epoch
 
     def factor(step: int) -> float:
+        if cfg.swa_epochs and step >= swa_start:
+            return cfg.swa_lr / cfg.lr
         if step < warmup:
             return (step + 1) / (warmup + 1)
         progress = (step - warmup) / max(1, total - warmup)
@@ -338,6 +366,17 @@ def build_ema(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedM
         return averaged.lerp(current, 1 - step_decay)  # exact for unchanged (frozen) tensors
 
     return AveragedModel(model, avg_fn=ema_with_warmup, use_buffers=True)
+
+
+def build_swa(model: nn.Module, cfg: TrainConfig) -> torch.optim.swa_utils.AveragedModel | None:
+    """The running equal-weight average of the SWA epochs' weights, or ``None`` if disabled."""
+    if not cfg.swa_epochs:
+        return None
+    from torch.optim.swa_utils import AveragedModel
+
+    # Buffers are averaged too, so the average can be validated before its BN statistics are
+    # recomputed at the end of training.
+    return AveragedModel(model, use_buffers=True)
 
 
 def _epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
@@ -417,8 +456,10 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def _eval_model(state: dict[str, Any], model: nn.Module) -> MobileNetV1:
-    ema = state["ema"]
-    return ema.module if ema is not None else _unwrap(model)
+    average = state["ema"] if state["ema"] is not None else state["swa"]
+    if average is not None and int(average.n_averaged) > 0:
+        return average.module
+    return _unwrap(model)
 
 
 def _build_state(
@@ -433,6 +474,7 @@ def _build_state(
         "optimizer": optimizer,
         "scheduler": build_scheduler(optimizer, cfg, steps_per_epoch),
         "ema": build_ema(base, cfg.ema_decay),
+        "swa": build_swa(base, cfg),
         "mean": base.pretrained_cfg["mean"],
         "std": base.pretrained_cfg["std"],
     }
@@ -446,6 +488,7 @@ def _checkpoint(
         "config": state["cfg"].to_dict(),
         "model": _unwrap(model).state_dict(),
         "ema": state["ema"].state_dict() if state["ema"] is not None else None,
+        "swa": state["swa"].state_dict() if state["swa"] is not None else None,
         "optimizer": state["optimizer"].state_dict(),
         "scheduler": state["scheduler"].state_dict(),
         "history": json.dumps(history),
@@ -469,10 +512,47 @@ def _restore(path: Path, state: dict[str, Any], model: nn.Module) -> tuple[int, 
     _unwrap(model).load_state_dict(ckpt["model"])
     if state["ema"] is not None:
         state["ema"].load_state_dict(ckpt["ema"])
+    if state["swa"] is not None and ckpt.get("swa") is not None:
+        state["swa"].load_state_dict(ckpt["swa"])
     state["optimizer"].load_state_dict(ckpt["optimizer"])
     state["scheduler"].load_state_dict(ckpt["scheduler"])
     logger.info("Resumed from %s after epoch %d", path, ckpt["epoch"])
     return int(ckpt["epoch"]), json.loads(ckpt["history"]), float(ckpt["train_time_s"])
+
+
+def _average_weights(state: dict[str, Any], model: nn.Module, data: ImageTensors, epoch: int) -> None:
+    cfg: TrainConfig = state["cfg"]
+    swa = state["swa"]
+    if swa is None or epoch < cfg.epochs - cfg.swa_epochs:
+        return
+    swa.update_parameters(_unwrap(model))
+    if epoch + 1 == cfg.epochs:
+        _recompute_batchnorm(swa.module, data, state)
+
+
+def _recompute_batchnorm(model: nn.Module, data: ImageTensors, state: dict[str, Any]) -> None:
+    """Set BN statistics to their average over one augmented pass of the training data."""
+    from torch.optim.swa_utils import update_bn
+
+    cfg: TrainConfig = state["cfg"]
+    # A stream of its own (epoch index = cfg.epochs), with the training epochs' sizes and
+    # augmentation, so the statistics match what the weights were trained on.
+    generator = _epoch_generator(cfg.seed, cfg.epochs)
+    order = torch.randperm(len(data), generator=generator)
+    steps = len(data) // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        steps = min(steps, cfg.max_steps_per_epoch)
+    sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+    def batches() -> Any:
+        for step in range(steps):
+            batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            x = augment_batch(data.images[batch], int(sizes[step]), state["mean"], state["std"], cfg.augment, generator)
+            yield x.contiguous(memory_format=fmt)
+
+    with torch.autocast(state["device"].type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        update_bn(batches(), model, device=state["device"])
 
 
 def _remove_stale_temp_files(output_dir: Path) -> None:
@@ -527,7 +607,7 @@ def fit(
             ``cfg.epochs``), to train in time-boxed pieces continued with ``resume``.
 
     Returns:
-        A :class:`TrainResult` whose ``model`` holds the final (EMA) weights.
+        A :class:`TrainResult` whose ``model`` holds the final weights (the EMA or SWA average when enabled).
     """
     _check_fit_args(model, train_data, cfg, val_data)
     ctx = get_dist_context(sync_bn=cfg.sync_bn)
@@ -558,6 +638,7 @@ def fit(
     for epoch in range(start, min(cfg.epochs, stop_after or cfg.epochs)):
         began = time.perf_counter()
         row = {"epoch": epoch + 1, **_train_epoch(model, train_data, state, epoch)}
+        _average_weights(state, model, train_data, epoch)
         elapsed += time.perf_counter() - began
         row["lr"] = max(state["scheduler"].get_last_lr())  # the head's LR when the backbone's is scaled
         row["train_time_s"] = round(elapsed, 1)
@@ -611,6 +692,73 @@ def train(
     if output_dir is not None and get_dist_context().is_main:
         _save_final(result, cfg, Path(output_dir), full.classes)
     return result
+
+
+def extend_run(run_dir: str | Path, cfg: TrainConfig, output_dir: str | Path) -> Path:
+    """Start a longer run whose first epochs are a finished run, e.g. to add SWA epochs.
+
+    The finished run's recipe must equal ``cfg`` except for ``epochs``, ``swa_epochs`` and
+    ``swa_lr`` (and runtime fields), it must have no SWA epochs itself, and ``cfg``'s
+    warm-up + cosine part must span exactly its epochs. Then those epochs *are* the first
+    epochs of ``cfg``, and training on with ``train(cfg, output_dir=output_dir,
+    resume=True)`` finishes ``cfg``. A checkpoint stripped of its optimizer state (as
+    ``scripts/train_grid.py`` packs them) continues with zero momentum.
+
+    Args:
+        run_dir: The finished run's folder (with ``last.ckpt``).
+        cfg: The longer recipe.
+        output_dir: A new run folder; gets ``last.ckpt`` and ``metrics.jsonl``.
+
+    Returns:
+        The path of the written checkpoint.
+
+    Raises:
+        ValueError: If the run is unfinished, or its recipe is not the start of ``cfg``.
+        FileExistsError: If ``output_dir`` already holds a checkpoint.
+    """
+    from .runs import read_checkpoint
+
+    source = Path(run_dir) / CHECKPOINT_NAME
+    checkpoint = read_checkpoint(source)
+    done = TrainConfig.from_dict(checkpoint["config"])
+    _check_extension(done, cfg, int(checkpoint["epoch"]), source)
+    out = Path(output_dir)
+    if (out / CHECKPOINT_NAME).exists():
+        raise FileExistsError(f"{out / CHECKPOINT_NAME} exists; extend into a new, empty run folder.")
+    history = json.loads(checkpoint["history"])
+    model = build_model(dataclasses.replace(cfg, init_from=None), num_classes=len(DATASETS[cfg.dataset].classes))
+    model.load_state_dict(checkpoint["model"])
+    steps_per_epoch = int(history[-1]["steps"])
+    state = _build_state(cfg, model, steps_per_epoch, get_dist_context(), torch.device("cpu"))
+    if checkpoint.get("optimizer") is not None:
+        state["optimizer"].load_state_dict(checkpoint["optimizer"])
+    with warnings.catch_warnings():  # stepping the schedule without optimizer steps is the point here
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(done.epochs * steps_per_epoch):
+            state["scheduler"].step()
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_torch_save(_checkpoint(state, model, done.epochs, history, float(checkpoint["train_time_s"])),
+                       out / CHECKPOINT_NAME)
+    _log_metrics(out, history)
+    return out / CHECKPOINT_NAME
+
+
+def _check_extension(done: TrainConfig, cfg: TrainConfig, epochs_done: int, source: Path) -> None:
+    if epochs_done != done.epochs:
+        raise ValueError(f"{source} stopped after {epochs_done} of {done.epochs} epochs; finish it with "
+                         "resume=True before extending it.")
+    given = cfg.to_dict()
+    diff = {k: (v, given[k]) for k, v in done.to_dict().items()
+            if given[k] != v and k not in RUNTIME_FIELDS | EXTENSION_FIELDS}
+    if diff:
+        raise ValueError(f"Cannot extend {source}: the recipe differs beyond {sorted(EXTENSION_FIELDS)} "
+                         f"(finished, given): {diff}.")
+    if done.swa_epochs or cfg.epochs - cfg.swa_epochs != done.epochs:
+        raise ValueError(
+            f"Cannot extend {source}: its {done.epochs} epochs (swa_epochs={done.swa_epochs}) must be exactly the "
+            f"warm-up + cosine part of the new recipe (epochs - swa_epochs = {cfg.epochs - cfg.swa_epochs}); "
+            f"e.g. epochs={done.epochs + max(cfg.swa_epochs, 1)}, swa_epochs={max(cfg.swa_epochs, 1)}."
+        )
 
 
 def _save_final(result: TrainResult, cfg: TrainConfig, output_dir: Path, classes: tuple[str, ...]) -> None:

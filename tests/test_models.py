@@ -103,6 +103,7 @@ def test_reset_classifier(name: str) -> None:
 
     model.reset_classifier(0)
     assert isinstance(model.get_classifier(), nn.Identity)
+    assert "labels" not in model.pretrained_cfg  # they named the old head's outputs
     assert model.pretrained_cfg["num_classes"] == 0
     with torch.no_grad():
         assert model(_batch(2)).shape == (2, model.num_features)

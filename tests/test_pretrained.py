@@ -241,6 +241,18 @@ def test_publish_from_folder_without_shipping(registry: Path, tmp_path: Path) ->
     assert not (registry / cfg.name).exists()
 
 
+def test_publish_of_a_digit_model_fine_tuned_to_clothing_names_clothes(registry: Path, tmp_path: Path) -> None:
+    model = mobilenet_v1(width_mult=0.25)
+    digits = {"name": "mobilenet_v1_025.mnist", "labels": tuple("0123456789"), "test_accuracy": {32: 99.5}}
+    model.pretrained_cfg = {**model.pretrained_cfg, **digits}  # as loaded with pretrained=True
+    model.reset_classifier(10)  # what fine-tuning (init_from) does
+    assert "labels" not in model.pretrained_cfg and "test_accuracy" not in model.pretrained_cfg
+    assert model.pretrained_cfg["name"] == "mobilenet_v1_025.mnist"  # where the backbone came from
+    cfg = publish_checkpoint(model, tag="fashion", dataset="fashion_mnist", test_accuracy={32: 90.0}, recipe="r",
+                             train_time_s=1.0, hub_root=tmp_path / "hub")
+    assert cfg.labels[-1] == "Ankle boot"
+
+
 def test_publish_refuses_other_archs_and_unknown_labels(registry: Path, tmp_path: Path) -> None:
     imagenet = MobileNetV1("imagenet", width_mult=0.25, num_classes=10)
     with pytest.raises(ValueError, match="Only models of the 'mnist' layer config"):
