@@ -57,6 +57,11 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--download", action="store_true", help="download the data if missing (network)")
     p.add_argument("--output", type=Path, default=Path("runs/train"), help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.ckpt")
+    p.add_argument(
+        "--extend", type=Path, metavar="RUN",
+        help="start OUTPUT from this finished run, whose epochs are the recipe's first ones (e.g. to add SWA "
+             "epochs); rerun the same command to continue after a stop",
+    )  # fmt: skip
     p.add_argument("--save-pretrained", type=Path, help="also save the final model in the Hub layout here")
     p.set_defaults(func=_cmd_train)
 
@@ -88,7 +93,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import get_preset, train
 
     cfg = get_preset(args.preset, **_train_overrides(args))  # checks the model name before data loads
-    result = train(cfg, args.data_dir, args.output, resume=args.resume, download=args.download)
+    resume = args.resume
+    if args.extend is not None:
+        from .training import CHECKPOINT_NAME, extend_run
+
+        if not (args.output / CHECKPOINT_NAME).exists():  # else: an extension already under way
+            extend_run(args.extend, cfg, args.output)
+        resume = True
+    result = train(cfg, args.data_dir, args.output, resume=resume, download=args.download)
     from .distributed import get_dist_context
 
     if not get_dist_context().is_main:

@@ -83,12 +83,13 @@ def test_preset_is_the_recipe_that_trained_the_published_checkpoint(preset: str)
     from mobilenet_mnist.training import RUNTIME_FIELDS, get_preset
 
     record = json.loads(TRAIN_RECORD.read_text())
-    job = record["published"][preset]
-    trained = record["rounds"]["1"][job]["recipe"]
+    round_name, job = record["published"][preset].split("/")  # e.g. "1/m100_wd5"
+    run = record["rounds"][round_name][job]
+    trained = run["recipe"]
     expected = get_preset(preset).to_dict()
     differ = {k: (v, expected[k]) for k, v in trained.items() if k not in RUNTIME_FIELDS and expected[k] != v}
     assert not differ, f"preset {preset} differs from the recipe of run {job}: {differ}"
-    assert trained["epochs"] == len(record["rounds"]["1"][job]["history"])  # the run finished
+    assert trained["epochs"] == len(run["history"]) == run["history"][-1]["epoch"]  # the run finished
 
 
 @pytest.mark.parametrize("name", PUBLISHED)

@@ -88,6 +88,31 @@ def test_train_command_writes_a_run_and_scores_it(
     assert (tmp_path / "run" / "last.ckpt").exists() and (tmp_path / "run" / "final.safetensors").exists()
 
 
+def test_train_extend_continues_a_finished_run_into_a_longer_recipe(
+    capsys: pytest.CaptureFixture[str], mnist_dir: Path, tmp_path: Path
+) -> None:
+    short = {"max_steps_per_epoch": 3, "batch_size": 32, "eval_sizes": [24], "val_size": 100, "epochs": 1}
+    longer = {**short, "epochs": 3, "swa_epochs": 2, "swa_lr": 0.01}
+    mismatched = {**longer, "swa_epochs": 1}  # its cosine part would be 2 epochs, not the finished 1
+    for name, recipe in (("short", short), ("longer", longer), ("mismatched", mismatched)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(recipe))
+    common = ["--preset", "fast", "--data-dir", str(mnist_dir), "--threads", "1"]
+    first = ["train", *common, "--config", str(tmp_path / "short.json"), "--output", str(tmp_path / "a")]
+    assert run(capsys, *first)[0] == 0
+    extend = ["train", *common, "--config", str(tmp_path / "longer.json"), "--extend", str(tmp_path / "a"),
+              "--output", str(tmp_path / "b")]
+    assert run(capsys, *extend)[0] == 0
+    saved = json.loads((tmp_path / "b" / "final.json").read_text())
+    assert [row["epoch"] for row in saved["history"]] == [1, 2, 3] and saved["recipe"]["swa_epochs"] == 2
+    assert saved["history"][0] == json.loads((tmp_path / "a" / "final.json").read_text())["history"][0]
+    # The same command again finds the extension done and does not extend a second time.
+    code, _, err = run(capsys, *extend)
+    assert code == 0 and "Traceback" not in err
+    code, _, err = run(capsys, "train", *common, "--config", str(tmp_path / "mismatched.json"), "--extend",
+                       str(tmp_path / "a"), "--output", str(tmp_path / "c"))
+    assert code == 2 and "must be exactly the warm-up + cosine part of the new recipe" in err
+
+
 @pytest.mark.slow
 def test_fast_preset_reaches_99_percent(mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "train", "--preset", "fast", "--data-dir", str(mnist_dir), "--output", str(tmp_path))
