@@ -265,7 +265,8 @@ def _add_publish(sub: Any) -> None:
     p.add_argument("--tag", required=True, help="weight tag, e.g. mnist")
     p.add_argument("--recipe", required=True, help="the command that reproduces the run")
     p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
-    p.add_argument("--weights", choices=["final", "raw"], default="final", help="EMA (final) or raw weights")
+    p.add_argument("--weights", choices=["final", "raw"], default="final",
+                   help="final: what the recipe evaluates (its EMA or SWA average, if any); raw: the optimizer's")
     p.add_argument("--ship", action="store_true", help="ship the weights inside the package")
     p.add_argument("--hub-root", type=Path, default=Path("hub"), help="folder of Hub-layout checkpoints")
     p.add_argument("--overwrite", action="store_true")
