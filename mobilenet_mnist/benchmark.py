@@ -291,7 +291,8 @@ def time_recipe_epoch(
     warm-up of both (cuDNN autotuning, allocator), and scales the steps to a full epoch.
 
     Args:
-        cfg: The recipe (:class:`~mobilenet_mnist.TrainConfig`); ``init_from`` is ignored.
+        cfg: The recipe (:class:`~mobilenet_mnist.TrainConfig`); ``init_from`` is ignored,
+            and SWA epochs count as ordinary ones.
         train_data: Training images (:class:`~mobilenet_mnist.data.ImageTensors`).
         val_data: Validation images.
         steps: Training steps to time.
@@ -304,7 +305,8 @@ def time_recipe_epoch(
     from .evaluation import evaluate
     from .training import build_model, fit
 
-    probe = replace(cfg, epochs=1, max_steps_per_epoch=steps, init_from=None)
+    # SWA epochs train like any other (their one BatchNorm pass at the end is not counted).
+    probe = replace(cfg, epochs=1, swa_epochs=0, max_steps_per_epoch=steps, init_from=None)
     model = build_model(probe, num_classes=len(train_data.classes))
     fit(model, train_data, replace(probe, max_steps_per_epoch=min(steps, 10)))
     for size in cfg.eval_sizes:

@@ -197,11 +197,12 @@ def test_fashion_preset_is_a_complete_recipe() -> None:
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
-def test_time_recipe_epoch_scales_timed_steps_to_an_epoch() -> None:
+@pytest.mark.parametrize("swa", [{}, {"epochs": 4, "swa_epochs": 2, "swa_lr": 0.01}])
+def test_time_recipe_epoch_scales_timed_steps_to_an_epoch(swa: dict) -> None:
     from mobilenet_mnist.benchmark import time_recipe_epoch
 
     calls = []
-    cfg = get_preset("fast", device="cpu", threads=1, batch_size=16, eval_sizes=(24,))
+    cfg = get_preset("fast", device="cpu", threads=1, batch_size=16, eval_sizes=(24,), **swa)
     timing = time_recipe_epoch(
         cfg, synthetic_digits(96), synthetic_digits(32, seed=1), steps=2, before_timing=lambda: calls.append(1)
     )

@@ -38,6 +38,21 @@ def test_every_job_is_a_valid_recipe(grid) -> None:
         assert cfg.threads == 1 and cfg.epochs >= 1
 
 
+def test_every_recorded_grid_run_is_its_job_recipe(grid) -> None:
+    """The job table still describes the runs recorded in benchmarks/results/train_grid.json."""
+    from mobilenet_mnist.training import RUNTIME_FIELDS
+
+    record = json.loads((SCRIPT.parents[1] / "benchmarks" / "results" / "train_grid.json").read_text())
+    grid_rounds = {name: jobs for name, jobs in record["rounds"].items() if name != "cpu"}
+    assert grid_rounds
+    for jobs in grid_rounds.values():
+        for job, run in jobs.items():
+            cfg = grid._recipe(job, "cuda").to_dict()
+            differ = {k: (v, cfg[k]) for k, v in run["recipe"].items()
+                      if k not in RUNTIME_FIELDS | {"epochs"} and cfg[k] != v}  # the grid picks the epochs
+            assert not differ, f"job {job} no longer describes its recorded run: {differ}"
+
+
 def test_winner_of_each_group_has_the_best_mean_validation_accuracy(grid, tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "out"
     _fake_run(runs, "m100_wd5", {"32": 99.5, "28": 99.3})  # mean 99.4
