@@ -389,6 +389,16 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the loop
+def _batch_plan(cfg: TrainConfig, num_images: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """An epoch's shuffled image order and the input side of each of its batches."""
+    order = torch.randperm(num_images, generator=generator)
+    steps = num_images // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        steps = min(steps, cfg.max_steps_per_epoch)
+    sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
+    return order, sizes
+
+
 def _train_epoch(
     model: nn.Module,
     data: ImageTensors,
@@ -400,12 +410,9 @@ def _train_epoch(
     device = state["device"]
     generator = _epoch_generator(cfg.seed, epoch)
     torch.manual_seed(cfg.seed * 7919 + epoch)  # dropout draws from the global generator
-    order = torch.randperm(len(data), generator=generator)
+    order, sizes = _batch_plan(cfg, len(data), generator)
+    steps = len(sizes)
     local_batch = cfg.batch_size // ctx.world_size
-    steps = len(data) // cfg.batch_size
-    if cfg.max_steps_per_epoch:
-        steps = min(steps, cfg.max_steps_per_epoch)
-    sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
     model.train()
     # Step losses stay on the device and are read back rarely: reading one every step would
     # make the CPU wait for a GPU after each batch. Every step has the same batch size.
@@ -538,15 +545,11 @@ def _recompute_batchnorm(model: nn.Module, data: ImageTensors, state: dict[str, 
     # A stream of its own (epoch index = cfg.epochs), with the training epochs' sizes and
     # augmentation, so the statistics match what the weights were trained on.
     generator = _epoch_generator(cfg.seed, cfg.epochs)
-    order = torch.randperm(len(data), generator=generator)
-    steps = len(data) // cfg.batch_size
-    if cfg.max_steps_per_epoch:
-        steps = min(steps, cfg.max_steps_per_epoch)
-    sizes = torch.tensor(cfg.train_sizes)[torch.randint(len(cfg.train_sizes), (steps,), generator=generator)]
+    order, sizes = _batch_plan(cfg, len(data), generator)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     def batches() -> Any:
-        for step in range(steps):
+        for step in range(len(sizes)):
             batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = augment_batch(data.images[batch], int(sizes[step]), state["mean"], state["std"], cfg.augment, generator)
             yield x.contiguous(memory_format=fmt)
