@@ -29,7 +29,7 @@ from typing import Any
 
 from .archs import IMAGENET_ARCH, MNIST_ARCH, ArchConfig, LayerConfig, get_arch, list_archs
 from .checkpoint import Checkpoint, fit_state_dict, read_checkpoint, remove_from_hf_cache
-from .model import MobileNetV1
+from .model import MobileNetV1, without_head_fields
 from .pretrained import (
     PretrainedCfg,
     atomic_write_bytes,
@@ -420,8 +420,8 @@ def _update_pretrained_cfg(model: MobileNetV1, meta: dict[str, Any], description
     if cfg.get("num_params") not in (None, count_params(model)):
         cfg.pop("num_params")  # adapted: the checkpoint's counts no longer describe this model
         cfg.pop("macs", None)
-    if head_reset:
-        cfg["labels"] = None  # the checkpoint's labels name the old head's outputs
+    if head_reset:  # the checkpoint's labels and accuracy describe the old head's outputs
+        cfg = without_head_fields(cfg)
     elif cfg.get("labels") is not None:
         cfg["labels"] = tuple(cfg["labels"])
     cfg["source"] = description

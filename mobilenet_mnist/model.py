@@ -11,7 +11,7 @@ from torch import nn
 from .archs import ArchConfig, LayerConfig, get_arch
 from .layers import ConvBnAct, DepthwiseSeparable, make_divisible
 
-__all__ = ["MAX_INPUT_SIZE", "MAX_WIDTH_MULT", "MNIST_MEAN", "MNIST_STD", "MobileNetV1"]
+__all__ = ["HEAD_FIELDS", "MAX_INPUT_SIZE", "MAX_WIDTH_MULT", "MNIST_MEAN", "MNIST_STD", "MobileNetV1"]
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -19,6 +19,13 @@ MNIST_STD = 0.3081
 MAX_WIDTH_MULT = 4.0
 #: Largest default input side (pixels) a model accepts in ``pretrained_cfg``.
 MAX_INPUT_SIZE = 4096
+#: ``pretrained_cfg`` entries that describe the classifier's outputs; a new head drops them.
+HEAD_FIELDS = ("labels", "test_accuracy", "metrics")
+
+
+def without_head_fields(pretrained_cfg: dict[str, Any]) -> dict[str, Any]:
+    """``pretrained_cfg`` less what described the classifier (:data:`HEAD_FIELDS`)."""
+    return {k: v for k, v in pretrained_cfg.items() if k not in HEAD_FIELDS}
 
 
 def _check_number(name: str, value: Any, low: float, high: float, *, integer: bool) -> None:
@@ -161,8 +168,8 @@ class MobileNetV1(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier by a freshly initialised one with ``num_classes`` outputs.
 
-        ``pretrained_cfg`` forgets what described the old head (``labels``,
-        ``test_accuracy``) and keeps where the backbone weights came from.
+        ``pretrained_cfg`` forgets what described the old head (:data:`HEAD_FIELDS`) and
+        keeps where the backbone weights came from.
 
         Args:
             num_classes: New number of outputs; 0 removes the classifier.
@@ -173,9 +180,7 @@ class MobileNetV1(nn.Module):
         self.classifier = self._make_classifier(num_classes).to(weight.device, weight.dtype)
         if isinstance(self.classifier, nn.Linear):
             _init_linear(self.classifier)
-        stale = ("labels", "test_accuracy")  # they described the old head's outputs
-        kept = {k: v for k, v in self.pretrained_cfg.items() if k not in stale}
-        self.pretrained_cfg = {**kept, "num_classes": num_classes}
+        self.pretrained_cfg = {**without_head_fields(self.pretrained_cfg), "num_classes": num_classes}
 
     def fuse(self) -> MobileNetV1:
         """A copy with every BatchNorm folded into its convolution, for fast inference.

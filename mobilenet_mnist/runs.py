@@ -32,10 +32,7 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     """
     if weights not in ("final", "raw"):
         raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")
-    path = Path(run_dir) / CHECKPOINT_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"No {CHECKPOINT_NAME} in {run_dir}: is it a training run folder?")
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
     cfg = TrainConfig.from_dict(checkpoint["config"])
     model = build_model(cfg, num_classes=len(DATASETS[cfg.dataset].classes))
     state = checkpoint["model"]
@@ -60,7 +57,7 @@ def read_checkpoint(path: str | Path) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No training checkpoint at {path}.")
+        raise FileNotFoundError(f"No {path.name} in {path.parent}: is it a training run folder?")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt files raise UnpicklingError, RuntimeError, EOFError, ...

@@ -326,3 +326,11 @@ def test_release_tag_matches_the_package_version() -> None:
     import mobilenet_mnist
 
     assert f"v{mobilenet_mnist.__version__}" == DEFAULT_REVISION
+
+
+def test_pretrained_weights_with_a_new_head_do_not_claim_the_old_heads_labels_or_accuracy() -> None:
+    kept = mobilenet_v1(pretrained=True)
+    assert kept.pretrained_cfg["labels"][0] == "0" and kept.pretrained_cfg["test_accuracy"][32] > 99
+    fresh = mobilenet_v1(pretrained=True, num_classes=26)
+    assert "labels" not in fresh.pretrained_cfg and "test_accuracy" not in fresh.pretrained_cfg
+    assert fresh.pretrained_cfg["name"] == "mobilenet_v1_100.mnist"  # where the backbone came from

@@ -130,5 +130,5 @@ def test_extend_run_refuses_what_would_not_continue_the_schedule(tmp_path: Path)
     extend_run(tmp_path / "short", TrainConfig.from_dict({**TINY, **SWA}), tmp_path / "long")
     with pytest.raises(FileExistsError, match="extend into a new, empty run folder"):
         extend_run(tmp_path / "short", TrainConfig.from_dict({**TINY, **SWA}), tmp_path / "long")
-    with pytest.raises(FileNotFoundError, match="No training checkpoint at"):
+    with pytest.raises(FileNotFoundError, match=r"No last\.ckpt in .*missing: is it a training run folder\?"):
         extend_run(tmp_path / "missing", TrainConfig.from_dict({**TINY, **SWA}), tmp_path / "y")
