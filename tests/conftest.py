@@ -15,6 +15,24 @@ MNIST_DIR = Path(os.environ.get("MOBILENET_MNIST_TEST_DATA", REPO_ROOT.parent / 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        help="also run the slow end-to-end tests (training runs, full test-set evaluations, torchrun)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) the tests marked ``slow`` unless ``--runslow`` or ``-m`` asks for them."""
+    if config.getoption("--runslow") or config.getoption("markexpr"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Folder with the four MNIST IDX files; tests fail (not skip) if it is missing."""

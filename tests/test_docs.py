@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs"
 sys.path.insert(0, str(DOCS_DIR / "_ext"))
 sys.path.insert(0, str(DOCS_DIR))
+# The docs extensions import Sphinx: without the docs extra these tests cannot run.
+pytest.importorskip("sphinx", reason='needs the docs extra: pip install -e ".[docs]"')
 
 from check_links import check_site  # noqa: E402  (docs/ is not a package)
 from mnist_docs import api, errors, pareto, recipe, zoo  # noqa: E402
