@@ -1,6 +1,6 @@
 """How long each published recipe would train on this machine's CPU, estimated.
 
-For each preset, :func:`mobilenet_mnist.benchmark.time_recipe_epoch`: ``--steps`` timed
+For each preset, :func:`mobilenet_mnist.deploy.benchmark.time_recipe_epoch`: ``--steps`` timed
 steps of the real training loop on random-initialised weights (after a warm-up), scaled to
 an epoch, plus one validation pass; times the preset's epochs. Run it on an idle
 machine. Writes ``benchmarks/results/cpu_epoch_time.{json,md}``.
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from mobilenet_mnist.benchmark import time_recipe_epoch
-from mobilenet_mnist.data import load_dataset, train_val_split
-from mobilenet_mnist.training import get_preset
+from mobilenet_mnist.data.datasets import load_dataset, train_val_split
+from mobilenet_mnist.deploy.benchmark import time_recipe_epoch
+from mobilenet_mnist.training.loop import get_preset
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = ("mnist_100", "mnist_075", "mnist_050", "mnist_025", "fashion_100")

@@ -2,7 +2,7 @@
 
 For one model, in one run, on the same 10,000 test images and the same batch of 256:
 
-* ``PyTorch fp32 fast path`` (:func:`~mobilenet_mnist.optimize.optimize_for_inference`:
+* ``PyTorch fp32 fast path`` (:func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference`:
   BatchNorm folded, channels_last, inference mode) — the reference every speed is
   divided by;
 * ``PyTorch fp32 eager`` (unfused NCHW, as a user would first run it);
@@ -40,12 +40,12 @@ import torch
 from torch import nn
 
 from mobilenet_mnist import create_model
-from mobilenet_mnist.benchmark import machine_info
-from mobilenet_mnist.data import load_dataset, preprocess
-from mobilenet_mnist.export import export_model, require_onnx
-from mobilenet_mnist.fileio import atomic_write_bytes
-from mobilenet_mnist.optimize import optimize_for_inference
-from mobilenet_mnist.quantize import DEFAULT_NUM_CALIBRATION, quantize_onnx
+from mobilenet_mnist.data.datasets import load_dataset, preprocess
+from mobilenet_mnist.deploy.benchmark import machine_info
+from mobilenet_mnist.deploy.export import export_model, require_onnx
+from mobilenet_mnist.deploy.optimize import optimize_for_inference
+from mobilenet_mnist.deploy.quantize import DEFAULT_NUM_CALIBRATION, quantize_onnx
+from mobilenet_mnist.utils.files import atomic_write_bytes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BATCH = 256
@@ -70,7 +70,7 @@ def load_model(source: str, random_weights: bool) -> nn.Module:
     if random_weights:
         return create_model(source.partition(".")[0]).eval()
     if Path(source).exists():
-        from mobilenet_mnist.hub import from_pretrained
+        from mobilenet_mnist.hub.core import from_pretrained
 
         return from_pretrained(source).eval()
     return create_model(source, pretrained=True).eval()

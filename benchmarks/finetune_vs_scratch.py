@@ -1,6 +1,6 @@
 """Fine-tuned from MNIST weights vs trained from scratch on Fashion-MNIST, same budget.
 
-Both runs use one recipe (:class:`~mobilenet_mnist.training.TrainConfig`: same epochs, steps,
+Both runs use one recipe (:class:`~mobilenet_mnist.training.loop.TrainConfig`: same epochs, steps,
 batch, schedule, augmentation and seed) and the same data; the only difference is the
 starting point: the pretrained MNIST backbone with a fresh head, or random weights.
 Validation accuracy (5,000 images held out from the training set) is measured before
@@ -30,12 +30,12 @@ from typing import Any
 
 import torch
 
-from mobilenet_mnist.data import ImageTensors, load_dataset, train_val_split
-from mobilenet_mnist.evaluation import evaluate
-from mobilenet_mnist.factory import mobilenet_v1, model_name_for_width
-from mobilenet_mnist.fileio import atomic_path, atomic_write_bytes
-from mobilenet_mnist.model import MobileNetV1
-from mobilenet_mnist.training import TrainConfig, fit
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, train_val_split
+from mobilenet_mnist.models.factory import mobilenet_v1, model_name_for_width
+from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.training.evaluation import evaluate
+from mobilenet_mnist.training.loop import TrainConfig, fit
+from mobilenet_mnist.utils.files import atomic_path, atomic_write_bytes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SIDE = 32

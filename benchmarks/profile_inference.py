@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobilenet_mnist import mobilenet_v1, profile_model
-from mobilenet_mnist.optimize import optimize_for_inference
+from mobilenet_mnist.deploy.optimize import optimize_for_inference
 
 CONV_OPS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward", "aten::thnn_conv2d",
             "aten::_convolution_depthwise2d", "aten::addmm", "aten::mm")

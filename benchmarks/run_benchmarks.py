@@ -20,7 +20,7 @@ from pathlib import Path
 # Run from a fresh clone without installing: put the repository root on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mobilenet_mnist.benchmark import add_arguments, config_from_args, run_from_args, to_markdown
+from mobilenet_mnist.deploy.benchmark import add_arguments, config_from_args, run_from_args, to_markdown
 
 
 def main(argv: list[str] | None = None) -> int:

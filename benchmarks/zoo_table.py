@@ -31,9 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobilenet_mnist import create_model, optimize_for_inference, profile_model
-from mobilenet_mnist.benchmark import machine_info, time_calls
-from mobilenet_mnist.fileio import atomic_write_bytes
-from mobilenet_mnist.pretrained import get_pretrained_cfg, list_pretrained
+from mobilenet_mnist.deploy.benchmark import machine_info, time_calls
+from mobilenet_mnist.models.pretrained import get_pretrained_cfg, list_pretrained
+from mobilenet_mnist.utils.files import atomic_write_bytes
 
 SIZES = (32, 28, 24)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from mobilenet_mnist import from_pretrained, mobilenet_v1
-from mobilenet_mnist.export import (
+from mobilenet_mnist.deploy.export import (
     FORMATS,
     export_onnx,
     export_program,

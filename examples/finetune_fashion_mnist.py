@@ -41,13 +41,13 @@ from pathlib import Path
 
 import torch
 
-from mobilenet_mnist.data import ImageTensors, load_dataset, train_val_split
-from mobilenet_mnist.evaluation import evaluate
-from mobilenet_mnist.factory import mobilenet_v1, model_name_for_width
-from mobilenet_mnist.finetune import freeze_backbone, unfreeze_backbone
-from mobilenet_mnist.hub import save_pretrained
-from mobilenet_mnist.model import MobileNetV1
-from mobilenet_mnist.training import CHECKPOINT_NAME, TrainConfig, fit
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, train_val_split
+from mobilenet_mnist.hub.core import save_pretrained
+from mobilenet_mnist.models.factory import mobilenet_v1, model_name_for_width
+from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.training.evaluation import evaluate
+from mobilenet_mnist.training.finetune import freeze_backbone, unfreeze_backbone
+from mobilenet_mnist.training.loop import CHECKPOINT_NAME, TrainConfig, fit
 
 DATASET = "fashion_mnist"
 VAL_SIZE = 5_000

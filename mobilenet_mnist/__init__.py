@@ -1,95 +1,83 @@
 """mobilenet-mnist: MobileNet V1 for small grayscale images, with pretrained MNIST weights.
 
-Only the model code is imported eagerly; weights, data, training and export helpers are
-loaded on first use, so ``import mobilenet_mnist`` stays light and never downloads.
+The top level holds what a user needs: build and list models, load and save weights,
+preprocess images, train, evaluate, run fast and export. Everything else lives in the
+subpackages :mod:`~mobilenet_mnist.models`, :mod:`~mobilenet_mnist.hub.core`,
+:mod:`~mobilenet_mnist.data.datasets`, :mod:`~mobilenet_mnist.training.loop` and
+:mod:`~mobilenet_mnist.deploy`. Only the model code is imported eagerly; the rest loads
+on first use, so ``import mobilenet_mnist`` stays light and never downloads.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib as _importlib
+from typing import Any as _Any
 
-from .archs import ArchConfig, LayerConfig, get_arch, list_archs, register_arch
-from .factory import (
+from . import _compat
+from .models import (
+    ArchConfig,
+    LayerConfig,
+    MobileNetV1,
+    PretrainedCfg,
     create_model,
+    list_archs,
     list_models,
+    list_pretrained,
     mobilenet_v1,
-    mobilenet_v1_025,
-    mobilenet_v1_050,
-    mobilenet_v1_075,
-    mobilenet_v1_100,
+    profile_model,
+    register_arch,
     register_model,
 )
-from .layers import ConvBnAct, DepthwiseSeparable
-from .model import MobileNetV1
-from .profile import LayerCost, ModelCost, count_params, profile_model
+from .version import __version__
 
-__version__ = "0.2.0"
-
-# Public names defined in modules with heavier imports, loaded on first attribute access.
+# Public names from subpackages with heavier imports: name → subpackage, loaded on first use.
 _LAZY: dict[str, str] = {
-    "save_pretrained": "hub",
-    "from_pretrained": "hub",
-    "push_to_hub": "hub",
     "load_pretrained": "hub",
+    "from_pretrained": "hub",
+    "save_pretrained": "hub",
+    "push_to_hub": "hub",
     "WeightsUnavailableError": "hub",
-    "PretrainedCfg": "pretrained",
-    "list_pretrained": "pretrained",
-    "get_pretrained_cfg": "pretrained",
-    "register_pretrained": "pretrained",
-    "ImageTensors": "data",
     "load_dataset": "data",
     "preprocess": "data",
     "create_transform": "data",
-    "train_val_split": "data",
-    "AugmentConfig": "augment",
     "TrainConfig": "training",
-    "TrainResult": "training",
+    "get_preset": "training",
     "train": "training",
     "fit": "training",
-    "get_preset": "training",
-    "freeze_backbone": "finetune",
-    "unfreeze_backbone": "finetune",
-    "param_groups": "finetune",
-    "tensors_from_dataset": "finetune",
-    "EvalResult": "evaluation",
-    "evaluate": "evaluation",
-    "fuse_conv_bn": "optimize",
-    "optimize_for_inference": "optimize",
-    "InferenceWrapper": "optimize",
-    "export_model": "export",
-    "quantize_onnx": "quantize",
+    "evaluate": "training",
+    "freeze_backbone": "training",
+    "optimize_for_inference": "deploy",
+    "export_model": "deploy",
 }
 
 __all__ = [
+    "__version__",
     "ArchConfig",
     "LayerConfig",
-    "get_arch",
-    "list_archs",
-    "register_arch",
     "MobileNetV1",
-    "ConvBnAct",
-    "DepthwiseSeparable",
-    "mobilenet_v1",
-    "mobilenet_v1_100",
-    "mobilenet_v1_075",
-    "mobilenet_v1_050",
-    "mobilenet_v1_025",
+    "PretrainedCfg",
     "create_model",
+    "list_archs",
     "list_models",
-    "register_model",
-    "LayerCost",
-    "ModelCost",
-    "count_params",
+    "list_pretrained",
+    "mobilenet_v1",
     "profile_model",
-    "__version__",
+    "register_arch",
+    "register_model",
     *_LAZY,
 ]
 
+_compat.install()
 
-def __getattr__(name: str) -> Any:
+
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _compat.moved_name(name)
+
+
+def __dir__() -> list[str]:
+    """The public API and the subpackages, for tab completion."""
+    return sorted([*__all__, "models", "hub", "data", "training", "deploy", "cli"])

@@ -89,28 +89,28 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate
-    from .training import get_preset, train
+    from .training.evaluation import evaluate
+    from .training.loop import get_preset, train
 
     cfg = get_preset(args.preset, **_train_overrides(args))  # checks the model name before data loads
     resume = args.resume
     if args.extend is not None:
-        from .training import CHECKPOINT_NAME, extend_run
+        from .training.loop import CHECKPOINT_NAME, extend_run
 
         if not (args.output / CHECKPOINT_NAME).exists():  # else: an extension already under way
             extend_run(args.extend, cfg, args.output)
         resume = True
     result = train(cfg, args.data_dir, args.output, resume=resume, download=args.download)
-    from .distributed import get_dist_context
+    from .training.distributed import get_dist_context
 
     if not get_dist_context().is_main:
         return 0
-    from .data import load_dataset
+    from .data.datasets import load_dataset
 
     test = load_dataset(cfg.dataset, "test", args.data_dir)
     scores = {size: evaluate(result.model, test, size).accuracy for size in cfg.eval_sizes}
     if args.save_pretrained is not None:
-        from .hub import save_pretrained
+        from .hub.core import save_pretrained
 
         save_pretrained(result.model, args.save_pretrained)
     _out(json.dumps({"train_time_s": round(result.train_time_s, 1), "test_accuracy": scores}))
@@ -120,16 +120,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- evaluate
 def _load_model(name: str) -> Any:
     """A model from a registered weight name, a local file/folder or a Hub repo id."""
-    from .factory import create_model, list_models
+    from .models.factory import create_model, list_models
 
     if Path(name).exists() or ("/" in name and "." not in name.split("/")[0]):
-        from .hub import from_pretrained
+        from .hub.core import from_pretrained
 
         return from_pretrained(name)
     base = name.partition(".")[0]
     if base in list_models():
         return create_model(name, pretrained=True)
-    from .hub import from_pretrained
+    from .hub.core import from_pretrained
 
     return from_pretrained(name)
 
@@ -145,8 +145,8 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .evaluation import evaluate
+    from .data.datasets import load_dataset
+    from .training.evaluation import evaluate
 
     model = _load_model(args.name).eval()
     sizes = args.resolution or [model.input_size]
@@ -181,7 +181,7 @@ def _add_predict(sub: Any) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from .data import _to_batch, create_transform
+    from .data.datasets import _to_batch, create_transform
 
     model = _load_model(args.model).eval()
     transform = create_transform(model.pretrained_cfg)
@@ -229,7 +229,7 @@ def _add_list(sub: Any) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .factory import list_models
+    from .models.factory import list_models
 
     for name in list_models(args.pattern, pretrained=args.pretrained):
         _out(name)
@@ -243,11 +243,11 @@ def _add_info(sub: Any) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .factory import check_model_name, create_model
-    from .profile import profile_model
+    from .models.factory import check_model_name, create_model
+    from .models.profile import profile_model
 
     if "." in args.name:
-        from .pretrained import get_pretrained_cfg
+        from .models.pretrained import get_pretrained_cfg
 
         _out(json.dumps(get_pretrained_cfg(args.name).to_dict(), indent=2, default=str))
         return 0
@@ -276,11 +276,11 @@ def _add_publish(sub: Any) -> None:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .evaluation import evaluate
-    from .pretrained import DEFAULT_REVISION
-    from .publish import publish_checkpoint
-    from .runs import load_run
+    from .data.datasets import load_dataset
+    from .hub.publish import publish_checkpoint
+    from .models.pretrained import DEFAULT_REVISION
+    from .training.evaluation import evaluate
+    from .training.runs import load_run
 
     model, cfg, info = load_run(args.run_dir, args.weights)
     test = load_dataset(cfg.dataset, "test", args.data_dir)
@@ -306,12 +306,12 @@ def _add_export(sub: Any) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_model
+    from .deploy.export import export_model
 
     model = _load_model(args.name).eval()
     calibration = None
     if args.int8:
-        from .data import load_dataset
+        from .data.datasets import load_dataset
 
         calibration = load_dataset(model.pretrained_cfg.get("dataset") or "mnist", "train", args.data_dir).images
     path = export_model(model, args.output, format=args.format, int8=args.int8, calibration_images=calibration)
@@ -320,7 +320,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _add_benchmark(sub: Any) -> None:
-    from .benchmark import add_arguments
+    from .deploy.benchmark import add_arguments
 
     p = sub.add_parser("benchmark", help="speed side by side: fast path, naive, timm and torchvision peers")
     add_arguments(p)
@@ -328,7 +328,7 @@ def _add_benchmark(sub: Any) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import run_from_args, to_markdown
+    from .deploy.benchmark import run_from_args, to_markdown
 
     result, markdown_path, json_path = run_from_args(args)
     _out(to_markdown(result))

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from mobilenet_mnist import MobileNetV1, list_models, mobilenet_v1
-from mobilenet_mnist.data import ImageTensors, load_dataset, preprocess
-from mobilenet_mnist.hub import WeightsUnavailableError
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, preprocess
+from mobilenet_mnist.hub.core import WeightsUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -91,12 +91,12 @@ def set_hf_offline(monkeypatch: pytest.MonkeyPatch, cache_dir: str | Path | None
 
 
 def use_temp_registry(monkeypatch: pytest.MonkeyPatch, root: str | Path) -> Path:
-    """Give ``mobilenet_mnist.pretrained`` an empty registry and weights folder under ``root``.
+    """Give ``mobilenet_mnist.models.pretrained`` an empty registry and weights folder under ``root``.
 
     Returns:
         The temporary weights folder (its ``registry.json`` does not exist yet).
     """
-    from mobilenet_mnist import pretrained
+    from mobilenet_mnist.models import pretrained
 
     weights_dir = Path(root) / "package_weights"
     weights_dir.mkdir(parents=True, exist_ok=True)

@@ -7,16 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from mobilenet_mnist import (
-    ArchConfig,
-    LayerConfig,
-    MobileNetV1,
-    get_arch,
-    list_archs,
-    mobilenet_v1,
-    register_arch,
-)
-from mobilenet_mnist import archs as archs_module
+from mobilenet_mnist import ArchConfig, LayerConfig, MobileNetV1, list_archs, mobilenet_v1, register_arch
+from mobilenet_mnist.models import archs as archs_module
+from mobilenet_mnist.models import get_arch
 
 TINY = ArchConfig(
     name="tiny_test_arch",

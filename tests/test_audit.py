@@ -36,47 +36,40 @@ from torch import nn
 import mobilenet_mnist
 from mobilenet_mnist import (
     ArchConfig,
-    AugmentConfig,
     LayerConfig,
     PretrainedCfg,
-    count_params,
     create_model,
     create_transform,
     evaluate,
     fit,
     freeze_backbone,
     from_pretrained,
-    fuse_conv_bn,
-    get_arch,
     get_preset,
-    get_pretrained_cfg,
     list_models,
     load_dataset,
     load_pretrained,
     mobilenet_v1,
-    mobilenet_v1_025,
     optimize_for_inference,
-    param_groups,
     preprocess,
     profile_model,
     push_to_hub,
     register_arch,
     register_model,
-    register_pretrained,
     save_pretrained,
-    tensors_from_dataset,
     train,
-    train_val_split,
-    unfreeze_backbone,
 )
-from mobilenet_mnist.archs import MNIST_ARCH
 from mobilenet_mnist.cli import main
-from mobilenet_mnist.data import ImageTensors, read_idx
-from mobilenet_mnist.evaluation import EvalResult, predict_logits
-from mobilenet_mnist.export import export_model
-from mobilenet_mnist.quantize import quantize_onnx
-from mobilenet_mnist.runs import load_run
-from mobilenet_mnist.training import TrainConfig
+from mobilenet_mnist.data import AugmentConfig, train_val_split
+from mobilenet_mnist.data.datasets import ImageTensors, read_idx
+from mobilenet_mnist.deploy import fuse_conv_bn
+from mobilenet_mnist.deploy.export import export_model
+from mobilenet_mnist.deploy.quantize import quantize_onnx
+from mobilenet_mnist.models import count_params, get_arch, get_pretrained_cfg, mobilenet_v1_025, register_pretrained
+from mobilenet_mnist.models.archs import MNIST_ARCH
+from mobilenet_mnist.training import param_groups, tensors_from_dataset, unfreeze_backbone
+from mobilenet_mnist.training.evaluation import EvalResult, predict_logits
+from mobilenet_mnist.training.loop import TrainConfig
+from mobilenet_mnist.training.runs import load_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_PAGE = REPO_ROOT / "docs" / "robustness.rst"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mobilenet_mnist.augment import AugmentConfig, augment_batch, random_affine_thetas
+from mobilenet_mnist.data.augment import AugmentConfig, augment_batch, random_affine_thetas
 
 
 def asymmetric_images(n: int = 6) -> torch.Tensor:

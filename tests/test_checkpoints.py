@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from hub_cache import seed_hf_cache, set_hf_offline
 
-from mobilenet_mnist import create_model, get_pretrained_cfg, list_pretrained, profile_model
-from mobilenet_mnist.data import load_dataset
-from mobilenet_mnist.evaluation import evaluate
-from mobilenet_mnist.pretrained import sha256_file, shipped_weights_path
+from mobilenet_mnist import create_model, list_pretrained, profile_model
+from mobilenet_mnist.data.datasets import load_dataset
+from mobilenet_mnist.models import get_pretrained_cfg
+from mobilenet_mnist.models.pretrained import sha256_file, shipped_weights_path
+from mobilenet_mnist.training.evaluation import evaluate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = list_pretrained()
@@ -80,7 +81,7 @@ def _published_runs() -> dict[str, str]:
 def test_preset_is_the_recipe_that_trained_the_published_checkpoint(preset: str) -> None:
     import json
 
-    from mobilenet_mnist.training import RUNTIME_FIELDS, get_preset
+    from mobilenet_mnist.training.loop import RUNTIME_FIELDS, get_preset
 
     record = json.loads(TRAIN_RECORD.read_text())
     round_name, job = record["published"][preset].split("/")  # e.g. "1/m100_wd5"
@@ -94,7 +95,7 @@ def test_preset_is_the_recipe_that_trained_the_published_checkpoint(preset: str)
 
 @pytest.mark.parametrize("name", PUBLISHED)
 def test_registry_recipe_names_a_preset_and_the_card_says_where_it_trained(name: str) -> None:
-    from mobilenet_mnist.training import PRESETS
+    from mobilenet_mnist.training.loop import PRESETS
 
     cfg = get_pretrained_cfg(name)
     preset = cfg.recipe.split("--preset ")[1].split()[0]

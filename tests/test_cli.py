@@ -11,7 +11,7 @@ from PIL import Image
 
 from mobilenet_mnist import mobilenet_v1, save_pretrained
 from mobilenet_mnist.cli import main
-from mobilenet_mnist.data import load_dataset
+from mobilenet_mnist.data.datasets import load_dataset
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -166,7 +166,7 @@ def test_publish_scores_a_run_and_writes_where_it_trained(
 ) -> None:
     from hub_cache import use_temp_registry
 
-    from mobilenet_mnist.pretrained import read_registry_file
+    from mobilenet_mnist.models.pretrained import read_registry_file
 
     weights_dir = use_temp_registry(monkeypatch, tmp_path)
     run_dir, config = tmp_path / "run", tmp_path / "short.json"

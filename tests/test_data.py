@@ -12,9 +12,16 @@ import pytest
 import torch
 from PIL import Image
 
-from mobilenet_mnist.augment import AugmentConfig, augment_batch
-from mobilenet_mnist.data import create_transform, load_dataset, preprocess, read_idx, resize_normalize, train_val_split
-from mobilenet_mnist.factory import mobilenet_v1
+from mobilenet_mnist.data.augment import AugmentConfig, augment_batch
+from mobilenet_mnist.data.datasets import (
+    create_transform,
+    load_dataset,
+    preprocess,
+    read_idx,
+    resize_normalize,
+    train_val_split,
+)
+from mobilenet_mnist.models.factory import mobilenet_v1
 
 # MD5 of the decompressed files, from ../shared/data/mnist/README.md.
 MNIST_MD5 = {

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mobilenet_mnist.distributed import get_dist_context
+from mobilenet_mnist.training.distributed import get_dist_context
 
 WORKER = Path(__file__).parent / "ddp_worker.py"
 

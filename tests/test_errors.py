@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from mobilenet_mnist import (
-    MobileNetV1,
-    create_model,
-    get_arch,
-    list_models,
-    mobilenet_v1,
-    register_model,
-)
-from mobilenet_mnist import factory as factory_module
+from mobilenet_mnist import MobileNetV1, create_model, list_models, mobilenet_v1, register_model
+from mobilenet_mnist.models import factory as factory_module
+from mobilenet_mnist.models import get_arch
 
 PACKAGE_DIR = Path(__import__("mobilenet_mnist").__file__).resolve().parent
 
@@ -213,7 +207,7 @@ def test_pretrained_for_an_arch_without_weights() -> None:
 
 
 def test_pretrained_unknown_tag_lists_valid_names() -> None:
-    from mobilenet_mnist.pretrained import list_pretrained
+    from mobilenet_mnist.models.pretrained import list_pretrained
 
     with pytest.raises(KeyError) as excinfo:
         create_model("mobilenet_v1_050.sometag", pretrained=True)

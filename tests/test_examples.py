@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 from random_weights import randomize
 
-from mobilenet_mnist.data import create_transform, load_dataset
-from mobilenet_mnist.evaluation import evaluate
-from mobilenet_mnist.factory import mobilenet_v1
-from mobilenet_mnist.hub import from_pretrained, save_pretrained
+from mobilenet_mnist.data.datasets import create_transform, load_dataset
+from mobilenet_mnist.hub.core import from_pretrained, save_pretrained
+from mobilenet_mnist.models.factory import mobilenet_v1
+from mobilenet_mnist.training.evaluation import evaluate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "examples"

@@ -21,7 +21,7 @@ from torch import nn
 
 import mobilenet_mnist
 from mobilenet_mnist import list_models, mobilenet_v1
-from mobilenet_mnist.export import (
+from mobilenet_mnist.deploy.export import (
     DEFAULT_OPSET,
     FORMATS,
     INSTALL_HINT,

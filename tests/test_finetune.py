@@ -18,19 +18,19 @@ from PIL import Image
 from test_examples import run_example
 from torch import nn
 
-from mobilenet_mnist.augment import AugmentConfig
-from mobilenet_mnist.data import ImageTensors, load_dataset
-from mobilenet_mnist.evaluation import evaluate
-from mobilenet_mnist.factory import mobilenet_v1
-from mobilenet_mnist.finetune import (
+from mobilenet_mnist.data.augment import AugmentConfig
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset
+from mobilenet_mnist.hub.core import from_pretrained, save_pretrained
+from mobilenet_mnist.models.factory import mobilenet_v1
+from mobilenet_mnist.training.evaluation import evaluate
+from mobilenet_mnist.training.finetune import (
     FrozenStatsBatchNorm2d,
     freeze_backbone,
     param_groups,
     tensors_from_dataset,
     unfreeze_backbone,
 )
-from mobilenet_mnist.hub import from_pretrained, save_pretrained
-from mobilenet_mnist.training import TrainConfig, fit
+from mobilenet_mnist.training.loop import TrainConfig, fit
 
 HEAD = {"classifier.weight", "classifier.bias"}
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

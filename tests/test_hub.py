@@ -17,18 +17,19 @@ import yaml
 from hub_cache import seed_hf_cache, set_hf_offline, use_temp_registry
 from random_weights import randomize
 
-from mobilenet_mnist import hub, pretrained
-from mobilenet_mnist.archs import MNIST_ARCH, ArchConfig
-from mobilenet_mnist.factory import create_model, list_models, mobilenet_v1
-from mobilenet_mnist.hub import (
+from mobilenet_mnist.hub import core as hub
+from mobilenet_mnist.hub.core import (
     WeightsUnavailableError,
     from_pretrained,
     load_pretrained,
     push_to_hub,
     save_pretrained,
 )
-from mobilenet_mnist.model import MobileNetV1
-from mobilenet_mnist.pretrained import PretrainedCfg, read_registry_file, register_pretrained
+from mobilenet_mnist.models import pretrained
+from mobilenet_mnist.models.archs import MNIST_ARCH, ArchConfig
+from mobilenet_mnist.models.factory import create_model, list_models, mobilenet_v1
+from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.models.pretrained import PretrainedCfg, read_registry_file, register_pretrained
 
 REPO = "someone/mnist-digits"
 NAME = "mobilenet_v1_025.mnist"
@@ -467,7 +468,7 @@ def test_push_to_hub_checks_repo_id(small_model: MobileNetV1) -> None:
 
 def test_import_does_not_load_huggingface_hub() -> None:
     code = (
-        "import sys, mobilenet_mnist, mobilenet_mnist.hub, mobilenet_mnist.pretrained;"
+        "import sys, mobilenet_mnist, mobilenet_mnist.hub.core, mobilenet_mnist.models.pretrained;"
         "print('huggingface_hub' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

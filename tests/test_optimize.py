@@ -18,7 +18,7 @@ from random_weights import randomize
 from torch import nn
 
 from mobilenet_mnist import create_model, list_models, mobilenet_v1
-from mobilenet_mnist.benchmark import (
+from mobilenet_mnist.deploy.benchmark import (
     BenchmarkConfig,
     make_train_step,
     measure_matmul_peak,
@@ -28,7 +28,7 @@ from mobilenet_mnist.benchmark import (
     to_markdown,
     write_results,
 )
-from mobilenet_mnist.optimize import (
+from mobilenet_mnist.deploy.optimize import (
     InferenceWrapper,
     bf16_supported,
     fuse_conv_bn,
@@ -227,7 +227,7 @@ def test_compiled_path_matches() -> None:
 def _quickly_trained(mnist_dir: Path) -> nn.Module:
     """α=0.25 trained for a few dozen steps: far from converged, but clearly not random."""
     from mobilenet_mnist import load_dataset
-    from mobilenet_mnist.data import resize_normalize
+    from mobilenet_mnist.data.datasets import resize_normalize
 
     data = load_dataset("mnist", "train", root=mnist_dir)
     images = resize_normalize(data.images[:2048].unsqueeze(1), 32, (0.1307,), (0.3081,))
@@ -249,7 +249,7 @@ def _quickly_trained(mnist_dir: Path) -> nn.Module:
 
 def test_fast_path_same_predictions_on_mnist(mnist_dir: Path) -> None:
     from mobilenet_mnist import load_dataset
-    from mobilenet_mnist.data import resize_normalize
+    from mobilenet_mnist.data.datasets import resize_normalize
 
     model = _quickly_trained(mnist_dir)
     test = load_dataset("mnist", "test", root=mnist_dir)
@@ -333,7 +333,7 @@ def test_bf16_way_runs_only_with_native_bf16() -> None:
 
 
 def test_peer_costs_are_counted_for_one_channel() -> None:
-    from mobilenet_mnist.benchmark import _build_peer, _costs
+    from mobilenet_mnist.deploy.benchmark import _build_peer, _costs
 
     model = _build_peer("torchvision/mobilenet_v2").eval()
     params, macs = _costs(model, 32)

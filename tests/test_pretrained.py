@@ -13,11 +13,12 @@ import torch
 from hub_cache import set_hf_offline, use_temp_registry
 from random_weights import randomize
 
-from mobilenet_mnist import pretrained
-from mobilenet_mnist.factory import list_models, mobilenet_v1
-from mobilenet_mnist.hub import save_pretrained
-from mobilenet_mnist.model import MobileNetV1
-from mobilenet_mnist.pretrained import (
+from mobilenet_mnist.hub.core import save_pretrained
+from mobilenet_mnist.hub.publish import publish_checkpoint, upload_checkpoint
+from mobilenet_mnist.models import pretrained
+from mobilenet_mnist.models.factory import list_models, mobilenet_v1
+from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.models.pretrained import (
     DEFAULT_REVISION,
     PretrainedCfg,
     get_pretrained_cfg,
@@ -26,8 +27,7 @@ from mobilenet_mnist.pretrained import (
     register_pretrained,
     write_registry_entry,
 )
-from mobilenet_mnist.profile import profile_model
-from mobilenet_mnist.publish import publish_checkpoint, upload_checkpoint
+from mobilenet_mnist.models.profile import profile_model
 
 SHA = "ab" * 32
 

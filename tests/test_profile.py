@@ -6,17 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mobilenet_mnist import (
-    ArchConfig,
-    LayerCost,
-    ModelCost,
-    count_params,
-    create_model,
-    get_arch,
-    list_models,
-    mobilenet_v1,
-    profile_model,
-)
+from mobilenet_mnist import ArchConfig, create_model, list_models, mobilenet_v1, profile_model
+from mobilenet_mnist.models import LayerCost, ModelCost, count_params, get_arch
 
 REL = 0.02  # the tolerance against the paper
 

@@ -19,13 +19,13 @@ from deploy_helpers import mnist_inputs, mnist_split, small_trained_model
 from torch import nn
 
 from mobilenet_mnist import from_pretrained
-from mobilenet_mnist.export import (
+from mobilenet_mnist.deploy.export import (
     MissingExtraError,
     export_model,
     export_onnx,
     read_onnx_metadata,
 )
-from mobilenet_mnist.quantize import (
+from mobilenet_mnist.deploy.quantize import (
     calibration_inputs,
     quantize_int8,
     quantize_onnx,
@@ -177,7 +177,7 @@ def test_calibration_subset_is_fixed_and_sized(train_images):
 
 
 def test_uint8_calibration_images_are_preprocessed_like_inference(model, train_images):
-    from mobilenet_mnist.data import preprocess
+    from mobilenet_mnist.data.datasets import preprocess
 
     inputs = calibration_inputs(model, train_images[:4])
     torch.testing.assert_close(inputs, preprocess(train_images[:4]))

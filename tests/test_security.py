@@ -11,8 +11,8 @@ import torch
 
 import mobilenet_mnist
 from mobilenet_mnist import mobilenet_v1, save_pretrained
-from mobilenet_mnist.fileio import atomic_write_bytes
-from mobilenet_mnist.training import _atomic_torch_save
+from mobilenet_mnist.training.loop import _atomic_torch_save
+from mobilenet_mnist.utils.files import atomic_write_bytes
 
 PACKAGE = Path(mobilenet_mnist.__file__).parent
 

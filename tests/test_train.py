@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mobilenet_mnist.data import ImageTensors
-from mobilenet_mnist.factory import create_model
-from mobilenet_mnist.training import TrainConfig, TrainResult, fit, get_preset
+from mobilenet_mnist.data.datasets import ImageTensors
+from mobilenet_mnist.models.factory import create_model
+from mobilenet_mnist.training.loop import TrainConfig, TrainResult, fit, get_preset
 
 TINY = {
     "model": "mobilenet_v1_025",
@@ -72,7 +72,7 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path: Path) -> None:
 
 def _run_until_epoch(output_dir: Path, stop_after: int) -> None:
     """Run the tiny recipe and keep only the checkpoint of epoch ``stop_after`` (as if killed then)."""
-    import mobilenet_mnist.training as train_module
+    import mobilenet_mnist.training.loop as train_module
 
     saves: list[int] = []
     original = train_module._atomic_torch_save
@@ -170,7 +170,7 @@ def test_config_validation_and_presets(tmp_path: Path) -> None:
 
 
 def test_init_from_keeps_the_pretrained_backbone_and_starts_a_new_head() -> None:
-    from mobilenet_mnist.training import build_model
+    from mobilenet_mnist.training.loop import build_model
 
     pretrained = create_model("mobilenet_v1_100.mnist", pretrained=True)
     cfg = TrainConfig(model="mobilenet_v1_100", init_from="mobilenet_v1_100.mnist", seed=3)
@@ -199,7 +199,7 @@ def test_fashion_preset_is_a_complete_recipe() -> None:
 
 @pytest.mark.parametrize("swa", [{}, {"epochs": 4, "swa_epochs": 2, "swa_lr": 0.01}])
 def test_time_recipe_epoch_scales_timed_steps_to_an_epoch(swa: dict) -> None:
-    from mobilenet_mnist.benchmark import time_recipe_epoch
+    from mobilenet_mnist.deploy.benchmark import time_recipe_epoch
 
     calls = []
     cfg = get_preset("fast", device="cpu", threads=1, batch_size=16, eval_sizes=(24,), **swa)

@@ -40,7 +40,7 @@ def test_every_job_is_a_valid_recipe(grid) -> None:
 
 def test_every_recorded_grid_run_is_its_job_recipe(grid) -> None:
     """The job table still describes the runs recorded in benchmarks/results/train_grid.json."""
-    from mobilenet_mnist.training import RUNTIME_FIELDS
+    from mobilenet_mnist.training.loop import RUNTIME_FIELDS
 
     record = json.loads((SCRIPT.parents[1] / "benchmarks" / "results" / "train_grid.json").read_text())
     grid_rounds = {name: jobs for name, jobs in record["rounds"].items() if name != "cpu"}

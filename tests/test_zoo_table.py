@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mobilenet_mnist import create_model, get_pretrained_cfg, list_pretrained, profile_model
+from mobilenet_mnist import create_model, list_pretrained, profile_model
+from mobilenet_mnist.models import get_pretrained_cfg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,25 +33,26 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic("models", "Models", "Build models by name or by multiplier, and list them.",
-          ("factory", "model")),
+          ("models", "models.factory", "models.mobilenet")),
     Topic("architectures", "Architectures and layers",
           "Layer configs as data, the architecture registry and the building blocks.",
-          ("archs", "layers")),
+          ("models.archs", "models.layers")),
     Topic("costs", "Cost counting", "Parameters and multiply-adds, total and per layer.",
-          ("profile",)),
+          ("models.profile",)),
     Topic("weights", "Pretrained weights",
           "The weight registry, saving, loading and publishing checkpoints.",
-          ("pretrained", "hub")),
+          ("models.pretrained", "models.checkpoint", "hub", "hub.core", "hub.card", "hub.publish")),
     Topic("data", "Data and preprocessing",
           "MNIST-family datasets as tensors, preprocessing for inference, augmentation.",
-          ("data", "augment")),
+          ("data", "data.datasets", "data.augment")),
     Topic("training", "Training", "The training recipe, evaluation and fine-tuning helpers.",
-          ("train", "evaluate", "finetune", "distributed")),
+          ("training", "training.loop", "training.runs", "training.evaluation", "training.finetune",
+           "training.distributed")),
     Topic("speed", "Speed", "Fast inference paths and the benchmark suite.",
-          ("optimize", "benchmark")),
+          ("deploy.optimize", "deploy.benchmark")),
     Topic("deployment", "Deployment", "Export to ONNX, TorchScript and torch.export; int8.",
-          ("export", "quantize")),
-    Topic("cli", "Command line", "The ``mobilenet-mnist`` command.", ("cli",)),
+          ("deploy", "deploy.export", "deploy.quantize")),
+    Topic("cli", "Command line", "The ``mobilenet-mnist`` command.", ("cli", "version", "utils", "utils.files")),
 )
 OTHER = Topic("other", "Other modules",
               "Modules the topics above do not cover, and the public names they define.", ())
@@ -107,9 +108,9 @@ def check_not_shadowed(package: ModuleType, name: str) -> None:
 
 
 def submodules(package: ModuleType) -> list[str]:
-    """Names of the package's non-private submodules, e.g. ``mobilenet_mnist.hub``."""
-    return [info.name for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
-            if not info.name.rsplit(".", 1)[1].startswith("_")]
+    """Names of the package's non-private submodules, e.g. ``mobilenet_mnist.hub.core``."""
+    return [info.name for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+            if not any(part.startswith("_") for part in info.name.split(".")[1:])]
 
 
 def group_public_names(package: ModuleType) -> dict[Topic, dict[str, list[str]]]:

@@ -1,6 +1,6 @@
 """The training page's recipe tables: every ``TrainConfig`` field, and what each preset changes.
 
-Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.training``, so the page
+Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.training.loop``, so the page
 shows the recipe the code runs. Descriptions come from the ``Attributes:`` section of
 the class docstring.
 """
@@ -65,11 +65,11 @@ def render_recipe(train: Any) -> str:
 def generate_recipe() -> None:
     """Write ``generated/include/train_recipe.rst`` (or a note without a training module)."""
     try:
-        train = importlib.import_module("mobilenet_mnist.training")
+        train = importlib.import_module("mobilenet_mnist.training.loop")
     except ModuleNotFoundError as error:
-        if error.name != "mobilenet_mnist.training":
+        if error.name != "mobilenet_mnist.training.loop":
             raise
-        text = note("This build has no training module (``mobilenet_mnist.training``).")
+        text = note("This build has no training module (``mobilenet_mnist.training.loop``).")
     else:
         text = render_recipe(train)
     write_if_changed(INCLUDE_DIR / "train_recipe.rst", text)

@@ -1,7 +1,7 @@
 """Resolve references to an object's defining-module path through its public alias.
 
 Type hints name objects where they are defined (``torch.nn.modules.module.Module``,
-``mobilenet_mnist.hub.save_pretrained``) while documentation and inventories list the
+``mobilenet_mnist.hub.core.save_pretrained``) while documentation and inventories list the
 public path (``torch.nn.Module``, ``mobilenet_mnist.save_pretrained``). On a missing
 Python reference this handler imports the target, looks for shorter dotted paths that
 name the very same object, and retries the reference with each of them: first against
@@ -69,7 +69,7 @@ def _candidates(node: Any) -> Iterator[str]:
 def unique_suffix_match(domain: Any, target: str, reftype: str) -> str | None:
     """The one documented object whose full name ends with ``.target``, if exactly one.
 
-    Lets a docstring say ``:func:`model_config``` inside ``mobilenet_mnist.hub`` although
+    Lets a docstring say ``:func:`model_config``` inside ``mobilenet_mnist.hub.core`` although
     the page documents the calling function under its package-level name.
     """
     objtypes = set(domain.objtypes_for_role(reftype) or ())

@@ -27,17 +27,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .archs import IMAGENET_ARCH, MNIST_ARCH, ArchConfig, LayerConfig, get_arch, list_archs
-from .checkpoint import Checkpoint, fit_state_dict, read_checkpoint, remove_from_hf_cache
-from .model import MobileNetV1, without_head_fields
-from .pretrained import (
+from ..models.archs import IMAGENET_ARCH, MNIST_ARCH, ArchConfig, LayerConfig, get_arch, list_archs
+from ..models.checkpoint import Checkpoint, fit_state_dict, read_checkpoint, remove_from_hf_cache
+from ..models.mobilenet import MobileNetV1, without_head_fields
+from ..models.pretrained import (
     PretrainedCfg,
     atomic_write_bytes,
     get_pretrained_cfg,
     list_pretrained,
     shipped_weights_path,
 )
-from .profile import count_params
+from ..models.profile import count_params
 
 __all__ = [
     "WeightsUnavailableError",
@@ -68,7 +68,7 @@ class WeightsUnavailableError(RuntimeError):
 
 # ====================================================================== saving
 def _version() -> str:
-    from . import __version__
+    from ..version import __version__
 
     return __version__
 
@@ -91,7 +91,7 @@ def _is_builtin(arch: ArchConfig) -> bool:
 
 
 def _default_model_name(model: MobileNetV1) -> str:
-    from .factory import model_name_for_width
+    from ..models.factory import model_name_for_width
 
     name = model_name_for_width(model.width_mult)
     return name if model.arch.name == "mnist" else f"{name}_{model.arch.name}"
@@ -141,7 +141,7 @@ def model_config(
             f"labels has {len(labels)} entries but the model has {model.num_classes} classes; "
             "pass one label per class or labels=None."
         )
-    from .profile import profile_model
+    from ..models.profile import profile_model
 
     cost = profile_model(model)
     model_name = model_name or _default_model_name(model)
@@ -231,7 +231,7 @@ def save_pretrained(
         ValueError: If its tensors do not fit a rebuilt model, ``labels`` do not fit, or
             ``folder`` is an existing file.
     """
-    from .model_card import render_model_card
+    from .card import render_model_card
 
     if not isinstance(model, MobileNetV1):
         raise TypeError(f"save_pretrained expects a MobileNetV1, got {type(model).__name__}.")

@@ -7,9 +7,9 @@ from typing import Literal
 
 import torch
 
-from .data import DATASETS
-from .model import MobileNetV1
-from .training import CHECKPOINT_NAME, TrainConfig, build_model
+from ..data.datasets import DATASETS
+from ..models.mobilenet import MobileNetV1
+from .loop import CHECKPOINT_NAME, TrainConfig, build_model
 
 __all__ = ["load_run", "read_checkpoint"]
 
@@ -18,7 +18,7 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     """Rebuild the model of a training run from its last checkpoint.
 
     Args:
-        run_dir: The ``output_dir`` of :func:`mobilenet_mnist.training.train`.
+        run_dir: The ``output_dir`` of :func:`mobilenet_mnist.training.loop.train`.
         weights: ``"final"``: the weights the recipe evaluates (the EMA or SWA average
             when enabled and begun); ``"raw"``: the optimizer's own weights, ignoring any average.
 
@@ -28,7 +28,7 @@ def load_run(run_dir: str | Path, weights: Literal["final", "raw"] = "final") ->
     Raises:
         FileNotFoundError: If the folder has no checkpoint.
         ValueError: For an unknown ``weights`` choice, or a checkpoint that is corrupt or
-            not written by :func:`~mobilenet_mnist.training.train`.
+            not written by :func:`~mobilenet_mnist.training.loop.train`.
     """
     if weights not in ("final", "raw"):
         raise ValueError(f"weights must be 'final' or 'raw', got {weights!r}.")

@@ -5,7 +5,7 @@ revision, file name, sha256, size), what it is for (dataset, labels, input size,
 and how good it is (test accuracy per input side, parameters, multiply-adds). The
 registry is data: ``mobilenet_mnist/weights/registry.json`` inside the package, read
 lazily on first use, so a publishing step can add entries programmatically (see
-:mod:`mobilenet_mnist.publish`) and users can add their own with
+:mod:`mobilenet_mnist.hub.publish`) and users can add their own with
 :func:`register_pretrained`.
 """
 
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..utils.files import atomic_write_bytes
 from .archs import unknown_name_message
-from .fileio import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_HF_ORG",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Package folder with ``registry.json`` and shipped checkpoints (``<name>/model.safetensors``).
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 REGISTRY_PATH = WEIGHTS_DIR / "registry.json"
 #: Hugging Face organisation the project's checkpoints are published under.
 DEFAULT_HF_ORG = "mobilenet-mnist"

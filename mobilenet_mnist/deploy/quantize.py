@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..utils.files import atomic_path
 from .export import (
     DEFAULT_NUM_CALIBRATION,
     ONNX_INPUT_NAME,
@@ -45,7 +46,6 @@ from .export import (
     export_metadata,
     require_onnx,
 )
-from .fileio import atomic_path
 
 __all__ = [
     "DEFAULT_NUM_CALIBRATION",
@@ -96,7 +96,7 @@ def calibration_inputs(model: nn.Module, images: torch.Tensor, input_size: int |
         ValueError: For an empty batch, float images that are not 4-D or hold NaN/inf, or
             a shape that does not match the model's input.
     """
-    from .data import preprocess
+    from ..data.datasets import preprocess
 
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"calibration images must be a torch.Tensor, got {type(images).__name__}.")
@@ -270,7 +270,7 @@ def quantize_onnx(
 
     Weights become int8 (symmetric, per output channel), activations uint8 (per tensor,
     min/max over ``calibration_images``); the batch axis stays dynamic and the file keeps
-    the preprocessing metadata of :func:`mobilenet_mnist.export.export_onnx`, with
+    the preprocessing metadata of :func:`mobilenet_mnist.deploy.export.export_onnx`, with
     ``precision`` ``"int8"`` and ``quantization`` describing the scheme.
 
     ``reduce_range`` keeps weights within 7 bits (±63). On x86 CPUs without VNNI

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data import ImageTensors, resize_normalize
+from ..data.datasets import ImageTensors, resize_normalize
 
 __all__ = ["EvalResult", "evaluate", "predict_logits"]
 
@@ -135,7 +135,7 @@ def evaluate(
         An :class:`EvalResult`.
 
     Raises:
-        TypeError: If ``data`` is not :class:`~mobilenet_mnist.data.ImageTensors`.
+        TypeError: If ``data`` is not :class:`~mobilenet_mnist.data.datasets.ImageTensors`.
         ValueError: If the model's outputs do not match the classes, or as
             :func:`predict_logits`.
     """

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .fileio import atomic_path
+from ..utils.files import atomic_path
 
 __all__ = [
     "DEFAULT_NUM_CALIBRATION",
@@ -103,7 +103,7 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
 
     Folding removes the BatchNorm ops from every exported graph; channels_last weights
     are kept by TorchScript and ExportedProgram files and make them run as fast as
-    :func:`mobilenet_mnist.optimize.optimize_for_inference` (about 2× faster than NCHW
+    :func:`mobilenet_mnist.deploy.optimize.optimize_for_inference` (about 2× faster than NCHW
     weights on CPU). The caller's model is left untouched (mode and weights).
 
     Raises:
@@ -111,7 +111,7 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected a torch.nn.Module to export, got {type(model).__name__}.")
-    from .layers import ConvBnAct
+    from ..models.layers import ConvBnAct
     from .optimize import fuse_conv_bn
 
     has_bn_blocks = any(isinstance(m, ConvBnAct) for m in model.modules())
@@ -156,7 +156,7 @@ def _model_name(model: nn.Module) -> str:
     cfg = getattr(model, "pretrained_cfg", None) or {}
     if cfg.get("model_name"):
         return str(cfg["model_name"])
-    from .factory import model_name_for_width
+    from ..models.factory import model_name_for_width
 
     name = model_name_for_width(float(getattr(model, "width_mult", 1.0)))
     arch = cfg.get("architecture", "mnist")
@@ -172,7 +172,7 @@ def export_metadata(model: nn.Module, input_size: int | None = None, **extra: An
     hold each value as JSON text in ``metadata_props``; TorchScript and ExportedProgram
     archives hold the whole dict as the JSON extra file ``mobilenet_mnist.json``.
     """
-    from . import __version__
+    from ..version import __version__
 
     cfg = getattr(model, "pretrained_cfg", None) or {}
     num_classes = int(cfg.get("num_classes", getattr(model, "num_classes", 0)))
@@ -257,7 +257,7 @@ def export_onnx(
 
     Example:
         >>> from mobilenet_mnist import mobilenet_v1
-        >>> from mobilenet_mnist.export import export_onnx
+        >>> from mobilenet_mnist.deploy.export import export_onnx
         >>> export_onnx(mobilenet_v1(width_mult=0.25), "model.onnx")  # doctest: +SKIP
         PosixPath('model.onnx')
 
@@ -306,7 +306,7 @@ def export_torchscript(
 
     Args:
         model: A float model (a fused eval copy is scripted) or an int8 model from
-            :func:`mobilenet_mnist.quantize.quantize_int8` (scripted as is).
+            :func:`mobilenet_mnist.deploy.quantize.quantize_int8` (scripted as is).
         path: Output file, conventionally ``*.pt``.
         input_size: Input side recorded in the metadata; defaults to the model's.
 
@@ -373,7 +373,7 @@ def _is_quantized(model: nn.Module) -> bool:
 
 # ------------------------------------------------------------------------- dispatcher
 def _check_format(fmt: str) -> str:
-    from .archs import unknown_name_message
+    from ..models.archs import unknown_name_message
 
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ValueError(unknown_name_message("export format", str(fmt), list(FORMATS)))
@@ -426,7 +426,7 @@ def export_model(
 
     Example:
         >>> from mobilenet_mnist import mobilenet_v1
-        >>> from mobilenet_mnist.export import export_model
+        >>> from mobilenet_mnist.deploy.export import export_model
         >>> export_model(mobilenet_v1(width_mult=0.25), "m.pt2", format="exported-program")  # doctest: +SKIP
         PosixPath('m.pt2')
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .model import MobileNetV1
+from .mobilenet import MobileNetV1
 
 __all__ = [
     "Checkpoint",

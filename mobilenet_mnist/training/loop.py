@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .archs import get_arch
-from .augment import AugmentConfig, augment_batch
-from .data import DATASETS, ImageTensors, load_dataset, train_val_split
+from ..data.augment import AugmentConfig, augment_batch
+from ..data.datasets import DATASETS, ImageTensors, load_dataset, train_val_split
+from ..models.archs import get_arch
+from ..models.factory import check_model_name, create_model
+from ..models.mobilenet import MobileNetV1
+from ..utils.files import atomic_path, atomic_write_bytes
 from .distributed import DistContext, get_dist_context
 from .evaluation import evaluate
-from .factory import check_model_name, create_model
-from .fileio import atomic_path, atomic_write_bytes
-from .model import MobileNetV1
 
 __all__ = ["TrainConfig", "TrainResult", "PRESETS", "get_preset", "train", "fit", "extend_run"]
 
@@ -276,7 +276,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def get_preset(name: str, **overrides: Any) -> TrainConfig:
     """A :class:`TrainConfig` from a named preset, with keyword overrides."""
     if name not in PRESETS:
-        from .archs import unknown_name_message
+        from ..models.archs import unknown_name_message
 
         raise KeyError(unknown_name_message("preset", name, sorted(PRESETS)))
     return TrainConfig.from_dict({**PRESETS[name], **overrides})
@@ -597,7 +597,7 @@ def fit(
     """Train ``model`` on in-memory tensors with the recipe ``cfg``.
 
     This is the engine behind :func:`train`, usable with any images: pass your own
-    :class:`~mobilenet_mnist.data.ImageTensors` (uint8 images, int64 labels).
+    :class:`~mobilenet_mnist.data.datasets.ImageTensors` (uint8 images, int64 labels).
 
     Args:
         model: The model to train (e.g. a pretrained one for fine-tuning).

@@ -12,7 +12,7 @@ and the CPU's fp32 matrix-multiplication peak (:func:`measure_matmul_peak`), so 
 network's multiply-add rate can be read as a fraction of what the CPU can do.
 
 The ways of running are ``fast`` (this library's
-:func:`~mobilenet_mnist.optimize.optimize_for_inference` path; channels_last training),
+:func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference` path; channels_last training),
 ``naive`` (the same weights, eager, NCHW, unfused, autograd on) and ``peer`` (timm's
 ``mobilenetv1_100`` and torchvision's ``mobilenet_v2`` with 1 input channel and 10
 classes, run as their docs show: eval mode, ``torch.inference_mode``, NCHW). Timings are
@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .factory import mobilenet_v1
-from .fileio import atomic_write_bytes
-from .model import MAX_WIDTH_MULT
+from ..models.factory import mobilenet_v1
+from ..models.mobilenet import MAX_WIDTH_MULT
+from ..models.profile import profile_model
+from ..utils.files import atomic_write_bytes
 from .optimize import bf16_supported, optimize_for_inference
-from .profile import profile_model
 
 __all__ = [
     "BenchmarkConfig",
@@ -293,7 +293,7 @@ def time_recipe_epoch(
     Args:
         cfg: The recipe (:class:`~mobilenet_mnist.TrainConfig`); ``init_from`` is ignored,
             and SWA epochs count as ordinary ones.
-        train_data: Training images (:class:`~mobilenet_mnist.data.ImageTensors`).
+        train_data: Training images (:class:`~mobilenet_mnist.data.datasets.ImageTensors`).
         val_data: Validation images.
         steps: Training steps to time.
         before_timing: Called after the warm-up, e.g. to wait until other processes
@@ -302,8 +302,8 @@ def time_recipe_epoch(
     Returns:
         ``{"step_s", "eval_s", "epoch_s"}``.
     """
-    from .evaluation import evaluate
-    from .training import build_model, fit
+    from ..training.evaluation import evaluate
+    from ..training.loop import build_model, fit
 
     # SWA epochs train like any other (their one BatchNorm pass at the end is not counted).
     probe = replace(cfg, epochs=1, swa_epochs=0, max_steps_per_epoch=steps, init_from=None)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .archs import unknown_name_message
+from ..models.archs import unknown_name_message
 
 __all__ = [
     "ImageTensors",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes"]
+__all__ = ["atomic_path", "atomic_write_bytes", "read_and_hash", "sha256_file"]
+
+_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -39,3 +42,27 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def read_and_hash(path: str | os.PathLike[str]) -> tuple[bytes, str]:
+    """Read a file in 1 MiB chunks, hashing as it goes; return its bytes and hex sha256.
+
+    Verifying and then parsing the same bytes means a file that changes on disk in between
+    cannot slip through.
+    """
+    digest = hashlib.sha256()
+    parts = []
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            parts.append(chunk)
+    return b"".join(parts), digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (never all in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

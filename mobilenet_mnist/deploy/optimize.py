@@ -11,7 +11,7 @@ layers; and autograd bookkeeping is switched off. The predictions are the plain 
 Example:
     >>> import torch
     >>> from mobilenet_mnist import mobilenet_v1
-    >>> from mobilenet_mnist.optimize import optimize_for_inference
+    >>> from mobilenet_mnist.deploy.optimize import optimize_for_inference
     >>> fast = optimize_for_inference(mobilenet_v1(width_mult=0.25))
     >>> with torch.inference_mode():
     ...     fast(torch.zeros(2, 1, 32, 32)).shape
@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .layers import ConvBnAct
-from .profile import check_module
+from ..models.layers import ConvBnAct
+from ..models.profile import check_module
 
 __all__ = [
     "fuse_conv_bn",

@@ -2,7 +2,7 @@
 
 An architecture is a name plus a tuple of :class:`LayerConfig` rows, exactly like the
 layer tables of the MobileNet paper (Howard et al., 2017, Table 1). The model in
-:mod:`mobilenet_mnist.model` is built from such a row list, so a new variant is a new
+:mod:`mobilenet_mnist.models.mobilenet` is built from such a row list, so a new variant is a new
 config registered with :func:`register_arch`, not new model code.
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .archs import ArchConfig, get_arch, unknown_name_message
-from .model import MAX_INPUT_SIZE, MobileNetV1
+from .mobilenet import MAX_INPUT_SIZE, MobileNetV1
 
 __all__ = [
     "create_model",
@@ -203,7 +203,7 @@ def mobilenet_v1(
             )
     else:
         source = str(pretrained)
-    from .hub import load_pretrained  # lazy: keeps huggingface_hub out of import time
+    from ..hub.core import load_pretrained  # lazy: keeps huggingface_hub out of import time
 
     return load_pretrained(model, source)
 

@@ -8,8 +8,8 @@ the stages and their BatchNorm layers. Typical schedules (see ``docs/finetuning.
 * both in turn: probe first, then :func:`unfreeze_backbone` and train everything.
 
 :func:`tensors_from_dataset` turns a ``torch.utils.data.Dataset`` of (image, label)
-pairs into :class:`~mobilenet_mnist.data.ImageTensors`, the input of
-:func:`mobilenet_mnist.training.fit`.
+pairs into :class:`~mobilenet_mnist.data.datasets.ImageTensors`, the input of
+:func:`mobilenet_mnist.training.loop.fit`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageTensors, _pil_to_array
+from ..data.datasets import ImageTensors, _pil_to_array
 
 __all__ = [
     "FrozenStatsBatchNorm2d",
@@ -93,14 +93,14 @@ def freeze_backbone(model: nn.Module, freeze_bn_stats: bool = True) -> nn.Module
     """Stop training everything but the classifier.
 
     Sets ``requires_grad=False`` on every backbone parameter, so optimizers built
-    afterwards from trainable parameters (as :func:`mobilenet_mnist.training.fit` does)
+    afterwards from trainable parameters (as :func:`mobilenet_mnist.training.loop.fit` does)
     leave them alone. With ``freeze_bn_stats`` the backbone's BatchNorm layers also keep
     their running statistics: they become :class:`FrozenStatsBatchNorm2d`, which stay in
     eval mode even when ``model.train()`` is called.
 
     Example:
         >>> from mobilenet_mnist import mobilenet_v1
-        >>> from mobilenet_mnist.finetune import freeze_backbone
+        >>> from mobilenet_mnist.training.finetune import freeze_backbone
         >>> model = freeze_backbone(mobilenet_v1(width_mult=0.25))
         >>> [name for name, p in model.named_parameters() if p.requires_grad]
         ['classifier.weight', 'classifier.bias']
@@ -195,7 +195,7 @@ def param_groups(
     Example:
         >>> import torch
         >>> from mobilenet_mnist import mobilenet_v1
-        >>> from mobilenet_mnist.finetune import param_groups
+        >>> from mobilenet_mnist.training.finetune import param_groups
         >>> groups = param_groups(mobilenet_v1(width_mult=0.25), lr=0.05, backbone_lr_scale=0.1)
         >>> optimizer = torch.optim.SGD(groups, lr=0.05, momentum=0.9)
         >>> sorted({round(g["lr"], 6) for g in optimizer.param_groups})
@@ -350,7 +350,7 @@ def tensors_from_dataset(
     classes: list[str] | tuple[str, ...] | None = None,
     in_chans: int = 1,
 ) -> ImageTensors:
-    """Read a dataset of ``(image, label)`` pairs into memory for :func:`~mobilenet_mnist.training.fit`.
+    """Read a dataset of ``(image, label)`` pairs into memory for :func:`~mobilenet_mnist.training.loop.fit`.
 
     Works with any ``torch.utils.data.Dataset`` (map-style or iterable), a list of
     pairs, or torchvision datasets such as ``ImageFolder`` or ``FashionMNIST``.
@@ -361,7 +361,7 @@ def tensors_from_dataset(
 
     Example:
         >>> import torch
-        >>> from mobilenet_mnist.finetune import tensors_from_dataset
+        >>> from mobilenet_mnist.training.finetune import tensors_from_dataset
         >>> pairs = [(torch.rand(1, 28, 28), i % 3) for i in range(6)]
         >>> data = tensors_from_dataset(pairs, classes=["a", "b", "c"])
         >>> data.images.shape, data.images.dtype, data.classes
@@ -375,7 +375,7 @@ def tensors_from_dataset(
             luma weights) or 3 (gray is repeated).
 
     Returns:
-        :class:`~mobilenet_mnist.data.ImageTensors` with uint8 images of shape (N, H, W)
+        :class:`~mobilenet_mnist.data.datasets.ImageTensors` with uint8 images of shape (N, H, W)
         for ``in_chans=1``, (N, C, H, W) otherwise, and int64 labels.
 
     Raises:

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import torch
 
-from .data import DATASETS
-from .hub import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, save_pretrained
-from .model import MobileNetV1
-from .pretrained import (
+from ..data.datasets import DATASETS
+from ..models.mobilenet import MobileNetV1
+from ..models.pretrained import (
     DEFAULT_HF_ORG,
     DEFAULT_REVISION,
     PretrainedCfg,
@@ -36,6 +35,7 @@ from .pretrained import (
     sha256_file,
     write_registry_entry,
 )
+from .core import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, save_pretrained
 
 __all__ = ["DATASET_LABELS", "publish_checkpoint", "upload_checkpoint"]
 
@@ -127,8 +127,8 @@ def publish_checkpoint(
         ValueError: If the name is already published (and ``overwrite`` is False), the
             model is not the MNIST layer config, or no labels are known.
     """
-    from . import pretrained
-    from .hub import _default_model_name
+    from ..models import pretrained
+    from .core import _default_model_name
 
     model = model_or_folder
     if not isinstance(model, MobileNetV1):

@@ -1,0 +1,1 @@
+"""Small shared helpers: argument checks, names, files, module unwrapping."""
