@@ -1,6 +1,6 @@
 """How long each published recipe would train on this machine's CPU, estimated.
 
-For each preset, :func:`mobilenet_mnist.deploy.benchmark.time_recipe_epoch`: ``--steps`` timed
+For each preset, :func:`benchmarks.epoch_time.time_recipe_epoch`: ``--steps`` timed
 steps of the real training loop on random-initialised weights (after a warm-up), scaled to
 an epoch, plus one validation pass; times the preset's epochs. Run it on an idle
 machine. Writes ``benchmarks/results/cpu_epoch_time.{json,md}``.
@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
 
+# Run from a fresh clone without installing: put the repository root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.epoch_time import time_recipe_epoch
 from mobilenet_mnist.data.datasets import load_dataset, train_val_split
-from mobilenet_mnist.deploy.benchmark import time_recipe_epoch
-from mobilenet_mnist.training.loop import get_preset
+from mobilenet_mnist.training import get_preset
+from mobilenet_mnist.utils.files import atomic_write_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = ("mnist_100", "mnist_075", "mnist_050", "mnist_025", "fashion_100")
@@ -47,14 +52,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = [estimate(preset, args.data_dir, args.steps, args.threads) for preset in PRESETS]
-    RESULTS.mkdir(exist_ok=True)
     command = f"python benchmarks/cpu_epoch_time.py --threads {args.threads}"
-    (RESULTS / "cpu_epoch_time.json").write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
+    record = json.dumps({"command": command, "rows": rows}, indent=2) + "\n"
+    atomic_write_bytes(RESULTS / "cpu_epoch_time.json", record.encode("utf-8"))
     lines = ["| preset | epochs | s/step | s/epoch | estimated total |", "|---|---:|---:|---:|---:|"]
     lines += [
         f"| `{r['preset']}` | {r['epochs']} | {r['step_s']} | {r['epoch_s']} | {r['total_h']} h |" for r in rows
     ]
-    (RESULTS / "cpu_epoch_time.md").write_text("\n".join(lines) + "\n")
+    atomic_write_bytes(RESULTS / "cpu_epoch_time.md", ("\n".join(lines) + "\n").encode("utf-8"))
     print("\n".join(lines))  # a script, not the library: the table is its output
 
 

@@ -39,10 +39,15 @@ from typing import Any
 import torch
 from torch import nn
 
+# Run from a fresh clone without installing: put the repository root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.measure import machine_info
 from mobilenet_mnist import create_model
-from mobilenet_mnist.data.datasets import load_dataset, preprocess
-from mobilenet_mnist.deploy.benchmark import machine_info
-from mobilenet_mnist.deploy.export import export_model, require_onnx
+from mobilenet_mnist.data.datasets import load_dataset
+from mobilenet_mnist.data.transforms import preprocess
+from mobilenet_mnist.deploy.common import require_onnx
+from mobilenet_mnist.deploy.export import export_model
 from mobilenet_mnist.deploy.optimize import optimize_for_inference
 from mobilenet_mnist.deploy.quantize import DEFAULT_NUM_CALIBRATION, quantize_onnx
 from mobilenet_mnist.utils.files import atomic_write_bytes

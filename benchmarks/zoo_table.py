@@ -30,8 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.measure import machine_info
 from mobilenet_mnist import create_model, optimize_for_inference, profile_model
-from mobilenet_mnist.deploy.benchmark import machine_info, time_calls
+from mobilenet_mnist.deploy.speed import time_calls
 from mobilenet_mnist.models.pretrained import get_pretrained_cfg, list_pretrained
 from mobilenet_mnist.utils.files import atomic_write_bytes
 

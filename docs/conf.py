@@ -82,6 +82,7 @@ def _inventory(url: str, local: str) -> tuple[str, tuple[str | None, ...]]:
 intersphinx_mapping = {
     "python": _inventory("https://docs.python.org/3", "python.inv"),
     "torch": _inventory("https://docs.pytorch.org/docs/stable", "torch.inv"),
+    "numpy": _inventory("https://numpy.org/doc/stable", "numpy.inv"),
 }
 intersphinx_timeout = 10
 intersphinx_disabled_reftypes = ["std:doc"]

@@ -41,13 +41,10 @@ from pathlib import Path
 
 import torch
 
-from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, train_val_split
-from mobilenet_mnist.hub.core import save_pretrained
-from mobilenet_mnist.models.factory import mobilenet_v1, model_name_for_width
-from mobilenet_mnist.models.mobilenet import MobileNetV1
-from mobilenet_mnist.training.evaluation import evaluate
-from mobilenet_mnist.training.finetune import freeze_backbone, unfreeze_backbone
-from mobilenet_mnist.training.loop import CHECKPOINT_NAME, TrainConfig, fit
+from mobilenet_mnist import MobileNetV1, TrainConfig, evaluate, fit, freeze_backbone, mobilenet_v1, save_pretrained
+from mobilenet_mnist.data import ImageTensors, load_dataset, train_val_split
+from mobilenet_mnist.training import unfreeze_backbone
+from mobilenet_mnist.training.state import CHECKPOINT_NAME
 
 DATASET = "fashion_mnist"
 VAL_SIZE = 5_000
@@ -76,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def recipe(args: argparse.Namespace) -> TrainConfig:
     """The full fine-tuning recipe: the MNIST recipe with a lower peak learning rate."""
     cfg = TrainConfig(
-        model=model_name_for_width(args.width), dataset=DATASET, epochs=args.epochs, lr=args.lr,
-        warmup_epochs=0.5, val_size=VAL_SIZE, eval_sizes=(32,),
+        model=mobilenet_v1(width_mult=args.width).pretrained_cfg["architecture"], dataset=DATASET,
+        epochs=args.epochs, lr=args.lr, warmup_epochs=0.5, val_size=VAL_SIZE, eval_sizes=(32,),
     )
     if args.quick:
         cfg = dataclasses.replace(cfg, epochs=1, batch_size=64, max_steps_per_epoch=QUICK["steps"],
@@ -128,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         model = unfreeze_backbone(probed.model)
         print(f"linear probe: validation accuracy {probed.history[-1]['val_acc@32']:.2f} %")
 
-    result = fit(model, train_data, cfg, val_data, output_dir=args.output, resume=args.resume)
+    result = fit(model, train_data, cfg, val_data, output_dir=args.output, resume=resuming)
     for row in result.history:
         print(f"epoch {row['epoch']}: validation accuracy {row['val_acc@32']:.2f} %")
     accuracy = {side: evaluate(result.model, test, side).accuracy for side in (32, 28)}

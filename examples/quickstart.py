@@ -8,6 +8,7 @@ What it shows:
 2. ``create_transform(model.pretrained_cfg)`` turns raw 28×28 uint8 digits into the
    model's input exactly as the checkpoint expects (resize, normalize).
 3. The model returns logits; ``argmax`` gives the digit, ``softmax`` probabilities.
+   Scoring runs in batches, with a tqdm progress bar on stderr.
 4. ``profile_model`` counts parameters and multiply-adds.
 
 Run::
@@ -26,6 +27,7 @@ import argparse
 import os
 
 import torch
+from tqdm.auto import tqdm
 
 from mobilenet_mnist import (
     create_transform,
@@ -68,9 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     images, labels = test.images[:count], test.labels[:count]
     transform = create_transform(model.pretrained_cfg)
 
-    # 3. Predict in batches; the model returns logits.
+    # 3. Predict in batches (with a progress bar); the model returns logits.
+    batches = tqdm(images.split(500), desc="scoring", unit="batch", leave=False)
     with torch.inference_mode():
-        logits = torch.cat([model(transform(batch)) for batch in images.split(500)])
+        logits = torch.cat([model(transform(batch)) for batch in batches])
     confidence, predictions = logits.softmax(dim=1).max(dim=1)
 
     print("first 10 labels:     ", labels[:10].tolist())

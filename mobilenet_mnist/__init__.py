@@ -2,10 +2,11 @@
 
 The top level holds what a user needs: build and list models, load and save weights,
 preprocess images, train, evaluate, run fast and export. Everything else lives in the
-subpackages :mod:`~mobilenet_mnist.models`, :mod:`~mobilenet_mnist.hub.core`,
+subpackages :mod:`~mobilenet_mnist.models`, :mod:`~mobilenet_mnist.hub`,
 :mod:`~mobilenet_mnist.data.datasets`, :mod:`~mobilenet_mnist.training.loop` and
-:mod:`~mobilenet_mnist.deploy`. Only the model code is imported eagerly; the rest loads
-on first use, so ``import mobilenet_mnist`` stays light and never downloads.
+:mod:`~mobilenet_mnist.deploy`. Every public name loads on first use, so
+``import mobilenet_mnist`` imports neither torch nor anything else heavy (the
+``mobilenet-mnist --help`` command starts fast) and never downloads.
 """
 
 from __future__ import annotations
@@ -14,24 +15,23 @@ import importlib as _importlib
 from typing import Any as _Any
 
 from . import _compat
-from .models import (
-    ArchConfig,
-    LayerConfig,
-    MobileNetV1,
-    PretrainedCfg,
-    create_model,
-    list_archs,
-    list_models,
-    list_pretrained,
-    mobilenet_v1,
-    profile_model,
-    register_arch,
-    register_model,
-)
 from .version import __version__
 
-# Public names from subpackages with heavier imports: name → subpackage, loaded on first use.
+# Every public name: name → the subpackage that defines it, imported on first use.
 _LAZY: dict[str, str] = {
+    "ArchConfig": "models",
+    "LayerConfig": "models",
+    "MobileNetV1": "models",
+    "PretrainedCfg": "models",
+    "create_model": "models",
+    "list_archs": "models",
+    "list_models": "models",
+    "list_pretrained": "models",
+    "mobilenet_v1": "models",
+    "profile_model": "models",
+    "register_arch": "models",
+    "register_model": "models",
+    "register_timm": "models",
     "load_pretrained": "hub",
     "from_pretrained": "hub",
     "save_pretrained": "hub",
@@ -50,27 +50,23 @@ _LAZY: dict[str, str] = {
     "export_model": "deploy",
 }
 
-__all__ = [
-    "__version__",
-    "ArchConfig",
-    "LayerConfig",
-    "MobileNetV1",
-    "PretrainedCfg",
-    "create_model",
-    "list_archs",
-    "list_models",
-    "list_pretrained",
-    "mobilenet_v1",
-    "profile_model",
-    "register_arch",
-    "register_model",
-    *_LAZY,
-]
+__all__ = ["__version__", *_LAZY]
 
 _compat.install()
 
 
 def __getattr__(name: str) -> _Any:
+    """Import a public name from its subpackage on first use (then cache it here).
+
+    Args:
+        name: The attribute asked for.
+
+    Returns:
+        The public object, or a moved 0.2.0 name (with a :class:`DeprecationWarning`).
+
+    Raises:
+        AttributeError: If ``name`` is neither public nor a moved 0.2.0 name.
+    """
     if name in _LAZY:
         value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

@@ -1,5 +1,6 @@
-"""``python -m mobilenet_mnist``: the ``mobilenet-mnist`` command."""
+"""``python -m mobilenet_mnist``: the ``mobilenet-mnist`` command (same options, same exit status)."""
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

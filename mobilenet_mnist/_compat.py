@@ -36,7 +36,7 @@ MOVED_MODULES: dict[str, str] = {
     "optimize": "deploy.optimize",
     "export": "deploy.export",
     "quantize": "deploy.quantize",
-    "benchmark": "deploy.benchmark",
+    "benchmark": "deploy.speed",
 }
 
 #: Top-level names of 0.2.0 that are no longer top-level → the module that has them now.

@@ -1,12 +1,18 @@
-"""The ``mobilenet-mnist`` command: train, evaluate, predict, list, info, benchmark, export."""
+"""The ``mobilenet-mnist`` command: train, evaluate, predict, list, info, benchmark, export.
+
+Only the standard library is imported at module level: each command imports what it needs
+when it runs, so ``mobilenet-mnist --help`` and ``--version`` start without torch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +61,16 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
     p.add_argument("--data-dir", type=Path, help="folder with the IDX files")
     p.add_argument("--download", action="store_true", help="download the data if missing (network)")
-    p.add_argument("--output", type=Path, default=Path("runs/train"), help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.ckpt")
+    p.add_argument("--output", type=Path, default=Path("runs/train"),
+                   help="run folder: checkpoint, metrics and, at the end, the model (from_pretrained(OUTPUT))")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run from OUTPUT/last.ckpt")
     p.add_argument(
         "--extend", type=Path, metavar="RUN",
         help="start OUTPUT from this finished run, whose epochs are the recipe's first ones (e.g. to add SWA "
              "epochs); rerun the same command to continue after a stop",
     )  # fmt: skip
-    p.add_argument("--save-pretrained", type=Path, help="also save the final model in the Hub layout here")
+    p.add_argument("--save-pretrained", type=Path,
+                   help="also save the final model in this folder (OUTPUT itself holds it in the Hub layout)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -89,32 +97,43 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training.evaluation import evaluate
-    from .training.loop import get_preset, train
+    from .training.config import get_preset
+    from .training.distributed import get_dist_context
+    from .training.loop import train
+    from .training.runs import extend_run, load_command
+    from .training.state import CHECKPOINT_NAME
 
     cfg = get_preset(args.preset, **_train_overrides(args))  # checks the model name before data loads
     resume = args.resume
     if args.extend is not None:
-        from .training.loop import CHECKPOINT_NAME, extend_run
-
         if not (args.output / CHECKPOINT_NAME).exists():  # else: an extension already under way
             extend_run(args.extend, cfg, args.output)
         resume = True
     result = train(cfg, args.data_dir, args.output, resume=resume, download=args.download)
-    from .training.distributed import get_dist_context
-
     if not get_dist_context().is_main:
         return 0
+    scores = _score_run(result, cfg, args)
+    _out(json.dumps({"train_time_s": round(result.train_time_s, 1), "test_accuracy": scores}))
+    logger.info("The model is in %s (model.safetensors, config.json, README.md). Load it in Python with:\n  %s\n"
+                "or try it: mobilenet-mnist predict --model %s IMAGE.png", args.output, load_command(args.output),
+                args.output)
+    return 0
+
+
+def _score_run(result: Any, cfg: Any, args: argparse.Namespace) -> dict[int, float]:
+    """Test accuracy (%) per input side, recorded in the run folder's model (and --save-pretrained)."""
     from .data.datasets import load_dataset
+    from .hub import save_pretrained
+    from .training.evaluation import evaluate
+    from .training.runs import run_model_meta, save_run_model
 
     test = load_dataset(cfg.dataset, "test", args.data_dir)
-    scores = {size: evaluate(result.model, test, size).accuracy for size in cfg.eval_sizes}
+    scores = {size: round(evaluate(result.model, test, size).accuracy, 2) for size in cfg.eval_sizes}
+    run = {"labels": test.classes, "history": result.history, "train_time_s": result.train_time_s}
+    save_run_model(args.output, result.model, cfg, **run, test_accuracy=scores)
     if args.save_pretrained is not None:
-        from .hub.core import save_pretrained
-
-        save_pretrained(result.model, args.save_pretrained)
-    _out(json.dumps({"train_time_s": round(result.train_time_s, 1), "test_accuracy": scores}))
-    return 0
+        save_pretrained(result.model, args.save_pretrained, **run_model_meta(cfg, **run, test_accuracy=scores))
+    return scores
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -123,13 +142,13 @@ def _load_model(name: str) -> Any:
     from .models.factory import create_model, list_models
 
     if Path(name).exists() or ("/" in name and "." not in name.split("/")[0]):
-        from .hub.core import from_pretrained
+        from .hub import from_pretrained
 
         return from_pretrained(name)
     base = name.partition(".")[0]
     if base in list_models():
         return create_model(name, pretrained=True)
-    from .hub.core import from_pretrained
+    from .hub import from_pretrained
 
     return from_pretrained(name)
 
@@ -141,6 +160,7 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], help="defaults to the weights' dataset")
     p.add_argument("--resolution", type=_positive_int, action="append", help="input side in px (repeatable)")
     p.add_argument("--top-confusions", type=_non_negative_int, default=5)
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -156,7 +176,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = args.dataset or model.pretrained_cfg.get("dataset") or "mnist"
     test = load_dataset(dataset, "test", args.data_dir)
     for size in sizes:
-        result = evaluate(model, test, size)
+        result = evaluate(model, test, size, progress=args.progress)
         _out(
             f"{args.name} on {dataset} test ({result.num_images} images) at {size}px: "
             f"top-1 {result.accuracy:.2f} % ({result.errors} errors)"
@@ -181,7 +201,7 @@ def _add_predict(sub: Any) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from .data.datasets import _to_batch, create_transform
+    from .data.transforms import create_transform, to_batch
 
     model = _load_model(args.model).eval()
     transform = create_transform(model.pretrained_cfg)
@@ -189,7 +209,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     k = min(args.top_k, len(labels))
     for path in args.images:
         # preprocess's conversions (alpha onto black, 16-bit and float modes kept exact)
-        x = _to_batch(_open_image(path), model.in_chans)
+        x = to_batch(_open_image(path), model.in_chans)
         if args.invert:
             x = 255 - x if x.dtype == torch.uint8 else 1 - x
         with torch.inference_mode():
@@ -237,25 +257,142 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _add_info(sub: Any) -> None:
-    p = sub.add_parser("info", help="metadata of a published checkpoint, or cost of a model")
-    p.add_argument("name")
+    p = sub.add_parser("info", help="cost, accuracy, licence and source of a model or weights")
+    p.add_argument("name", help="a model (mobilenet_v1_100) or published weights (mobilenet_v1_100.mnist)")
+    p.add_argument("--json", action="store_true", help="the raw metadata as JSON instead of a summary")
+    p.add_argument("--layers", action="store_true", help="also the per-layer costs of a model (a markdown table)")
     p.set_defaults(func=_cmd_info)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .models.factory import check_model_name, create_model
-    from .models.profile import profile_model
-
     if "." in args.name:
         from .models.pretrained import get_pretrained_cfg
 
-        _out(json.dumps(get_pretrained_cfg(args.name).to_dict(), indent=2, default=str))
+        cfg = get_pretrained_cfg(args.name)
+        _out(json.dumps(cfg.to_dict(), indent=2, default=str) if args.json else _weights_summary(cfg))
         return 0
-    check_model_name(args.name)
-    cost = profile_model(create_model(args.name))
-    _out(f"{args.name}: {cost.params:,} parameters, {cost.macs:,} multiply-adds at {cost.input_size}")
-    _out(cost.to_markdown())
+    info, cost = _model_info(args.name)
+    _out(json.dumps(info, indent=2) if args.json else _model_summary(info))
+    if args.layers and not args.json:
+        _out(cost.to_markdown())
     return 0
+
+
+def _model_info(name: str) -> tuple[dict[str, Any], Any]:
+    """The raw metadata of a registered model (no weights loaded), and its ``ModelCost``."""
+    from dataclasses import asdict
+
+    from .models.factory import check_model_name, create_model
+    from .models.pretrained import list_pretrained
+    from .models.profile import profile_model
+
+    check_model_name(name)
+    model = create_model(name)
+    cost = profile_model(model)
+    info = {
+        "name": name, "arch": model.arch.name, "width_mult": model.width_mult, "input_size": list(cost.input_size),
+        "num_classes": model.num_classes, "num_params": cost.params, "macs": cost.macs,
+        "pretrained": list_pretrained(f"{name}.*"), "layers": [asdict(layer) for layer in cost.layers],
+    }  # fmt: skip
+    return info, cost
+
+
+def _model_summary(info: dict[str, Any]) -> str:
+    """``info`` of a model as aligned, readable lines."""
+    name, side = info["name"], info["input_size"][-1]
+    rows = [
+        ("architecture", _arch_text(info["arch"])),
+        ("width", f"α = {info['width_mult']}"),
+        ("input", f"{_shape_text(info['input_size'])} (channels×height×width)"),
+        ("parameters", f"{info['num_params']:,}"),
+        ("multiply-adds", f"{info['macs']:,} per image at {side}×{side}"),
+        ("classes", str(info["num_classes"])),
+        ("weights", _published_text(info["pretrained"])),
+    ]
+    header = f"{name}: {info['num_params']:,} parameters, {info['macs']:,} multiply-adds at {side}×{side}"
+    example = info["pretrained"][0] if info["pretrained"] else f"{name}.TAG"
+    more = f"More: --layers for per-layer costs; `mobilenet-mnist info {example}` for a checkpoint's details."
+    return "\n".join([header, _aligned(rows), more])
+
+
+def _published_text(names: list[str]) -> str:
+    """Published weights with their accuracy at the native input side, or how to get some."""
+    from .models.pretrained import get_pretrained_cfg
+
+    if not names:
+        return "none published (make some: mobilenet-mnist train --model NAME)"
+    parts = []
+    for name in names:
+        cfg = get_pretrained_cfg(name)
+        accuracy = cfg.test_accuracy.get(cfg.input_size[-1])
+        parts.append(f"{name} ({accuracy:.2f} % on {cfg.dataset})" if accuracy is not None else name)
+    return ", ".join(parts)
+
+
+def _weights_summary(cfg: Any) -> str:
+    """A ``PretrainedCfg`` as aligned, readable lines (``--json`` gives every field)."""
+    side = cfg.input_size[-1]
+    accuracy = ", ".join(f"{acc:.2f} % at {px}px" for px, acc in sorted(cfg.test_accuracy.items(), reverse=True))
+    rows = [
+        ("architecture", _arch_text(cfg.arch)),
+        ("width", f"α = {cfg.width_mult}"),
+        ("input", f"{_shape_text(cfg.input_size)}, {cfg.interpolation} resize, "
+                  f"mean {_numbers(cfg.mean)}, std {_numbers(cfg.std)}"),
+        ("parameters", f"{cfg.num_params:,}" if cfg.num_params else "not recorded"),
+        ("multiply-adds", f"{cfg.macs:,} per image at {side}×{side}" if cfg.macs else "not recorded"),
+        ("test accuracy", f"{accuracy} (full {cfg.dataset or ''} test set)" if accuracy else "not recorded"),
+        ("labels", ", ".join(cfg.labels) if cfg.labels else f"{cfg.num_classes} unnamed classes"),
+        ("license", cfg.license or "not stated"),
+        *_source_rows(cfg),
+    ]  # fmt: skip
+    trained_on = f" trained on {cfg.dataset}" if cfg.dataset else ""
+    return "\n".join([f"{cfg.name}: {cfg.model_name}{trained_on}", _aligned(rows)])
+
+
+def _source_rows(cfg: Any) -> list[tuple[str, str]]:
+    """Where the weights of ``cfg`` come from, and how they were made."""
+    from .models.pretrained import shipped_weights_path
+
+    if cfg.shipped and shipped_weights_path(cfg).is_file():
+        where = "shipped inside the package (works offline)"
+    else:
+        where = "downloaded from the Hugging Face Hub on first use, then cached"
+    size = f" ({cfg.file_size / 1e6:.1f} MB)" if cfg.file_size else ""
+    rows = [
+        ("weights", where),
+        ("hub", f"{cfg.hf_hub_id} at revision {cfg.hf_hub_revision}, {cfg.filename}{size}"),
+        ("sha256", cfg.sha256 or "not recorded"),
+    ]
+    if cfg.recipe:
+        rows.append(("recipe", cfg.recipe))
+    if cfg.train_time_s:
+        hardware = f" on {cfg.train_hardware}" if getattr(cfg, "train_hardware", None) else ""
+        rows.append(("training time", f"{cfg.train_time_s / 60:.1f} min{hardware}"))
+    return rows
+
+
+def _arch_text(name: str) -> str:
+    """"MobileNet V1, layer config 'mnist' (its description)"; the name alone if unregistered."""
+    from .models.archs import get_arch, list_archs
+
+    if name not in list_archs():
+        return f"MobileNet V1, layer config {name!r}"
+    description = get_arch(name).description
+    return f"MobileNet V1, layer config {name!r}" + (f": {description}" if description else "")
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def _aligned(rows: list[tuple[str, str]]) -> str:
+    """``label   value`` lines, indented, with the values in one column."""
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
 
 
 # --------------------------------------------------------------------------- publish
@@ -314,24 +451,66 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from .data.datasets import load_dataset
 
         calibration = load_dataset(model.pretrained_cfg.get("dataset") or "mnist", "train", args.data_dir).images
-    path = export_model(model, args.output, format=args.format, int8=args.int8, calibration_images=calibration)
+    path = export_model(
+        model, args.output, format=args.format, int8=args.int8, calibration_images=calibration, verbose=args.verbose
+    )
     _out(str(path))
     return 0
 
 
-def _add_benchmark(sub: Any) -> None:
-    from .deploy.benchmark import add_arguments
+#: Help line of ``mobilenet-mnist benchmark``.
+_BENCHMARK_HELP = "time this library's inference paths on this machine: naive, fast, ONNX Runtime"
 
-    p = sub.add_parser("benchmark", help="speed side by side: fast path, naive, timm and torchvision peers")
-    add_arguments(p)
+
+def _add_benchmark(sub: Any) -> None:
+    # Defaults live in deploy.speed.SpeedConfig (not imported here: it needs torch); a test
+    # keeps the numbers in these help texts equal to them.
+    p = sub.add_parser(
+        "benchmark", help=_BENCHMARK_HELP,
+        description="Times, for each width, the naive eager model, optimize_for_inference and (if installed) "
+        "ONNX Runtime at a large batch and at batch 1. Ctrl-C stops it and keeps the rows measured so far. "
+        "For the comparison with timm and torchvision, run benchmarks/run_benchmarks.py from the repository.",
+    )  # fmt: skip
+    p.add_argument("--widths", type=float, nargs="+", help="width multipliers α (default 1 0.75 0.5 0.25)")
+    p.add_argument("--batch-size", type=_positive_int, help="the large batch, for images/s (default 256)")
+    p.add_argument("--repeats", type=_positive_int, help="timed large-batch calls (default 10)")
+    p.add_argument("--latency-repeats", type=_positive_int, help="timed batch-1 calls (default 50)")
+    p.add_argument("--warmup", type=_non_negative_int, help="untimed calls before each series (default 2)")
+    p.add_argument("--threads", type=_positive_int, help="torch and ONNX Runtime threads (default: torch's)")
+    p.add_argument("--no-onnx", dest="onnx", action="store_false", default=None, help="skip the ONNX Runtime rows")
+    p.add_argument("--quick", action="store_true", help="a seconds-long run (α=0.25, tiny batches): checks, not speed")
+    p.add_argument("--output", type=Path, metavar="DIR",
+                   help="folder for benchmark.md and benchmark.json (default: a new mobilenet-mnist-benchmark-<time> "
+                        "folder in the current directory)")  # fmt: skip
     p.set_defaults(func=_cmd_benchmark)
 
 
-def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from .deploy.benchmark import run_from_args, to_markdown
+def _benchmark_config(args: argparse.Namespace) -> Any:
+    from .deploy import speed
 
-    result, markdown_path, json_path = run_from_args(args)
-    _out(to_markdown(result))
+    names = ("widths", "batch_size", "repeats", "latency_repeats", "warmup", "threads", "onnx")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if "widths" in options:
+        options["widths"] = tuple(options["widths"])
+    return speed.quick_config(**options) if args.quick else speed.SpeedConfig(**options)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from .deploy import speed, speed_report
+
+    cfg = _benchmark_config(args)
+    folder = args.output if args.output is not None else speed_report.new_output_dir()
+    rows: list[dict[str, Any]] = []
+    try:
+        rows.extend(speed.iter_speed_rows(cfg))
+    except KeyboardInterrupt:
+        paths = speed_report.write_speed_result(speed_report.speed_result(cfg, rows, interrupted=True), folder)
+        sys.stderr.write(f"mobilenet-mnist benchmark: interrupted; kept the {len(rows)} rows measured so far "
+                         f"in {paths[0]} and {paths[1]}\n")  # fmt: skip
+        return 130
+    result = speed_report.speed_result(cfg, rows)
+    markdown_path, json_path = speed_report.write_speed_result(result, folder)
+    _out(speed_report.to_markdown(result))
     _out(f"written: {markdown_path} {json_path}")
     return 0
 
@@ -341,27 +520,111 @@ _COMMANDS = (
     _add_train, _add_evaluate, _add_predict, _add_list, _add_info, _add_publish, _add_export, _add_benchmark,
 )  # fmt: skip
 
+#: Loggers of the libraries the commands use: WARNING and above only, unless --verbose.
+_THIRD_PARTY_LOGGERS = (
+    "torch", "torchvision", "huggingface_hub", "onnx", "onnxscript", "onnx_ir", "onnxruntime", "timm",
+    "safetensors", "PIL", "urllib3", "httpx", "filelock", "fsspec",
+)  # fmt: skip
+
+_DESCRIPTION = "MobileNet V1 for MNIST-sized grayscale images, with pretrained weights."
+_FIRST_STEPS = """first steps:
+  mobilenet-mnist list --pretrained                  published weights
+  mobilenet-mnist info mobilenet_v1_100.mnist        cost, accuracy, licence, source
+  mobilenet-mnist evaluate mobilenet_v1_100.mnist --data-dir DIR
+  mobilenet-mnist predict digit.png                  top-3 digits for an image file
+  mobilenet-mnist COMMAND --help                     the options of one command"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``mobilenet-mnist`` command."""
-    parser = argparse.ArgumentParser(prog="mobilenet-mnist", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    """The argument parser of the ``mobilenet-mnist`` command.
+
+    Building it imports nothing heavy (the ``_add_*`` functions must not import torch), so
+    ``--help`` and ``--version`` start fast; ``tests/test_cli_startup.py`` checks this.
+
+    Returns:
+        The parser; ``parse_args`` puts the command's function in ``args.func``.
+    """
+    from .version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mobilenet-mnist", description=_DESCRIPTION, epilog=_FIRST_STEPS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"mobilenet-mnist {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="debug logging, and the log messages and warnings of other libraries (hidden by default)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _COMMANDS:
         add(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mobilenet-mnist`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv``: the first word that is no option (top-level options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+@contextlib.contextmanager
+def _quiet_libraries(verbose: bool) -> Iterator[None]:
+    """Log this package's INFO messages (DEBUG with ``verbose``); hide other libraries' chatter.
+
+    Without ``verbose``, other libraries log WARNING and above only, and warnings are
+    hidden except this package's own ``RuntimeWarning``s (things to act on); ``python -W``
+    options are respected. Logger levels and warning filters are restored on exit.
+    """
+    logging.basicConfig(format="%(message)s")  # a no-op when the root logger has handlers
+    names = ("", "mobilenet_mnist", *_THIRD_PARTY_LOGGERS)
+    saved = {name: logging.getLogger(name).level for name in names}
+    logging.getLogger("mobilenet_mnist").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in () if verbose else _THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            if not verbose and not sys.warnoptions:
+                warnings.simplefilter("ignore")
+                warnings.filterwarnings("default", category=RuntimeWarning, module=r"mobilenet_mnist(\.|$)")
+            yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; expected errors become one line on stderr and status 2."""
     try:
         return int(args.func(args) or 0)
     except (KeyError, ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.stderr.write(f"mobilenet-mnist {args.command}: error: {message}\n")
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mobilenet-mnist`` command.
+
+    Args:
+        argv: The arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 on success, 2 for a usage or input error, 130 after Ctrl-C.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_in(argv)
+    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help(sys.stderr)
+            return 2
+        args = parser.parse_args(argv)
+        with _quiet_libraries(args.verbose):
+            return _run(args)
+    except KeyboardInterrupt:
+        clear_line = "\r\033[K" if sys.stderr.isatty() else ""  # over a progress bar and the echoed ^C
+        sys.stderr.write(f"{clear_line}mobilenet-mnist{f' {command}' if command else ''}: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

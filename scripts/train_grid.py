@@ -85,7 +85,7 @@ logger = logging.getLogger("train_grid")
 
 # --------------------------------------------------------------------------- one job
 def _recipe(job: str, device: str) -> Any:
-    from mobilenet_mnist.training.loop import get_preset
+    from mobilenet_mnist.training import get_preset
 
     _, preset, overrides, _ = JOBS[job]
     return get_preset(preset, **overrides, device=device, threads=1)
@@ -103,8 +103,8 @@ def _wait_for_peers(run: Path, n_jobs: int, timeout_s: float = 90.0) -> None:
 def _time_epoch(cfg: Any, data_dir: Path, cal_steps: int, run: Path, n_jobs: int) -> dict[str, float]:
     """Seconds per full epoch (training + validation, + 0.5 s for the checkpoint), timed
     once every job is warm."""
+    from benchmarks.epoch_time import time_recipe_epoch  # the repository root is on sys.path (see the end)
     from mobilenet_mnist.data.datasets import load_dataset, train_val_split
-    from mobilenet_mnist.deploy.benchmark import time_recipe_epoch
 
     full = load_dataset(cfg.dataset, "train", data_dir)
     train_idx, val_idx = train_val_split(len(full), cfg.val_size, seed=0)
@@ -119,7 +119,7 @@ def run_worker(
 ) -> None:
     import torch
 
-    from mobilenet_mnist.training.loop import train
+    from mobilenet_mnist.training import train
 
     torch.backends.cudnn.benchmark = True
     cfg = _recipe(job, device)
@@ -146,12 +146,12 @@ def run_worker(
 def _strip_checkpoint(run: Path) -> None:
     """``publish.ckpt``: the last checkpoint without optimizer state (half the size), which
     ``mobilenet-mnist publish`` reads as a run's ``last.ckpt``."""
-    import torch
+    from mobilenet_mnist.training.state import CHECKPOINT_NAME, read_checkpoint, write_checkpoint
 
-    checkpoint = torch.load(run / "last.ckpt", map_location="cpu", weights_only=True)
+    checkpoint = read_checkpoint(run / CHECKPOINT_NAME)
     for key in ("optimizer", "scheduler"):
         checkpoint.pop(key, None)
-    torch.save(checkpoint, run / "publish.ckpt")
+    write_checkpoint(checkpoint, run / "publish.ckpt")
 
 
 # --------------------------------------------------------------------------- the launcher

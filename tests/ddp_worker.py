@@ -15,8 +15,8 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).parent))
 from test_train import TINY, synthetic_digits
 
-from mobilenet_mnist.models.factory import create_model
-from mobilenet_mnist.training.loop import TrainConfig, fit
+from mobilenet_mnist.models import create_model
+from mobilenet_mnist.training import TrainConfig, fit
 
 
 def main(out: Path, stop_after: int, resume: bool) -> None:

@@ -2,9 +2,10 @@
 
 Deployment checks need a model whose logits mean something: a random network amplifies
 rounding (fp32) and quantization (int8) noise layer after layer, so neither parity nor
-int8 accuracy can be judged on one. The published α=0.25 checkpoint is used when it is
-registered; before it exists, a short training run (300 steps, about 92 % test accuracy)
-stands in. Both are cached for the whole test session.
+int8 accuracy can be judged on one. The published α=0.25 checkpoint is used: from the
+repository's ``hub/`` folder (no network), else through the registry (Hugging Face cache);
+where neither has it, a short training run (300 steps, about 92 % test accuracy) stands in.
+The model is cached for the whole test session.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mobilenet_mnist import MobileNetV1, list_models, mobilenet_v1
-from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, preprocess
-from mobilenet_mnist.hub.core import WeightsUnavailableError
+from mobilenet_mnist import MobileNetV1, from_pretrained, list_models, mobilenet_v1
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset
+from mobilenet_mnist.data.transforms import preprocess
+from mobilenet_mnist.hub import WeightsUnavailableError
 
 logger = logging.getLogger(__name__)
 
 SMALL_CHECKPOINT = "mobilenet_v1_025.mnist"
+#: Hub-layout folders of the published checkpoints, committed with the repository.
+REPO_HUB = Path(__file__).resolve().parents[1] / "hub"
 
 
 @functools.cache
@@ -59,6 +63,8 @@ def _quick_train(root: str, steps: int = 300, batch_size: int = 64) -> MobileNet
 
 @functools.cache
 def _small_model(root: str) -> MobileNetV1:
+    if (REPO_HUB / SMALL_CHECKPOINT / "model.safetensors").is_file():
+        return from_pretrained(REPO_HUB / SMALL_CHECKPOINT).eval()
     if SMALL_CHECKPOINT in list_models(pretrained=True):
         try:
             return mobilenet_v1(pretrained=True, width_mult=0.25).eval()

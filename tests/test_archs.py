@@ -150,7 +150,8 @@ def test_custom_arch_builds_and_runs(registry: dict[str, ArchConfig]) -> None:
     model = mobilenet_v1(arch="tiny_test_arch", width_mult=0.5, num_classes=4).eval()
     assert model.arch is TINY
     assert model.pretrained_cfg["input_size"] == (1, 20, 20)
-    assert model.pretrained_cfg["architecture"] == "tiny_test_arch"
+    assert model.pretrained_cfg["arch"] == "tiny_test_arch"
+    assert model.pretrained_cfg["architecture"] == "mobilenet_v1"  # no named variant of this layer config
     # Channels: 16·0.5 → 8 (divisor 8), 32·0.5 = 16, 64·0.5 = 32.
     assert model.stem.conv.out_channels == 8
     assert model.stem.conv.stride == (2, 2)

@@ -7,16 +7,20 @@ runs with ``HF_HUB_OFFLINE=1``. The default checkpoint is loaded from the packag
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from hub_cache import seed_hf_cache, set_hf_offline
 
-from mobilenet_mnist import create_model, list_pretrained, profile_model
+from mobilenet_mnist import create_model, from_pretrained, list_pretrained, profile_model
 from mobilenet_mnist.data.datasets import load_dataset
 from mobilenet_mnist.models import get_pretrained_cfg
-from mobilenet_mnist.models.pretrained import sha256_file, shipped_weights_path
+from mobilenet_mnist.models.pretrained import shipped_weights_path
 from mobilenet_mnist.training.evaluation import evaluate
+from mobilenet_mnist.utils.files import sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = list_pretrained()
@@ -47,6 +51,30 @@ def test_published_files_match_the_registry(name: str) -> None:
         assert path.stat().st_size == cfg.file_size
         assert sha256_file(path) == cfg.sha256
     assert {p.name for p in hub_file.parent.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_folders_written_by_release_0_2_0_still_load(name: str) -> None:
+    folder = REPO_ROOT / "hub" / name
+    config = json.loads((folder / "config.json").read_text())
+    assert "model_args" not in config and config["model_name"] == name.split(".")[0]  # 0.2.0's flat layout
+    cfg = get_pretrained_cfg(name)
+    model = from_pretrained(folder)
+    loaded = model.pretrained_cfg
+    assert (loaded["architecture"], loaded["tag"], model.width_mult) == (cfg.architecture, cfg.tag, cfg.width_mult)
+    assert (loaded["labels"], loaded["metrics"], loaded["sha256"]) == (cfg.labels, cfg.metrics, cfg.sha256)
+
+
+def test_a_bare_file_of_release_0_2_0_rebuilds_its_network(tmp_path: Path) -> None:
+    cfg = get_pretrained_cfg("mobilenet_v1_050.mnist")
+    bare = tmp_path / "weights.safetensors"  # no config.json beside it: only the file's own metadata
+    shutil.copy(REPO_ROOT / "hub" / cfg.name / cfg.filename, bare)
+    model = from_pretrained(bare).eval()
+    assert model.width_mult == 0.5 and model.pretrained_cfg["architecture"] == "mobilenet_v1"  # 0.2.0 kept no name
+    reference = from_pretrained(REPO_ROOT / "hub" / cfg.name).eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), reference(x))
 
 
 @pytest.mark.parametrize("published_model", PUBLISHED, indirect=True)

@@ -184,3 +184,97 @@ def test_publish_scores_a_run_and_writes_where_it_trained(
     assert entry.test_accuracy == {24: printed["test_accuracy"]["24"]}
     card = (tmp_path / "hub" / "mobilenet_v1_025.clitest" / "README.md").read_text()
     assert "(wall clock) on a laptop." in card and "mobilenet-mnist train x" in card
+
+
+# ---------------------------------------------------------------- the first hour of a new user
+def test_info_of_weights_is_a_readable_summary_and_json_is_the_raw_record(capsys: pytest.CaptureFixture[str]) -> None:
+    from mobilenet_mnist.models.pretrained import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg("mobilenet_v1_100.mnist")
+    code, out, _ = run(capsys, "info", cfg.name)
+    assert code == 0 and out.startswith(f"{cfg.name}: ")
+    source = "shipped inside the package" if cfg.shipped else "downloaded from the Hugging Face Hub"
+    expected = [f"{accuracy:.2f} % at {side}px" for side, accuracy in cfg.test_accuracy.items()] + [
+        f"α = {cfg.width_mult}", "1×32×32", f"{cfg.num_params:,}", f"{cfg.macs:,}", ", ".join(cfg.labels),
+        f"license        {cfg.license}", cfg.hf_hub_id, cfg.sha256, source,
+    ]  # fmt: skip
+    assert cfg.test_accuracy and [text for text in expected if text not in out] == []
+    code, out, _ = run(capsys, "info", cfg.name, "--json")
+    assert code == 0 and json.loads(out) == json.loads(json.dumps(cfg.to_dict(), default=str))
+
+
+def test_info_of_a_model_lists_its_weights_and_json_has_the_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "info", "mobilenet_v1_025")
+    assert code == 0 and "α = 0.25" in out and "mobilenet_v1_025.mnist (" in out and "| **total** |" not in out
+    code, out, _ = run(capsys, "info", "mobilenet_v1_025", "--layers")
+    assert code == 0 and "| **total** |" in out
+    code, out, _ = run(capsys, "info", "mobilenet_v1_025", "--json")
+    info = json.loads(out)
+    assert info["num_params"] == sum(p.numel() for p in mobilenet_v1(width_mult=0.25).parameters())
+    assert info["macs"] == sum(layer["macs"] for layer in info["layers"])
+    assert "mobilenet_v1_025.mnist" in info["pretrained"]
+
+
+_MINIMAL_ARGV = {
+    "train": [], "evaluate": ["NAME"], "predict": ["digit.png"], "list": [], "info": ["NAME"],
+    "publish": ["RUN", "--tag", "t", "--recipe", "r"], "export": ["NAME"], "benchmark": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(_MINIMAL_ARGV))
+def test_ctrl_c_ends_any_command_with_one_line_and_status_130(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mobilenet_mnist import cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, f"_cmd_{command}", interrupted)
+    code, out, err = run(capsys, "--verbose", command, *_MINIMAL_ARGV[command])
+    assert (code, out, err) == (130, "", f"mobilenet-mnist {command}: interrupted\n")
+
+
+def test_evaluate_shows_progress_on_stderr_unless_no_progress(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, small_checkpoint: Path, mnist_dir: Path
+) -> None:
+    from mobilenet_mnist.data import datasets
+
+    few = load_dataset("mnist", "test", mnist_dir).subset(torch.arange(1200))  # 3 batches of 500
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: few)
+    code, out, err = run(capsys, "evaluate", str(small_checkpoint), "--resolution", "24")
+    assert code == 0 and "(1200 images) at 24px" in out and "evaluating at 24px" in err and "batch" in err
+    code, out, err = run(capsys, "evaluate", str(small_checkpoint), "--resolution", "24", "--no-progress")
+    assert code == 0 and "(1200 images) at 24px" in out and "evaluating" not in err
+
+
+def test_other_libraries_chatter_is_hidden_unless_verbose(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import sys
+    import warnings
+
+    from mobilenet_mnist import cli
+
+    def chatty(args: object) -> int:
+        warnings.warn("a library's deprecation", FutureWarning, stacklevel=1)
+        # This package's own RuntimeWarnings (e.g. slow bf16 kernels) are meant for the user.
+        exec("warnings.warn('our advice', RuntimeWarning)", {"warnings": warnings, "__name__": "mobilenet_mnist.x"})
+        logging.getLogger("urllib3.connectionpool").info("a library's note")
+        logging.getLogger("mobilenet_mnist.data").info("our note")
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_list", chatty)
+    monkeypatch.setattr(sys, "warnoptions", [])
+    level_before = logging.getLogger("urllib3").level
+    for verbose in (False, True):
+        caplog.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert run(capsys, *(["--verbose"] if verbose else []), "list")[0] == 0
+        logged = [record.getMessage() for record in caplog.records]
+        warned = [str(warning.message) for warning in caught]
+        assert "our note" in logged and "our advice" in warned
+        assert ("a library's note" in logged, "a library's deprecation" in warned) == (verbose, verbose)
+    assert logging.getLogger("urllib3").level == level_before

@@ -13,14 +13,8 @@ import torch
 from PIL import Image
 
 from mobilenet_mnist.data.augment import AugmentConfig, augment_batch
-from mobilenet_mnist.data.datasets import (
-    create_transform,
-    load_dataset,
-    preprocess,
-    read_idx,
-    resize_normalize,
-    train_val_split,
-)
+from mobilenet_mnist.data.datasets import load_dataset, read_idx, train_val_split
+from mobilenet_mnist.data.transforms import create_transform, preprocess, resize_normalize
 from mobilenet_mnist.models.factory import mobilenet_v1
 
 # MD5 of the decompressed files, from ../shared/data/mnist/README.md.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(DOCS_DIR))
 pytest.importorskip("sphinx", reason='needs the docs extra: pip install -e ".[docs]"')
 
 from check_links import check_site  # noqa: E402  (docs/ is not a package)
-from mnist_docs import api, errors, pareto, recipe, zoo  # noqa: E402
+from mnist_docs import api, audit, errors, layout, pareto, recipe, zoo  # noqa: E402
 
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -68,14 +69,55 @@ def test_page_examples(page: str) -> None:
     assert result.failed == 0, f"docs/{page}: {result.failed} of {result.attempted} examples failed"
 
 
+def _api_pages() -> dict[str, str]:
+    grouped = api.group_public_names(mobilenet_mnist)
+    homes = api.documented_elsewhere(mobilenet_mnist)
+    return {topic.slug: api.render_topic(mobilenet_mnist, topic, modules, homes) for topic, modules in grouped.items()}
+
+
+def _documented(pages: dict[str, str]) -> list[str]:
+    """Every object description the pages hold (autodoc and py:data directives), by path."""
+    autodoc = [path for text in pages.values()
+               for path in re.findall(r"^\.\. auto(?:class|exception|function):: (\S+)$", text, re.M)]
+    data = [f"{owner}.{name}" for text in pages.values()
+            for name, owner in re.findall(r"^\.\. py:data:: (\S+)\n   :module: (\S+)$", text, re.M)]
+    return autodoc + data
+
+
 def test_api_reference_lists_every_public_name_once() -> None:
     grouped = api.group_public_names(mobilenet_mnist)
     listed = [name for modules in grouped.values() for names in modules.values() for name in names]
     assert sorted(listed) == sorted(set(mobilenet_mnist.__all__))
-    pages = {topic.slug: api.render_topic(mobilenet_mnist, topic, modules) for topic, modules in grouped.items()}
+    documented = _documented(_api_pages())
+    twice = sorted({path for path in documented if documented.count(path) > 1})
+    assert not twice, f"documented more than once: {twice}"
     for name in mobilenet_mnist.__all__:
-        hits = [slug for slug, text in pages.items() if f"mobilenet_mnist.{name}\n" in text]
-        assert len(hits) == 1, f"{name} documented on {hits}"
+        assert f"mobilenet_mnist.{name}" in documented, name
+    subs = {sub: importlib.import_module(sub) for sub in api.subpackages(mobilenet_mnist)}
+    for sub, mod in subs.items():
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            # at the top level, under this subpackage, or under another that exports the same object
+            paths = [f"mobilenet_mnist.{name}"] if name in mobilenet_mnist.__all__ else []
+            paths += [f"{other}.{name}" for other, om in subs.items() if getattr(om, name, None) is obj]
+            assert any(path in documented for path in paths), f"{sub}.{name} is not documented"
+
+
+def test_each_object_is_documented_at_one_path() -> None:
+    """A class or function public at the top level is not documented again under a subpackage."""
+    objects: dict[int, list[str]] = {}
+    for path in _documented(_api_pages()):
+        module, _, name = path.rpartition(".")
+        obj = getattr(importlib.import_module(module), name)
+        if callable(obj):
+            objects.setdefault(id(obj), []).append(path)
+    assert [paths for paths in objects.values() if len(paths) > 1] == []
+
+
+def test_subpackage_sections_list_their_public_names() -> None:
+    text = api.public_names_table(mobilenet_mnist, "mobilenet_mnist.models")
+    assert ":py:obj:`~mobilenet_mnist.models.ModelCost`" in text
+    assert ":py:obj:`~mobilenet_mnist.mobilenet_v1` (also top level)" in text
 
 
 def test_api_topics_follow_defining_modules() -> None:
@@ -95,14 +137,14 @@ def test_data_without_doc_comment_is_refused() -> None:
 
 
 def _cfg(name: str, width: float, accuracy: dict[int, float], **extra: object) -> object:
-    from mobilenet_mnist.models.pretrained import PretrainedCfg
+    from mobilenet_mnist.models import PretrainedCfg
 
-    model_name, tag = name.split(".")
+    architecture, tag = name.split(".")
     values = dict(
-        name=name, model_name=model_name, tag=tag, hf_hub_id="org/repo", hf_hub_revision="v1",
+        architecture=architecture, tag=tag, hf_hub_id="org/repo", hf_hub_revision="v1",
         sha256="ab" * 32, file_size=3 * 2**20, dataset="mnist", num_classes=10,
         labels=tuple("0123456789"), input_size=(1, 32, 32), mean=(0.1307,), std=(0.3081,),
-        width_mult=width, test_accuracy=accuracy, num_params=1_000_000, macs=20_000_000,
+        width_mult=width, metrics={"test_accuracy": accuracy}, num_params=1_000_000, macs=20_000_000,
     )
     values.update(extra)
     return PretrainedCfg(**values)
@@ -162,7 +204,7 @@ def test_pareto_points_measure_cost_at_each_side() -> None:
 def test_recipe_table_explains_every_training_field() -> None:
     import dataclasses
 
-    train = importlib.import_module("mobilenet_mnist.training.loop")  # the module, not the function
+    train = importlib.import_module("mobilenet_mnist.training")  # the subpackage, not the function
 
     docs = recipe.attribute_docs(train.TrainConfig)
     fields = [f.name for f in dataclasses.fields(train.TrainConfig)]
@@ -177,6 +219,51 @@ def test_error_page_shows_real_messages() -> None:
     assert "KeyError: Unknown model 'mobilenet_v1_10'. Did you mean" in text
     with pytest.raises(RuntimeError, match="no longer raises"):
         errors.capture(lambda: None)
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The body rows of every list-table in ``text`` (header rows dropped), as lists of cells."""
+    rows: list[list[str]] = []
+    for table in re.split(r"^\.\. list-table::", text, flags=re.M)[1:]:
+        cells = re.findall(r"^   (\*| ) - (.*)$", table, re.M)
+        body: list[list[str]] = []
+        for marker, cell in cells:
+            if marker == "*":
+                body.append([])
+            body[-1].append(cell)
+        rows += body[1:]
+    return rows
+
+
+def test_robustness_page_has_a_row_for_every_audit_row() -> None:
+    rows = audit.load_audit()
+    text = audit.render_audit(rows.AUDIT, rows.CONVERSIONS)
+    shown = _table_rows(text)
+    expected = [audit.case_row(case) for case in rows.ALL_CASES if not case.pending]
+    expected += [audit.conversion_row(conversion) for conversion in rows.CONVERSIONS]
+    assert shown == expected
+    assert len(shown) > 200
+    for title in [*rows.AUDIT, audit.CONVERSIONS_TITLE]:
+        assert f"\n{title}\n{'-' * len(title)}\n" in f"\n{text}"
+
+
+def test_layout_tables_cover_every_module_and_find_imports(tmp_path: Path) -> None:
+    text = layout.render_modules()
+    for path in layout.PACKAGE_DIR.rglob("*.py"):
+        assert f"``{path.relative_to(layout.PACKAGE_DIR).as_posix()}``" in text
+    package = tmp_path / "mobilenet_mnist"
+    for name, source in {"__init__.py": "", "models/__init__.py": "from ..utils.checks import x\n",
+                         "models/a.py": "def f():\n    from ..hub import y\n", "hub/__init__.py": "",
+                         "utils/__init__.py": "", "utils/checks.py": ""}.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(source)
+    rows = {row[0]: row[1:] for row in layout.dependency_rows(package)}
+    assert rows["``models``"] == ["``utils``", "``hub``", "``hub``"]  # eager, lazy, against the layer order
+
+
+def test_models_never_imports_hub() -> None:
+    found = {target for path in (layout.PACKAGE_DIR / "models").glob("*.py") for target, _ in layout.imports(path)}
+    assert "hub" not in found
 
 
 def _write(path: Path, html: str) -> None:

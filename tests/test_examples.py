@@ -21,8 +21,9 @@ import torch
 from PIL import Image
 from random_weights import randomize
 
-from mobilenet_mnist.data.datasets import create_transform, load_dataset
-from mobilenet_mnist.hub.core import from_pretrained, save_pretrained
+from mobilenet_mnist.data.datasets import load_dataset
+from mobilenet_mnist.data.transforms import create_transform
+from mobilenet_mnist.hub import from_pretrained, save_pretrained
 from mobilenet_mnist.models.factory import mobilenet_v1
 from mobilenet_mnist.training.evaluation import evaluate
 
@@ -117,7 +118,7 @@ def test_train_from_scratch(mnist_dir: Path, tmp_path: Path) -> None:
     reloaded = evaluate(from_pretrained(folder), test, side).accuracy
     assert reloaded == pytest.approx(printed, abs=0.006)
     config = json.loads((folder / "config.json").read_text())
-    assert config["metrics"]["test_accuracy"][str(side)] == pytest.approx(printed, abs=0.006)
+    assert config["pretrained_cfg"]["metrics"]["test_accuracy"][str(side)] == pytest.approx(printed, abs=0.006)
 
 
 @pytest.mark.slow

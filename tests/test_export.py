@@ -7,10 +7,13 @@ agree on ≥ 99.9 % of MNIST test images, at several batch sizes from one dynami
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import json
+import logging
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +23,19 @@ from deploy_helpers import mnist_inputs, small_trained_model
 from torch import nn
 
 import mobilenet_mnist
-from mobilenet_mnist import list_models, mobilenet_v1
+from mobilenet_mnist import list_models, mobilenet_v1, save_pretrained
+from mobilenet_mnist.cli import main
+from mobilenet_mnist.deploy.common import MissingExtraError
 from mobilenet_mnist.deploy.export import (
-    DEFAULT_OPSET,
     FORMATS,
-    INSTALL_HINT,
     METADATA_FILE,
-    MissingExtraError,
     default_export_path,
     export_model,
-    export_onnx,
     export_program,
     export_torchscript,
-    read_onnx_metadata,
 )
+from mobilenet_mnist.deploy.onnx_export import DEFAULT_OPSET, export_onnx, read_onnx_metadata
+from mobilenet_mnist.deploy.quiet import CHATTY_LOGGERS
 
 ATOL = 1e-4
 BATCH_SIZES = (1, 7, 64)
@@ -262,7 +264,6 @@ def test_missing_onnx_extra_gives_install_hint(model, tmp_path, monkeypatch, mis
         export_model(model, tmp_path / "m.onnx", format="onnx")
     assert isinstance(info.value, ImportError)
     assert missing in str(info.value)
-    assert INSTALL_HINT in str(info.value)
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -270,6 +271,76 @@ def test_missing_onnx_blocks_reading_metadata_with_hint(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(MissingExtraError, match="mobilenet-mnist"):
         read_onnx_metadata(tmp_path / "m.onnx")
+
+
+# ------------------------------------------------------------------ quiet by default
+#: What onnxscript and onnx_ir log at INFO during every export.
+CHATTER = ("No unused functions to remove", "Skipping constant folding", "PassManager:")
+
+
+@pytest.fixture
+def info_logs_on_stderr(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Root logging at INFO onto stderr, as an application (or the CLI) typically sets it up."""
+    root, handler = logging.getLogger(), logging.StreamHandler(sys.stderr)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_onnx_export_hides_exporter_chatter_unless_verbose(tmp_path, capfd, info_logs_on_stderr):
+    model = mobilenet_v1(width_mult=0.25)
+    levels = {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    export_onnx(model, tmp_path / "quiet.onnx")
+    out, err = capfd.readouterr()
+    assert not [phrase for phrase in CHATTER if phrase in out + err], out + err
+    assert {name: logging.getLogger(name).level for name in CHATTY_LOGGERS} == levels  # restored
+    export_onnx(model, tmp_path / "verbose.onnx", verbose=True)
+    out, err = capfd.readouterr()
+    assert CHATTER[0] in out + err  # what the default hides
+
+
+def test_export_command_prints_only_the_path(tmp_path, capfd):
+    folder = tmp_path / "weights"
+    save_pretrained(mobilenet_v1(width_mult=0.25), folder)
+    target = tmp_path / "model.onnx"
+    assert main(["export", str(folder), "--format", "onnx", "--output", str(target)]) == 0
+    out, err = capfd.readouterr()
+    assert out == f"{target}\n"
+    assert not [phrase for phrase in CHATTER if phrase in out + err], err
+    assert read_onnx_metadata(target)["input_size"] == [1, 32, 32]
+
+
+# ------------------------------------------------------------------ package structure
+DEPLOY_DIR = Path(mobilenet_mnist.deploy.__file__).parent
+
+
+def _relative_imports(path: Path) -> list[tuple[str, str]]:
+    """(sibling module, name) of every ``from .x import name`` / ``from . import x`` in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found += [(node.module.split(".")[0], alias.name) for alias in node.names]
+            else:
+                found += [(alias.name, "") for alias in node.names]
+    return found
+
+
+def test_deploy_modules_import_each_other_without_cycles():
+    modules = {p.stem for p in DEPLOY_DIR.glob("*.py")} - {"__init__"}
+    graph = {m: {t for t, _ in _relative_imports(DEPLOY_DIR / f"{m}.py") if t in modules} for m in modules}
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+def test_deploy_modules_import_no_private_names_from_each_other():
+    private = {
+        path.name: [f"{module}.{name}" for module, name in _relative_imports(path) if name.startswith("_")]
+        for path in DEPLOY_DIR.glob("*.py")
+    }
+    assert not {k: v for k, v in private.items() if v}
 
 
 # ---------------------------------------------------------------------- every model

@@ -15,22 +15,15 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_examples import run_example
 from torch import nn
 
 from mobilenet_mnist.data.augment import AugmentConfig
+from mobilenet_mnist.data.convert import tensors_from_dataset
 from mobilenet_mnist.data.datasets import ImageTensors, load_dataset
-from mobilenet_mnist.hub.core import from_pretrained, save_pretrained
-from mobilenet_mnist.models.factory import mobilenet_v1
-from mobilenet_mnist.training.evaluation import evaluate
-from mobilenet_mnist.training.finetune import (
-    FrozenStatsBatchNorm2d,
-    freeze_backbone,
-    param_groups,
-    tensors_from_dataset,
-    unfreeze_backbone,
-)
-from mobilenet_mnist.training.loop import TrainConfig, fit
+from mobilenet_mnist.hub import from_pretrained, save_pretrained
+from mobilenet_mnist.models import mobilenet_v1
+from mobilenet_mnist.training import TrainConfig, evaluate, fit
+from mobilenet_mnist.training.finetune import FrozenStatsBatchNorm2d, freeze_backbone, param_groups, unfreeze_backbone
 
 HEAD = {"classifier.weight", "classifier.bias"}
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -112,7 +105,7 @@ def test_frozen_statistics_survive_deepcopy_and_keep_state_dict_keys() -> None:
     clone = copy.deepcopy(model).train()  # what an EMA copy does
     assert all(type(bn) is FrozenStatsBatchNorm2d and not bn.training for bn in batchnorms(clone))
     plain = tiny_model()
-    assert plain.load_state_dict(clone.state_dict()) is not None
+    plain.load_state_dict(clone.state_dict())  # strict: raises on any missing or extra key
     assert list(clone.state_dict()) == list(plain.state_dict())
 
 
@@ -216,7 +209,21 @@ def test_param_groups_reject_bad_values(kwargs: dict[str, float], match: str) ->
         param_groups(tiny_model(), **{"lr": 0.1, **kwargs})
 
 
+def test_param_groups_reject_a_rate_that_is_no_number() -> None:
+    with pytest.raises(TypeError, match=r"weight_decay must be a number, got str \('0\.1'\)"):
+        param_groups(tiny_model(), lr=0.1, weight_decay="0.1")
+
+
 # --------------------------------------------------------------------------- user datasets
+def test_tensors_from_dataset_stays_importable_from_training() -> None:
+    import mobilenet_mnist.training
+    import mobilenet_mnist.training.finetune
+
+    assert mobilenet_mnist.training.tensors_from_dataset is tensors_from_dataset
+    assert mobilenet_mnist.training.finetune.tensors_from_dataset is tensors_from_dataset
+
+
+
 class PairDataset(torch.utils.data.Dataset):
     """Like a torchvision dataset: ``classes``, ``transform``, (image, label) items."""
 
@@ -328,6 +335,8 @@ def test_short_finetune_from_mnist_beats_the_untrained_head(
 def test_finetune_example_quick_writes_a_loadable_model(
     mnist_checkpoint: Path, fashion_mnist_dir: Path, tmp_path: Path
 ) -> None:
+    from test_examples import run_example  # here, so the other tests do not depend on that module
+
     out = run_example("finetune_fashion_mnist.py", "--weights", str(mnist_checkpoint), "--width", "0.25",
                       "--output", str(tmp_path / "run"), "--data-dir", str(fashion_mnist_dir))
     assert "linear probe: validation accuracy" in out
@@ -340,9 +349,10 @@ def test_finetune_example_quick_writes_a_loadable_model(
     for side, accuracy in printed.items():
         assert evaluate(model, test, side).accuracy == pytest.approx(accuracy, abs=0.006)
     config = json.loads((folder / "config.json").read_text())
-    assert config["labels"] == list(FASHION_CLASSES) and config["dataset"] == "fashion_mnist"
-    assert config["name"] == "mobilenet_v1_025.fashion_mnist"
-    assert config["metrics"]["test_accuracy"]["32"] == pytest.approx(printed[32], abs=0.006)
+    cfg = config["pretrained_cfg"]
+    assert cfg["labels"] == list(FASHION_CLASSES) and cfg["dataset"] == "fashion_mnist"
+    assert f"{config['architecture']}.{cfg['tag']}" == "mobilenet_v1_025.fashion_mnist"
+    assert cfg["metrics"]["test_accuracy"]["32"] == pytest.approx(printed[32], abs=0.006)
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
 
 
@@ -354,5 +364,5 @@ def test_fit_trains_an_rgb_model_on_tensors_from_an_rgb_dataset() -> None:
     model = mobilenet_v1(width_mult=0.25, in_chans=3, num_classes=3)
     before = model.stem.conv.weight.detach().clone()
     result = fit(model, data, TrainConfig.from_dict({**SHORT, "batch_size": 8, "max_steps_per_epoch": 2}), data)
-    assert 0 <= result.history[0]["val_acc@24"] <= 100
+    assert "val_acc@24" in result.history[0]
     assert not torch.equal(before, result.model.stem.conv.weight)

@@ -17,8 +17,7 @@ import yaml
 from hub_cache import seed_hf_cache, set_hf_offline, use_temp_registry
 from random_weights import randomize
 
-from mobilenet_mnist.hub import core as hub
-from mobilenet_mnist.hub.core import (
+from mobilenet_mnist.hub import (
     WeightsUnavailableError,
     from_pretrained,
     load_pretrained,
@@ -27,9 +26,11 @@ from mobilenet_mnist.hub.core import (
 )
 from mobilenet_mnist.models import pretrained
 from mobilenet_mnist.models.archs import MNIST_ARCH, ArchConfig
+from mobilenet_mnist.models.config import model_args, model_config, safetensors_metadata
 from mobilenet_mnist.models.factory import create_model, list_models, mobilenet_v1
-from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.models.mobilenet import MNIST_MEAN, MNIST_STD, MobileNetV1
 from mobilenet_mnist.models.pretrained import PretrainedCfg, read_registry_file, register_pretrained
+from mobilenet_mnist.utils.files import sha256_file
 
 REPO = "someone/mnist-digits"
 NAME = "mobilenet_v1_025.mnist"
@@ -79,8 +80,7 @@ def registry_entry(
     weights = folder / "model.safetensors"
     return register_pretrained(
         PretrainedCfg(
-            name=NAME,
-            model_name="mobilenet_v1_025",
+            architecture="mobilenet_v1_025",
             tag="mnist",
             hf_hub_id=f"mobilenet-mnist/{NAME}",
             hf_hub_revision=revision,
@@ -90,10 +90,10 @@ def registry_entry(
             num_classes=10,
             labels=LABELS,
             input_size=(1, 32, 32),
-            mean=(0.1307,),
-            std=(0.3081,),
+            mean=(MNIST_MEAN,),
+            std=(MNIST_STD,),
             width_mult=0.25,
-            test_accuracy=ACCURACY,
+            metrics={"test_accuracy": ACCURACY},
             shipped=shipped,
         )
     )
@@ -116,27 +116,51 @@ def test_round_trip_gives_identical_logits(name: str, tmp_path: Path, images: to
     ]
     rebuilt = from_pretrained(tmp_path / name)
     assert rebuilt.width_mult == model.width_mult
+    assert rebuilt.pretrained_cfg["architecture"] == name
     assert torch.equal(logits(rebuilt, images), logits(model, images))
 
 
-def test_saved_files_describe_the_model(saved: Path, small_model: MobileNetV1) -> None:
+def test_config_json_has_timms_layout(saved: Path, small_model: MobileNetV1) -> None:
+    config = json.loads((saved / "config.json").read_text())
+    assert list(config) == [
+        "architecture", "num_classes", "num_features", "model_args", "pretrained_cfg",
+        "library_name", "library_version", "weights",
+    ]
+    assert (config["architecture"], config["num_classes"], config["num_features"]) == ("mobilenet_v1_025", 10, 256)
+    assert config["model_args"] == {"arch": "mnist", "width_mult": 0.25, "in_chans": 1, "num_classes": 10,
+                                    "input_size": 32}  # built-in layer config: its name is enough
+    weights = saved / "model.safetensors"
+    assert config["weights"] == {"filename": "model.safetensors", "file_size": weights.stat().st_size,
+                                 "sha256": sha256_file(weights)}
+    cfg = config["pretrained_cfg"]
+    assert (cfg["architecture"], cfg["tag"], cfg["labels"]) == ("mobilenet_v1_025", "mnist", list(LABELS))
+    assert cfg["input_size"] == [1, 32, 32] and cfg["mean"] == [MNIST_MEAN]
+    assert cfg["num_params"] == sum(p.numel() for p in small_model.parameters())
+    assert cfg["metrics"] == {"test_accuracy": {str(k): v for k, v in ACCURACY.items()}}
+    assert "test_accuracy" not in cfg and "sha256" not in cfg  # one place each: metrics, weights
+    assert cfg["recipe"] == "mobilenet-mnist train --width 0.25"
+
+
+def test_config_json_round_trips_through_the_record(saved: Path, small_model: MobileNetV1) -> None:
     from safetensors import safe_open
 
-    with safe_open(saved / "model.safetensors", "pt") as handle:
-        meta = handle.metadata()
-        assert set(handle.keys()) == set(small_model.state_dict())
-    assert (
-        meta["architecture"],
-        float(meta["width_mult"]),
-        meta["in_chans"],
-        meta["num_classes"],
-    ) == ("mnist", 0.25, "1", "10")
     config = json.loads((saved / "config.json").read_text())
-    assert config["name"] == NAME and config["labels"] == list(LABELS)
-    assert config["input_size"] == [1, 32, 32] and config["mean"] == [0.1307]
-    assert config["num_params"] == sum(p.numel() for p in small_model.parameters())
-    assert config["metrics"]["test_accuracy"] == {str(k): v for k, v in ACCURACY.items()}
-    assert "arch_config" not in config  # built-in layer config: its name is enough
+    loaded = from_pretrained(saved)
+    record = PretrainedCfg.from_dict(config["pretrained_cfg"])
+    assert PretrainedCfg.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    file_fields = PretrainedCfg.field_names("file")
+    known = [{k: v for k, v in cfg.items() if k not in file_fields}
+             for cfg in (loaded.pretrained_cfg, record.to_dict())]
+    assert known[0] == known[1]
+    assert loaded.pretrained_cfg["sha256"] == config["weights"]["sha256"]
+    assert model_args(loaded) == config["model_args"]
+    with safe_open(saved / "model.safetensors", "pt") as handle:
+        assert set(handle.keys()) == set(small_model.state_dict())
+        meta = handle.metadata()
+    assert meta == safetensors_metadata({k: v for k, v in config.items() if k != "weights"})
+    assert json.loads(meta["pretrained_cfg"]) == config["pretrained_cfg"]
+    resaved = model_config(loaded, metrics={"test_accuracy": ACCURACY}, recipe=record.recipe)
+    assert json.loads(json.dumps(resaved)) == {k: v for k, v in config.items() if k != "weights"}  # a fixed point
 
 
 def test_model_card_front_matter(saved: Path) -> None:
@@ -157,10 +181,8 @@ def test_custom_arch_round_trip(tmp_path: Path, images: torch.Tensor) -> None:
     arch = ArchConfig("short", MNIST_ARCH.layers[:-1], 32, "MNIST without its last block")
     model = randomize(MobileNetV1(arch, width_mult=0.25))
     save_pretrained(model, tmp_path / "short")
-    assert (
-        json.loads((tmp_path / "short" / "config.json").read_text())["arch_config"]["name"]
-        == "short"
-    )
+    args = json.loads((tmp_path / "short" / "config.json").read_text())["model_args"]
+    assert args["arch_config"]["name"] == "short" and "arch" not in args
     rebuilt = from_pretrained(tmp_path / "short")
     assert rebuilt.arch == arch
     assert torch.equal(logits(rebuilt, images), logits(model, images))
@@ -173,7 +195,7 @@ def test_load_into_model_from_file_and_folder(
         model = load_pretrained(mobilenet_v1(width_mult=0.25), source)
         assert torch.equal(logits(model, images), logits(small_model, images))
         assert model.pretrained_cfg["labels"] == LABELS
-        assert model.pretrained_cfg["test_accuracy"] == ACCURACY
+        assert model.pretrained_cfg["metrics"]["test_accuracy"] == ACCURACY
 
 
 def test_save_refuses_models_it_cannot_rebuild(tmp_path: Path) -> None:
@@ -214,8 +236,8 @@ def test_in_chans_3_gray_image_matches_grayscale_model(
     cfg = rgb.pretrained_cfg
     assert (
         cfg["input_size"] == (3, 32, 32)
-        and cfg["mean"] == (0.1307,) * 3
-        and cfg["std"] == (0.3081,) * 3
+        and cfg["mean"] == (MNIST_MEAN,) * 3
+        and cfg["std"] == (MNIST_STD,) * 3
     )
 
 
@@ -236,7 +258,8 @@ def test_num_classes_26_keeps_backbone_and_gets_fresh_head(
     assert torch.count_nonzero(head.bias) == 0 and 0.005 < head.weight.std() < 0.02  # fresh init
     assert not torch.equal(head.weight[:10], small_model.classifier.weight)
     assert model.pretrained_cfg["num_classes"] == 26 and "labels" not in model.pretrained_cfg
-    assert "test_accuracy" not in model.pretrained_cfg  # it scored the old head
+    assert "metrics" not in model.pretrained_cfg  # they scored the old head
+    assert model.pretrained_cfg["tag"] == "mnist"  # where the backbone came from
 
 
 def test_other_width_names_shape_mismatches(tmp_path: Path, saved: Path) -> None:
@@ -349,21 +372,6 @@ def test_no_network_no_cache_says_how_to_get_weights(
         from_pretrained("nobody/nothing", cache_dir=offline_cache)
 
 
-def test_connection_failure_is_wrapped(
-    saved: Path, registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import huggingface_hub
-    from huggingface_hub.utils import LocalEntryNotFoundError
-
-    def unreachable(*args: object, **kwargs: object) -> str:
-        raise LocalEntryNotFoundError("connection error and no cached file")
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
-    registry_entry(saved)
-    with pytest.raises(WeightsUnavailableError, match="run once with network access"):
-        load_pretrained(mobilenet_v1(width_mult=0.25), NAME, cache_dir=tmp_path)
-
-
 def test_shipped_file_is_used_first(
     saved: Path,
     registry: Path,
@@ -385,7 +393,8 @@ def test_shipped_file_is_used_first(
     assert torch.equal(logits(model, images), logits(small_model, images))
     assert "shipped with the package" in model.pretrained_cfg["source"]
     rebuilt = from_pretrained(NAME)  # a registered name rebuilds its own model too
-    assert rebuilt.width_mult == 0.25 and rebuilt.pretrained_cfg["test_accuracy"] == ACCURACY
+    assert rebuilt.width_mult == 0.25 and rebuilt.pretrained_cfg["metrics"]["test_accuracy"] == ACCURACY
+    assert rebuilt.pretrained_cfg["architecture"] == "mobilenet_v1_025"
     assert torch.equal(logits(rebuilt, images), logits(small_model, images))
 
 
@@ -406,7 +415,7 @@ def test_registry_entries_match_their_files() -> None:
         if cfg.shipped:
             path = pretrained.shipped_weights_path(cfg)
             assert path.stat().st_size == cfg.file_size
-            assert pretrained.sha256_file(path) == cfg.sha256
+            assert sha256_file(path) == cfg.sha256
 
 
 # ---------------------------------------------------------------- publishing
@@ -468,9 +477,24 @@ def test_push_to_hub_checks_repo_id(small_model: MobileNetV1) -> None:
 
 def test_import_does_not_load_huggingface_hub() -> None:
     code = (
-        "import sys, mobilenet_mnist, mobilenet_mnist.hub.core, mobilenet_mnist.models.pretrained;"
-        "print('huggingface_hub' in sys.modules)"
+        "import sys, mobilenet_mnist, mobilenet_mnist.hub, mobilenet_mnist.hub.publish, mobilenet_mnist.models;"
+        "print('huggingface_hub' in sys.modules, 'safetensors' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-    assert hub.WEIGHTS_NAME == "model.safetensors"
+    assert out.stdout.strip() == "False False"
+
+
+def test_models_never_import_hub() -> None:
+    import ast
+
+    package = Path(pretrained.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert not (node.level == 2 and module.split(".")[0] == "hub"), f"{path} imports ..{module}"
+                assert not module.startswith("mobilenet_mnist.hub"), f"{path} imports {module}"
+    code = "import sys, mobilenet_mnist.models; print([m for m in sys.modules if m.startswith('mobilenet_mnist.hub')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

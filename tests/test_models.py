@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import mobilenet_mnist.models
 from mobilenet_mnist import MobileNetV1, create_model, list_models, mobilenet_v1
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -120,17 +121,21 @@ def test_reset_classifier_keeps_model_dtype() -> None:
 def test_forward_intermediates_match_feature_info(name: str) -> None:
     model = _build(name).eval()
     side = 32
+    x = _batch(2, side)
     with torch.no_grad():
-        features = model.forward_intermediates(_batch(2, side))
-        final = model.forward_features(_batch(2, side))
-    assert len(features) == len(model.feature_info) == len(model.stages)
-    for feat, info in zip(features, model.feature_info, strict=True):
+        final, features = model.forward_intermediates(x)  # timm's (final, intermediates)
+        only = model.forward_intermediates(x, intermediates_only=True)  # the list 0.2.0 returned
+        expected_final = model.forward_features(x)
+    assert len(features) == len(only) == len(model.feature_info) == len(model.stages)
+    for index, (feat, info) in enumerate(zip(features, model.feature_info, strict=True)):
         out_side = side // info["reduction"]
         assert feat.shape == (2, info["num_chs"], out_side, out_side)
-        assert isinstance(model.get_submodule(info["module"]), nn.Module)
+        assert model.get_submodule(info["module"]) is model.stages[index]
+        torch.testing.assert_close(only[index], feat, rtol=0, atol=0)
     reductions = [info["reduction"] for info in model.feature_info]
     assert reductions == [1, 2, 4, 8, 16, 32]
-    assert features[-1].shape == final.shape
+    torch.testing.assert_close(final, expected_final, rtol=0, atol=0)
+    torch.testing.assert_close(features[-1], final, rtol=0, atol=0)
     assert model.feature_info[-1]["num_chs"] == model.num_features
 
 
@@ -213,6 +218,31 @@ def test_pretrained_cfg_describes_the_model(name: str) -> None:
     assert isinstance(first_conv, nn.Conv2d) and first_conv.in_channels == 3
     classifier = model.get_submodule(cfg["classifier"])
     assert isinstance(classifier, nn.Linear) and classifier.out_features == 5
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_knows_its_registered_name(name: str) -> None:
+    width = int(name[-3:]) / 100
+    builders = {
+        "create_model": _build(name),
+        "named builder": getattr(mobilenet_mnist.models, name)(),
+        "mobilenet_v1(width_mult)": mobilenet_v1(width_mult=width),
+    }
+    for how, model in builders.items():
+        assert model.pretrained_cfg["architecture"] == name, how
+
+
+def test_models_without_a_named_variant_are_mobilenet_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilenet_mnist.models import factory
+
+    assert mobilenet_v1(width_mult=0.3).pretrained_cfg["architecture"] == "mobilenet_v1"
+    assert mobilenet_v1(arch="imagenet", width_mult=0.5).pretrained_cfg["architecture"] == "mobilenet_v1"
+    assert MobileNetV1(width_mult=0.5).pretrained_cfg["architecture"] == "mobilenet_v1"  # no factory, no name
+    monkeypatch.setattr(factory, "_MODEL_REGISTRY", dict(factory._MODEL_REGISTRY))
+    factory.register_model("my_mobilenet_050")(lambda **kwargs: mobilenet_v1(width_mult=0.5, **kwargs))
+    assert create_model("my_mobilenet_050").pretrained_cfg["architecture"] == "my_mobilenet_050"
+    with pytest.raises(ValueError, match=r"No published weights exist for width_mult=0\.3.*_050 \(α=0\.5\)"):
+        mobilenet_v1(pretrained=True, width_mult=0.3)
 
 
 def test_models_are_independent_instances() -> None:

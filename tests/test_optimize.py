@@ -1,33 +1,22 @@
-"""The fast inference path gives the plain model's answers; the benchmark writes its report.
+"""The fast inference path gives the plain model's answers.
 
-Speed is never asserted here (see benchmarks/); only correctness and output format.
+Speed is never asserted here (see benchmarks/ and tests/test_speed.py); only correctness.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from deploy_helpers import small_trained_model
 from random_weights import randomize
 from torch import nn
 
 from mobilenet_mnist import create_model, list_models, mobilenet_v1
-from mobilenet_mnist.deploy.benchmark import (
-    BenchmarkConfig,
-    make_train_step,
-    measure_matmul_peak,
-    measure_peak_memory,
-    quick_config,
-    run_benchmark,
-    to_markdown,
-    write_results,
-)
 from mobilenet_mnist.deploy.optimize import (
     InferenceWrapper,
     bf16_supported,
@@ -36,7 +25,6 @@ from mobilenet_mnist.deploy.optimize import (
     optimize_for_inference,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ATOL = 1e-4
 
 
@@ -69,6 +57,17 @@ def _batch(n: int = 8, side: int = 32) -> torch.Tensor:
     return torch.randn(n, 1, side, side, generator=generator) * 2 + 0.5
 
 
+def _sgd_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int, lr: float = 0.05) -> None:
+    """Plain SGD-momentum training steps over ``images`` in batches, in train mode."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    for start in range(0, len(images), batch):
+        loss = F.cross_entropy(model(images[start : start + batch]), labels[start : start + batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 # --------------------------------------------------------------------------- fusion
 @pytest.mark.parametrize("name", list_models())
 def test_fused_logits_match_eval_model(name: str) -> None:
@@ -89,9 +88,8 @@ def test_fused_logits_match_eval_model(name: str) -> None:
 def test_fuse_after_training_steps_matches() -> None:
     """BN statistics and weights moved by real SGD steps, not just recalibrated."""
     model = mobilenet_v1(width_mult=0.25)
-    step = make_train_step(model, channels_last=False, lr=0.05)
-    for _ in range(3):
-        step(_batch(16), torch.randint(0, 10, (16,)))
+    generator = torch.Generator().manual_seed(0)
+    _sgd_steps(model, _batch(24), torch.randint(0, 10, (24,), generator=generator), batch=8)
     model.eval()
     x = _batch()
     with torch.no_grad():
@@ -224,34 +222,11 @@ def test_compiled_path_matches() -> None:
 
 
 # --------------------------------------------------------------------------- real digits
-def _quickly_trained(mnist_dir: Path) -> nn.Module:
-    """α=0.25 trained for a few dozen steps: far from converged, but clearly not random."""
-    from mobilenet_mnist import load_dataset
-    from mobilenet_mnist.data.datasets import resize_normalize
-
-    data = load_dataset("mnist", "train", root=mnist_dir)
-    images = resize_normalize(data.images[:2048].unsqueeze(1), 32, (0.1307,), (0.3081,))
-    labels = data.labels[:2048]
-    model = mobilenet_v1(width_mult=0.25)
-    step = make_train_step(model, channels_last=True, lr=0.05)
-    for start in range(0, 2048, 64):
-        step(images[start : start + 64], labels[start : start + 64])
-    # After so few steps the running BN statistics lag the weights; recalibrate them
-    # (cumulative average over the training images) so eval mode predicts sensibly.
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.reset_running_stats()
-                module.momentum = None
-        model(images)
-    return model.eval()
-
-
 def test_fast_path_same_predictions_on_mnist(mnist_dir: Path) -> None:
     from mobilenet_mnist import load_dataset
-    from mobilenet_mnist.data.datasets import resize_normalize
+    from mobilenet_mnist.data.transforms import resize_normalize
 
-    model = _quickly_trained(mnist_dir)
+    model = small_trained_model(str(mnist_dir))  # logits that mean something, near-ties rare
     test = load_dataset("mnist", "test", root=mnist_dir)
     x = resize_normalize(test.images[:2000].unsqueeze(1), 32, (0.1307,), (0.3081,))
     labels = test.labels[:2000]
@@ -266,118 +241,5 @@ def test_fast_path_same_predictions_on_mnist(mnist_dir: Path) -> None:
     assert torch.equal(fast.argmax(1)[clear], plain.argmax(1)[clear])
     acc_plain = (plain.argmax(1) == labels).float().mean().item()
     acc_fast = (fast.argmax(1) == labels).float().mean().item()
-    assert acc_plain > 0.25  # trained (chance is 0.1): predictions mean something
+    assert acc_plain > 0.85  # trained (chance is 0.1): predictions mean something
     assert abs(acc_fast - acc_plain) <= (~clear).float().mean().item()
-
-
-# --------------------------------------------------------------------------- benchmark
-ROW_KEYS = {
-    "network", "way", "width", "status", "params", "macs", "infer_batch", "infer_images_per_s",
-    "infer_gmacs_per_s", "infer_fraction_of_peak", "latency_ms_median", "latency_ms_p90",
-    "train_batch", "train_images_per_s", "train_fraction_of_peak", "mem_infer_mib",
-    "mem_train_mib", "infer_speedup_vs_naive", "latency_speedup_vs_naive",
-    "train_speedup_vs_naive",
-}
-
-
-def _check_result(result: dict) -> None:
-    assert {"schema", "created", "command", "machine", "config", "load_average", "duration_s",
-            "matmul_peak_gmacs", "rows"} <= result.keys()
-    assert {"cpu", "logical_cores", "torch_threads", "torch"} <= result["machine"].keys()
-    assert result["matmul_peak_gmacs"] > 0
-    ways = {(r["network"], r["way"]) for r in result["rows"]}
-    assert {("mobilenet_v1 α=0.25", "naive"), ("mobilenet_v1 α=0.25", "fast")} <= ways
-    for row in result["rows"]:
-        if row["status"] == "ok":
-            assert row.keys() >= ROW_KEYS
-            assert row["infer_images_per_s"] > 0 and row["latency_ms_p90"] >= row["latency_ms_median"]
-    naive = next(r for r in result["rows"] if r["way"] == "naive")
-    assert naive["infer_speedup_vs_naive"] == pytest.approx(1.0)
-
-
-def test_quick_benchmark_writes_json_and_markdown(tmp_path: Path) -> None:
-    result = run_benchmark(quick_config(peers=False))
-    _check_result(result)
-    md_path, json_path = write_results(result, tmp_path)
-    assert json.loads(json_path.read_text()) == json.loads(json.dumps(result))
-    markdown = md_path.read_text()
-    assert markdown == to_markdown(result)
-    assert "| mobilenet_v1 α=0.25 | **fast** |" in markdown
-    assert "G multiply-adds/s" in markdown
-
-
-def test_quick_benchmark_script_with_peers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = importlib.util.spec_from_file_location("run_benchmarks", REPO_ROOT / "benchmarks" / "run_benchmarks.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--quick", "--quiet", "--no-memory", "--output-dir", str(tmp_path)]) == 0
-    result = json.loads((tmp_path / "benchmark.json").read_text())
-    _check_result(result)
-    assert result["config"]["repeats"] == quick_config().repeats
-    peers = {r["network"]: r for r in result["rows"] if r["way"] == "peer"}
-    assert peers["torchvision/mobilenet_v2"]["status"] == "ok"
-    timm_ok = importlib.util.find_spec("timm") is not None
-    assert (peers["timm/mobilenetv1_100"]["status"] == "ok") == timm_ok
-    assert peers["torchvision/mobilenet_v2"]["mem_infer_mib"] is None  # --no-memory
-    assert "torchvision/mobilenet_v2" in capsys.readouterr().out
-
-
-def test_bf16_way_runs_only_with_native_bf16() -> None:
-    result = run_benchmark(quick_config(peers=False, memory=False, bf16=True))
-    row = next(r for r in result["rows"] if r["way"] == "fast+bf16")
-    if bf16_supported():
-        assert row["status"] == "ok" and row["infer_images_per_s"] > 0
-    else:
-        assert row["status"].startswith("skipped: no native bf16")
-        assert "skipped: no native bf16" in to_markdown(result)
-
-
-def test_peer_costs_are_counted_for_one_channel() -> None:
-    from mobilenet_mnist.deploy.benchmark import _build_peer, _costs
-
-    model = _build_peer("torchvision/mobilenet_v2").eval()
-    params, macs = _costs(model, 32)
-    assert params == sum(p.numel() for p in model.parameters())
-    assert not model.training  # counting must not flip the model to train mode
-    # Stem: 32 output channels at 16×16 from a 1-channel 3×3 conv.
-    stem_macs = 32 * 16 * 16 * 9
-    assert macs > stem_macs and macs < 20e6
-
-
-def test_benchmark_config_rejects_bad_values() -> None:
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        BenchmarkConfig(batch_size=0)
-    with pytest.raises(ValueError, match="widths"):
-        BenchmarkConfig(widths=())
-    with pytest.raises(ValueError, match=r"width multipliers in \(0, 4"):
-        BenchmarkConfig(widths=(1.0, -0.5))
-
-
-def test_measure_peak_memory_sees_an_allocation() -> None:
-    size_mib = 64
-
-    def allocate() -> None:
-        block = torch.ones(size_mib * 2**20 // 4)  # touched, so resident
-        del block
-
-    peak = measure_peak_memory(allocate)
-    if not Path("/proc/self/clear_refs").exists():
-        assert peak is None
-        return
-    assert peak is not None and size_mib * 0.9 <= peak <= size_mib * 2
-
-
-def test_matmul_peak_is_a_rate() -> None:
-    rate = measure_matmul_peak(size=128, repeats=2)
-    assert 0.01 < rate < 1e5  # G multiply-adds/s; speed is not asserted
-
-
-def test_train_step_lowers_loss_on_a_fixed_batch() -> None:
-    model = mobilenet_v1(width_mult=0.25)
-    step = make_train_step(model, channels_last=True, lr=0.05)
-    x, y = _batch(16), torch.randint(0, 10, (16,))
-    losses = [step(x, y) for _ in range(8)]
-    assert losses[-1] < losses[0]
-    assert model.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        assert F.cross_entropy(model.eval()(x), y).item() < losses[0]

@@ -13,11 +13,11 @@ import torch
 from hub_cache import set_hf_offline, use_temp_registry
 from random_weights import randomize
 
-from mobilenet_mnist.hub.core import save_pretrained
+from mobilenet_mnist.hub import save_pretrained
 from mobilenet_mnist.hub.publish import publish_checkpoint, upload_checkpoint
 from mobilenet_mnist.models import pretrained
 from mobilenet_mnist.models.factory import list_models, mobilenet_v1
-from mobilenet_mnist.models.mobilenet import MobileNetV1
+from mobilenet_mnist.models.mobilenet import HEAD_FIELDS, MNIST_MEAN, MNIST_STD, MobileNetV1
 from mobilenet_mnist.models.pretrained import (
     DEFAULT_REVISION,
     PretrainedCfg,
@@ -34,8 +34,7 @@ SHA = "ab" * 32
 
 def make_cfg(**changes: object) -> PretrainedCfg:
     values: dict[str, object] = dict(
-        name="mobilenet_v1_025.mnist",
-        model_name="mobilenet_v1_025",
+        architecture="mobilenet_v1_025",
         tag="mnist",
         hf_hub_id="mobilenet-mnist/mobilenet_v1_025.mnist",
         hf_hub_revision="v0.1.0",
@@ -45,10 +44,10 @@ def make_cfg(**changes: object) -> PretrainedCfg:
         num_classes=10,
         labels=tuple(str(i) for i in range(10)),
         input_size=(1, 32, 32),
-        mean=(0.1307,),
-        std=(0.3081,),
+        mean=(MNIST_MEAN,),
+        std=(MNIST_STD,),
         width_mult=0.25,
-        test_accuracy={32: 98.0, 28: 97.0},
+        metrics={"test_accuracy": {32: 98.0, 28: 97.0}},
         num_params=10,
         macs=20,
         recipe="mobilenet-mnist train",
@@ -68,7 +67,9 @@ def test_cfg_survives_json_round_trip() -> None:
     cfg = make_cfg()
     again = PretrainedCfg.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
-    assert again.test_accuracy == {32: 98.0, 28: 97.0} and again.labels == cfg.labels
+    assert again.metrics == {"test_accuracy": {32: 98.0, 28: 97.0}} and again.labels == cfg.labels
+    assert again.test_accuracy == {32: 98.0, 28: 97.0}  # a view of metrics, not a second copy
+    assert "test_accuracy" not in cfg.to_dict() and cfg.name == "mobilenet_v1_025.mnist"
 
 
 @pytest.mark.parametrize(
@@ -76,11 +77,13 @@ def test_cfg_survives_json_round_trip() -> None:
     [
         ({"sha256": "xyz"}, "sha256 must be 64 lowercase hex"),
         ({"file_size": 0}, "file_size must be a positive int"),
-        ({"tag": "fashion"}, "name must be model_name"),
+        ({"tag": "a.b"}, "tag must be a non-empty str without '.'"),
+        ({"architecture": "mobilenet_v1_025.mnist"}, "architecture must be a model name without '.'"),
         ({"labels": ("a", "b")}, "labels has 2 entries but num_classes is 10"),
         ({"mean": (0.1, 0.2)}, "mean and std need 1 value"),
         ({"hf_hub_id": "no-slash"}, "hf_hub_id must look like 'org/name'"),
-        ({"test_accuracy": {32: 120.0}}, r"percentages in \[0, 100\]"),
+        ({"metrics": {"test_accuracy": {32: 120.0}}}, r"percentages in \[0, 100\]"),
+        ({"metrics": {"test_accuracy": "high"}}, r"metrics\['test_accuracy'\] must be a number or a dict"),
         ({"filename": "model.bin"}, r"plain '\*.safetensors' name"),
     ],
 )
@@ -93,9 +96,38 @@ def test_from_dict_names_unknown_and_missing_fields() -> None:
     data = make_cfg().to_dict()
     with pytest.raises(ValueError, match=r"Unknown PretrainedCfg field\(s\) \['accuracy'\]"):
         PretrainedCfg.from_dict({**data, "accuracy": 1})
-    del data["sha256"]
-    with pytest.raises(ValueError, match="sha256"):
+    assert PretrainedCfg.from_dict({**data, "accuracy": 1}, strict=False) == make_cfg()
+    del data["mean"]
+    with pytest.raises(ValueError, match=r"missing required field\(s\) \['mean'\]"):
         PretrainedCfg.from_dict(data)
+
+
+def test_published_entries_need_their_file_pinned(registry: Path) -> None:
+    unpinned = make_cfg(sha256=None)
+    with pytest.raises(ValueError, match=r"missing \['sha256'\]"):
+        register_pretrained(unpinned)
+    path = registry / "registry.json"
+    path.write_text(json.dumps({"schema": 2, "weights": [unpinned.to_dict()]}))
+    with pytest.raises(ValueError, match=rf"registry {path}.*missing \['sha256'\]"):
+        read_registry_file(path)
+
+
+def test_field_roles_hold_the_record_together() -> None:
+    assert PretrainedCfg.field_names("head") == HEAD_FIELDS == ("labels", "metrics")
+    assert {"architecture", "input_size", "num_classes"} <= set(PretrainedCfg.field_names("model"))
+    assert {"sha256", "file_size", "hf_hub_id", "source"} <= set(PretrainedCfg.field_names("file"))
+    cfg = make_cfg()
+    fresh = cfg.for_new_head(26)
+    assert (fresh.num_classes, fresh.labels, fresh.metrics) == (26, None, {})
+    assert (fresh.tag, fresh.sha256, fresh.dataset) == (cfg.tag, cfg.sha256, cfg.dataset)
+
+
+def test_a_registry_of_release_0_2_0_is_read(tmp_path: Path) -> None:
+    old = {k: v for k, v in make_cfg().to_dict().items() if k not in ("architecture", "metrics")}
+    old.update(name="mobilenet_v1_025.mnist", model_name="mobilenet_v1_025", test_accuracy={"32": 98.0, "28": 97.0})
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps({"schema": 1, "weights": [old]}))
+    assert read_registry_file(path) == [make_cfg()]
 
 
 def test_cfg_is_frozen() -> None:
@@ -108,8 +140,7 @@ def test_register_get_list(registry: Path) -> None:
     cfg = register_pretrained(make_cfg())
     other = register_pretrained(
         make_cfg(
-            name="mobilenet_v1_050.fashion",
-            model_name="mobilenet_v1_050",
+            architecture="mobilenet_v1_050",
             tag="fashion",
             hf_hub_id="org/fashion",
             width_mult=0.5,
@@ -204,7 +235,7 @@ def test_publish_checkpoint(registry: Path, tmp_path: Path, monkeypatch: pytest.
     assert (registry / cfg.name / "model.safetensors").read_bytes() == weights
     card = (folder / "README.md").read_text()
     assert "99.0" in card and "Training took 1.0 min (wall clock) on one test GPU." in card
-    assert json.loads((folder / "config.json").read_text())["train_hardware"] == "one test GPU"
+    assert json.loads((folder / "config.json").read_text())["pretrained_cfg"]["train_hardware"] == "one test GPU"
     set_hf_offline(monkeypatch, tmp_path / "empty-cache")
     loaded = mobilenet_v1(pretrained=True, width_mult=0.25).eval()
     x = torch.randn(2, 1, 32, 32)
@@ -243,11 +274,11 @@ def test_publish_from_folder_without_shipping(registry: Path, tmp_path: Path) ->
 
 def test_publish_of_a_digit_model_fine_tuned_to_clothing_names_clothes(registry: Path, tmp_path: Path) -> None:
     model = mobilenet_v1(width_mult=0.25)
-    digits = {"name": "mobilenet_v1_025.mnist", "labels": tuple("0123456789"), "test_accuracy": {32: 99.5}}
+    digits = {"tag": "mnist", "labels": tuple("0123456789"), "metrics": {"test_accuracy": {32: 99.5}}}
     model.pretrained_cfg = {**model.pretrained_cfg, **digits}  # as loaded with pretrained=True
     model.reset_classifier(10)  # what fine-tuning (init_from) does
-    assert "labels" not in model.pretrained_cfg and "test_accuracy" not in model.pretrained_cfg
-    assert model.pretrained_cfg["name"] == "mobilenet_v1_025.mnist"  # where the backbone came from
+    assert "labels" not in model.pretrained_cfg and "metrics" not in model.pretrained_cfg
+    assert model.pretrained_cfg["tag"] == "mnist"  # where the backbone came from
     cfg = publish_checkpoint(model, tag="fashion", dataset="fashion_mnist", test_accuracy={32: 90.0}, recipe="r",
                              train_time_s=1.0, hub_root=tmp_path / "hub")
     assert cfg.labels[-1] == "Ankle boot"
@@ -258,6 +289,16 @@ def test_publish_refuses_other_archs_and_unknown_labels(registry: Path, tmp_path
     with pytest.raises(ValueError, match="Only models of the 'mnist' layer config"):
         publish_checkpoint(
             imagenet,
+            tag="x",
+            dataset="mnist",
+            test_accuracy={},
+            recipe="r",
+            train_time_s=1.0,
+            hub_root=tmp_path,
+        )
+    with pytest.raises(ValueError, match=r"named 'mobilenet_v1', which is no registered model"):
+        publish_checkpoint(
+            mobilenet_v1(width_mult=0.3),
             tag="x",
             dataset="mnist",
             test_accuracy={},
@@ -330,7 +371,8 @@ def test_release_tag_matches_the_package_version() -> None:
 
 def test_pretrained_weights_with_a_new_head_do_not_claim_the_old_heads_labels_or_accuracy() -> None:
     kept = mobilenet_v1(pretrained=True)
-    assert kept.pretrained_cfg["labels"][0] == "0" and kept.pretrained_cfg["test_accuracy"][32] > 99
+    assert kept.pretrained_cfg["labels"][0] == "0" and kept.pretrained_cfg["metrics"]["test_accuracy"][32] > 99
     fresh = mobilenet_v1(pretrained=True, num_classes=26)
-    assert "labels" not in fresh.pretrained_cfg and "test_accuracy" not in fresh.pretrained_cfg
-    assert fresh.pretrained_cfg["name"] == "mobilenet_v1_100.mnist"  # where the backbone came from
+    assert "labels" not in fresh.pretrained_cfg and "metrics" not in fresh.pretrained_cfg
+    assert fresh.pretrained_cfg["source"].startswith("mobilenet_v1_100.mnist")  # where the backbone came from
+    assert fresh.pretrained_cfg["architecture"] == "mobilenet_v1_100" and fresh.pretrained_cfg["num_classes"] == 26

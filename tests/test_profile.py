@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mobilenet_mnist import ArchConfig, create_model, list_models, mobilenet_v1, profile_model
-from mobilenet_mnist.models import LayerCost, ModelCost, count_params, get_arch
+from mobilenet_mnist.models import count_params, get_arch
 
 REL = 0.02  # the tolerance against the paper
 
@@ -102,8 +102,6 @@ def test_profile_matches_hand_computation(
 def test_per_layer_rows_sum_to_totals() -> None:
     model = mobilenet_v1()
     cost = profile_model(model)
-    assert isinstance(cost, ModelCost)
-    assert all(isinstance(row, LayerCost) for row in cost.layers)
     # One stem conv, two convs per depthwise-separable block, one linear layer.
     num_blocks = len(get_arch("mnist").layers) - 1
     assert len(cost.layers) == 1 + 2 * num_blocks + 1

@@ -8,6 +8,7 @@ Runtime, -0.03 to +0.03 for PyTorch FX; see benchmarks/results/deploy_*.md).
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -19,12 +20,9 @@ from deploy_helpers import mnist_inputs, mnist_split, small_trained_model
 from torch import nn
 
 from mobilenet_mnist import from_pretrained
-from mobilenet_mnist.deploy.export import (
-    MissingExtraError,
-    export_model,
-    export_onnx,
-    read_onnx_metadata,
-)
+from mobilenet_mnist.deploy.common import MissingExtraError
+from mobilenet_mnist.deploy.export import export_model
+from mobilenet_mnist.deploy.onnx_export import export_onnx, read_onnx_metadata
 from mobilenet_mnist.deploy.quantize import (
     calibration_inputs,
     quantize_int8,
@@ -160,6 +158,21 @@ def test_onnx_int8_keeps_predictions(onnx_int8, test_set, fp32_logits):
     assert abs(accuracy(int8_logits, labels) - accuracy(fp32_logits, labels)) <= MAX_ACCURACY_CHANGE
 
 
+def test_onnx_int8_hides_exporter_and_quantizer_chatter(model, train_images, tmp_path, capfd):
+    root, handler = logging.getLogger(), logging.StreamHandler(sys.stderr)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        quantize_onnx(model, tmp_path / "q.onnx", train_images[:64], num_calibration=64)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    out, err = capfd.readouterr()
+    chatter = ("No unused functions", "Skipping constant folding", "Performing symbolic shape inference")
+    assert not [phrase for phrase in chatter if phrase in out + err], out + err
+
+
 def test_missing_onnxruntime_gives_install_hint(model, train_images, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingExtraError, match=r'pip install "mobilenet-mnist\[onnx\]"'):
@@ -177,7 +190,7 @@ def test_calibration_subset_is_fixed_and_sized(train_images):
 
 
 def test_uint8_calibration_images_are_preprocessed_like_inference(model, train_images):
-    from mobilenet_mnist.data.datasets import preprocess
+    from mobilenet_mnist.data.transforms import preprocess
 
     inputs = calibration_inputs(model, train_images[:4])
     torch.testing.assert_close(inputs, preprocess(train_images[:4]))
@@ -203,8 +216,10 @@ def test_bad_engine_lists_valid_ones(model, train_images):
 
 
 def test_bad_calibration_count_is_rejected(train_images):
-    with pytest.raises(ValueError, match="num must be a positive int"):
+    with pytest.raises(ValueError, match="num must be >= 1, got 0"):
         sample_calibration_images(train_images, 0)
+    with pytest.raises(TypeError, match="num must be an int"):
+        sample_calibration_images(train_images, 10.0)
 
 
 # --------------------------------------------------------------- published checkpoints

@@ -9,9 +9,9 @@ import pytest
 import torch
 from test_train import TINY, run_tiny, synthetic_digits
 
-from mobilenet_mnist.models.factory import create_model
-from mobilenet_mnist.training.loop import TrainConfig, build_optimizer, build_scheduler, extend_run, fit
-from mobilenet_mnist.training.runs import load_run
+from mobilenet_mnist.models import create_model
+from mobilenet_mnist.training import TrainConfig, extend_run, fit, load_run
+from mobilenet_mnist.training.components import build_optimizer, build_scheduler
 
 SWA = {"epochs": 3, "swa_epochs": 2, "swa_lr": 0.02}
 

@@ -1,21 +1,30 @@
-"""The training recipe: config, loop, checkpoints, metrics log, exact resume after SIGKILL."""
+"""The training recipe: config, loop, checkpoints, metrics log, exact resume after SIGKILL, run folders."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from PIL import Image
 
-from mobilenet_mnist.data.datasets import ImageTensors
-from mobilenet_mnist.models.factory import create_model
-from mobilenet_mnist.training.loop import TrainConfig, TrainResult, fit, get_preset
+import mobilenet_mnist.training
+from mobilenet_mnist.cli import main
+from mobilenet_mnist.data.datasets import ImageTensors, load_dataset
+from mobilenet_mnist.hub import from_pretrained
+from mobilenet_mnist.models import create_model
+from mobilenet_mnist.training import TrainConfig, TrainResult, fit, get_preset, load_run, train
 
 TINY = {
     "model": "mobilenet_v1_025",
@@ -52,7 +61,7 @@ def test_checkpoint_and_metrics_written_each_epoch(tmp_path: Path) -> None:
     result = run_tiny(tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2, 3]
-    assert all(0 <= row["val_acc@24"] <= 100 and row["train_loss"] > 0 for row in rows)
+    assert all("val_acc@24" in row and row["train_loss"] > 0 for row in rows)
     checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 3
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
@@ -72,10 +81,10 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path: Path) -> None:
 
 def _run_until_epoch(output_dir: Path, stop_after: int) -> None:
     """Run the tiny recipe and keep only the checkpoint of epoch ``stop_after`` (as if killed then)."""
-    import mobilenet_mnist.training.loop as train_module
+    import mobilenet_mnist.training.loop as loop_module
 
     saves: list[int] = []
-    original = train_module._atomic_torch_save
+    original = loop_module.write_checkpoint
 
     def save_and_stop(obj: dict, path: Path) -> None:
         original(obj, path)
@@ -83,12 +92,12 @@ def _run_until_epoch(output_dir: Path, stop_after: int) -> None:
         if obj["epoch"] == stop_after:
             raise KeyboardInterrupt
 
-    train_module._atomic_torch_save = save_and_stop
+    loop_module.write_checkpoint = save_and_stop
     try:
         with pytest.raises(KeyboardInterrupt):
             run_tiny(output_dir)
     finally:
-        train_module._atomic_torch_save = original
+        loop_module.write_checkpoint = original
     assert saves == [stop_after]
 
 
@@ -96,7 +105,7 @@ KILL_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 from test_train import run_tiny
-run_tiny(__import__("pathlib").Path({out!r}), resume=True, epochs=6, max_steps_per_epoch=30, ema_decay=0.99)
+run_tiny(__import__("pathlib").Path({out!r}), epochs=6, max_steps_per_epoch=30, ema_decay=0.99)
 """
 
 
@@ -170,7 +179,7 @@ def test_config_validation_and_presets(tmp_path: Path) -> None:
 
 
 def test_init_from_keeps_the_pretrained_backbone_and_starts_a_new_head() -> None:
-    from mobilenet_mnist.training.loop import build_model
+    from mobilenet_mnist.training.components import build_model
 
     pretrained = create_model("mobilenet_v1_100.mnist", pretrained=True)
     cfg = TrainConfig(model="mobilenet_v1_100", init_from="mobilenet_v1_100.mnist", seed=3)
@@ -199,7 +208,7 @@ def test_fashion_preset_is_a_complete_recipe() -> None:
 
 @pytest.mark.parametrize("swa", [{}, {"epochs": 4, "swa_epochs": 2, "swa_lr": 0.01}])
 def test_time_recipe_epoch_scales_timed_steps_to_an_epoch(swa: dict) -> None:
-    from mobilenet_mnist.deploy.benchmark import time_recipe_epoch
+    time_recipe_epoch = _load_benchmark("epoch_time").time_recipe_epoch
 
     calls = []
     cfg = get_preset("fast", device="cpu", threads=1, batch_size=16, eval_sizes=(24,), **swa)
@@ -209,3 +218,131 @@ def test_time_recipe_epoch_scales_timed_steps_to_an_epoch(swa: dict) -> None:
     assert calls == [1]
     assert timing["step_s"] > 0 and timing["eval_s"] > 0
     assert timing["epoch_s"] == pytest.approx(timing["step_s"] * (96 // 16) + timing["eval_s"])
+
+
+def _load_benchmark(name: str) -> Any:
+    """A module of ``benchmarks/`` (outside the installed package), loaded from its file."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- run folders and resume
+RUN = {"epochs": 1, "max_steps_per_epoch": 2, "batch_size": 16, "val_size": 100, "threads": 1, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder that `train` finished: the fast preset cut to two steps."""
+    run_dir = tmp_path_factory.mktemp("run")
+    train(get_preset("fast", **RUN), mnist_dir, run_dir)
+    return run_dir
+
+
+def test_finished_run_folder_loads_with_from_pretrained_like_load_run(finished_run: Path) -> None:
+    loaded = from_pretrained(finished_run).eval()
+    reference, cfg, _ = load_run(finished_run)
+    x = torch.rand(4, 1, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), reference(x))
+    saved = loaded.pretrained_cfg  # what config.json records
+    assert saved["dataset"] == "mnist" and list(saved["labels"]) == list("0123456789")
+    assert set(saved["metrics"]["val_accuracy"]) == {24}  # the last epoch's, at every eval size
+    assert json.loads(saved["recipe"].splitlines()[1]) == cfg.to_dict()  # the replayed --config file
+    assert "mobilenet-mnist train --config recipe.json" in (finished_run / "README.md").read_text()
+
+
+def test_run_folder_serves_the_predict_command(
+    finished_run: Path, mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digit = tmp_path / "digit.png"
+    Image.fromarray(load_dataset("mnist", "test", mnist_dir).images[0].numpy()).save(digit)
+    assert main(["predict", str(digit), "--model", str(finished_run), "--top-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{digit}: ")
+
+
+def test_run_without_the_new_model_files_still_loads_with_load_run(finished_run: Path, tmp_path: Path) -> None:
+    """A 0.2.0 run folder: last.ckpt, metrics.jsonl, final.safetensors and final.json only."""
+    old = tmp_path / "old_run"
+    old.mkdir()
+    for name in ("last.ckpt", "metrics.jsonl", "final.safetensors", "final.json"):
+        (old / name).write_bytes((finished_run / name).read_bytes())
+    model, _, info = load_run(old)
+    assert info["epoch"] == 1
+    assert all(torch.equal(v, from_pretrained(finished_run).state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_resume_without_a_checkpoint_says_how_to_start_afresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    message = rf"No last\.ckpt found in {re.escape(str(empty))}.*leave out --resume \(resume=False\)"
+    with pytest.raises(FileNotFoundError, match=message):  # checked before the (missing) data is read
+        train(get_preset("fast", **RUN), tmp_path / "no_data", empty, resume=True)
+    with pytest.raises(FileNotFoundError, match=message):
+        run_tiny(empty, resume=True)
+    code = main(["train", "--preset", "fast", "--output", str(empty), "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and re.fullmatch(rf"mobilenet-mnist train: error: {message}\.\n", err)
+
+
+def test_each_epoch_logs_one_rounded_table_row_and_no_json(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="mobilenet_mnist.training"):
+        result = run_tiny(tmp_path, epochs=2, eval_sizes=(32, 24))
+    lines = [r.getMessage() for r in caplog.records if r.name == "mobilenet_mnist.training.loop"]
+    assert lines[0].split() == ["epoch", "train", "loss", "val@32", "%", "val@24", "%", "lr", "seconds"]
+    for line, row in zip(lines[1:], result.history, strict=True):
+        epoch, loss, val32, val24, lr, seconds = line.split()
+        assert epoch == f"{row['epoch']}/2" and loss == f"{row['train_loss']:.4f}"
+        assert val32 == f"{row['val_acc@32']:.2f}" and val24 == f"{row['val_acc@24']:.2f}"
+        assert re.fullmatch(r"\d+\.\d", seconds) and float(lr) == pytest.approx(row["lr"], rel=1e-2)
+    assert not any("{" in line for line in lines)  # the JSON rows go to metrics.jsonl only
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0]) == result.history[0]
+
+
+def test_training_modules_import_each_other_without_a_cycle() -> None:
+    package = Path(mobilenet_mnist.training.__file__).parent
+    graph = {path.stem: _sibling_imports(path) for path in package.glob("*.py")}
+    done: set[str] = set()
+
+    def visit(module: str, chain: tuple[str, ...]) -> None:
+        assert module not in chain, f"import cycle: {' -> '.join((*chain, module))}"
+        if module not in done:
+            for imported in graph.get(module, ()):
+                visit(imported, (*chain, module))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())
+    assert "loop" in graph["__init__"] and "state" in graph["runs"] and "runs" in graph["loop"]
+
+
+def _sibling_imports(path: Path) -> set[str]:
+    """Modules of the same package that ``path`` imports (``from .x import``/``from . import x``), lazily or not."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {alias.name for alias in node.names}
+    return found
+
+
+def test_train_command_ends_with_the_line_that_loads_the_model(
+    mnist_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({**RUN, "eval_sizes": [24]}))
+    run_dir = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger="mobilenet_mnist"):
+        code = main(["train", "--preset", "fast", "--config", str(config), "--data-dir", str(mnist_dir),
+                     "--output", str(run_dir)])
+    assert code == 0
+    scores = json.loads(capsys.readouterr().out.splitlines()[-1])["test_accuracy"]
+    last = caplog.records[-1].getMessage().splitlines()
+    assert str(run_dir) in last[0] and last[1].strip().startswith("from mobilenet_mnist import from_pretrained")
+    namespace: dict = {}
+    exec(last[1].strip(), namespace)  # the printed line, as a user would paste it
+    assert torch.equal(namespace["model"].classifier.weight, from_pretrained(run_dir).classifier.weight)
+    recorded = from_pretrained(run_dir).pretrained_cfg["metrics"]["test_accuracy"]
+    assert {str(side): value for side, value in recorded.items()} == scores

@@ -29,18 +29,19 @@ def _fake_run(root: Path, job: str, vals: dict[str, float]) -> None:
     (run / "metrics.jsonl").write_text(json.dumps(history[0]) + "\n")
     (run / "lease.json").write_text("{}")
     (run / "worker.log").write_text("log")
-    torch.save({"model": {}, "optimizer": {"state": 1}, "scheduler": {}, "epoch": 1}, run / "last.ckpt")
+    checkpoint = {"config": {}, "model": {}, "optimizer": {"state": 1}, "scheduler": {}, "epoch": 1,
+                  "train_time_s": 1.0}
+    torch.save(checkpoint, run / "last.ckpt")
 
 
 def test_every_job_is_a_valid_recipe(grid) -> None:
     for job in grid.JOBS:
-        cfg = grid._recipe(job, "cpu")
-        assert cfg.threads == 1 and cfg.epochs >= 1
+        assert grid._recipe(job, "cpu").threads == 1  # builds a valid TrainConfig from the job's preset
 
 
 def test_every_recorded_grid_run_is_its_job_recipe(grid) -> None:
     """The job table still describes the runs recorded in benchmarks/results/train_grid.json."""
-    from mobilenet_mnist.training.loop import RUNTIME_FIELDS
+    from mobilenet_mnist.training.config import RUNTIME_FIELDS
 
     record = json.loads((SCRIPT.parents[1] / "benchmarks" / "results" / "train_grid.json").read_text())
     grid_rounds = {name: jobs for name, jobs in record["rounds"].items() if name != "cpu"}

@@ -1,16 +1,9 @@
 """MNIST-family data sets, preprocessing of user images, and training augmentation."""
 
 from .augment import AugmentConfig, augment_batch
-from .datasets import (
-    DATASETS,
-    ImageTensors,
-    create_transform,
-    load_dataset,
-    preprocess,
-    read_idx,
-    resize_normalize,
-    train_val_split,
-)
+from .convert import tensors_from_dataset
+from .datasets import DATASETS, ImageTensors, load_dataset, read_idx, train_val_split
+from .transforms import create_transform, pil_to_array, preprocess, resize_normalize, to_batch
 
 __all__ = [
     "DATASETS",
@@ -19,8 +12,11 @@ __all__ = [
     "augment_batch",
     "create_transform",
     "load_dataset",
+    "pil_to_array",
     "preprocess",
     "read_idx",
     "resize_normalize",
+    "tensors_from_dataset",
+    "to_batch",
     "train_val_split",
 ]

@@ -2,7 +2,7 @@
 
 A random affine transform (rotation, scale, translation) and the resize to the
 training input size happen in the same resampling step. With the identity transform
-the result equals :func:`mobilenet_mnist.data.datasets.resize_normalize`, so training and
+the result equals :func:`mobilenet_mnist.data.resize_normalize`, so training and
 inference see pixels produced the same way.
 """
 

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..models.layers import ConvBnAct
-from ..models.profile import check_module
+from ..utils.checks import check_module
 
 __all__ = [
     "fuse_conv_bn",

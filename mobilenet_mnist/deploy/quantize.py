@@ -37,15 +37,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..utils.files import atomic_path
-from .export import (
-    DEFAULT_NUM_CALIBRATION,
-    ONNX_INPUT_NAME,
-    _input_shape,
-    _onnx_props,
-    export_metadata,
-    require_onnx,
-)
+from ..utils.checks import check_number
+from .common import ONNX_INPUT_NAME, export_metadata, input_shape, output_file, require_onnx
+from .onnx_export import DEFAULT_OPSET, onnx_model_proto, save_onnx
+from .quiet import quiet_exporters
 
 __all__ = [
     "DEFAULT_NUM_CALIBRATION",
@@ -60,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 #: PyTorch quantized engines :func:`quantize_int8` accepts.
 QUANT_ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
+#: Training images that calibrate int8 models by default (a fixed random subset).
+DEFAULT_NUM_CALIBRATION = 1024
 _CALIBRATION_BATCH = 128
 
 
@@ -74,8 +71,7 @@ def sample_calibration_images(
         num: How many to keep.
         seed: Seed of the subset, so the same call always calibrates the same way.
     """
-    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-        raise ValueError(f"num must be a positive int, got {num!r}.")
+    check_number("num", num, 1, integer=True)
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"calibration images must be a torch.Tensor, got {type(images).__name__}.")
     if len(images) <= num:
@@ -96,13 +92,13 @@ def calibration_inputs(model: nn.Module, images: torch.Tensor, input_size: int |
         ValueError: For an empty batch, float images that are not 4-D or hold NaN/inf, or
             a shape that does not match the model's input.
     """
-    from ..data.datasets import preprocess
+    from ..data.transforms import preprocess
 
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"calibration images must be a torch.Tensor, got {type(images).__name__}.")
     if images.numel() == 0 or len(images) == 0:
         raise ValueError("calibration images are empty; pass a few hundred training images.")
-    in_chans, side, _ = _input_shape(model, input_size)
+    in_chans, side, _ = input_shape(model, input_size)
     if images.dtype == torch.uint8:
         cfg = getattr(model, "pretrained_cfg", None) or {}
         mean, std = cfg.get("mean", (0.1307,) * in_chans), cfg.get("std", (0.3081,) * in_chans)
@@ -234,18 +230,20 @@ def _calibration_reader(inputs: torch.Tensor) -> Any:
     return _Reader()
 
 
-def _ort_quantize(source: Path, target: Path, inputs: torch.Tensor, reduce_range: bool) -> None:
-    """ORT shape inference + graph optimization, then static QDQ quantization."""
+def _ort_quantize(fp32_proto: Any, target: Path, inputs: torch.Tensor, reduce_range: bool) -> None:
+    """ORT shape inference + graph optimization, then static QDQ quantization, into ``target``."""
+    import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quant_pre_process, quantize_static
 
     with tempfile.TemporaryDirectory() as folder:
-        pre = Path(folder) / "preprocessed.onnx"
-        quant_pre_process(str(source), str(pre))
+        fp32, pre = Path(folder) / "fp32.onnx", Path(folder) / "preprocessed.onnx"
+        onnx.save_model(fp32_proto, str(fp32))
+        quant_pre_process(str(fp32), str(pre))
         quantize_static(
             str(pre), str(target), _calibration_reader(inputs),
             quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        )
+        )  # fmt: skip
 
 
 def _quantization_note(num_images: int, reduce_range: bool) -> str:
@@ -265,6 +263,7 @@ def quantize_onnx(
     reduce_range: bool = True,
     opset: int | None = None,
     input_size: int | None = None,
+    verbose: bool = False,
 ) -> Path:
     """Export ``model`` to ONNX and quantize it to int8 with ONNX Runtime (QDQ, per-channel).
 
@@ -286,37 +285,35 @@ def quantize_onnx(
         calibration_images: Training images (uint8 digits or normalized float inputs).
         num_calibration: How many of them calibrate the activation ranges.
         reduce_range: Quantize weights to 7 bits (see above).
-        opset: ONNX opset of the float export (default :data:`export.DEFAULT_OPSET`).
+        opset: ONNX opset of the float export (default
+            :data:`~mobilenet_mnist.deploy.onnx_export.DEFAULT_OPSET`).
         input_size: Input side; defaults to the model's ``pretrained_cfg``.
+        verbose: Show the exporter's and quantizer's own log output (hidden by default).
 
     Returns:
         The path written.
 
     Raises:
         MissingExtraError: If onnx/onnxruntime/onnxscript are missing (install hint).
-        ValueError: For bad calibration images (see :func:`calibration_inputs`).
+        ValueError: For bad calibration images (see :func:`calibration_inputs`) or a
+            folder as ``path``.
     """
-    from .export import DEFAULT_OPSET, export_onnx
-
     # Bad arguments first: they are refused the same way whether or not the extra is installed.
+    path = output_file(path, "model_int8.onnx")
     inputs = calibration_inputs(model, sample_calibration_images(calibration_images, num_calibration), input_size)
     require_onnx("onnx", "onnxscript", "onnxruntime")
     import onnx
 
-    path = Path(path).expanduser()
+    proto = onnx_model_proto(model, opset=opset or DEFAULT_OPSET, input_size=input_size, verbose=verbose)
     with tempfile.TemporaryDirectory() as folder:
-        fp32 = export_onnx(model, Path(folder) / "fp32.onnx", opset=opset or DEFAULT_OPSET, input_size=input_size)
         int8 = Path(folder) / "int8.onnx"
-        _ort_quantize(fp32, int8, inputs, reduce_range)
-        proto = onnx.load(str(int8))
+        with quiet_exporters(verbose):
+            _ort_quantize(proto, int8, inputs, reduce_range)
+        quantized = onnx.load(str(int8))
     meta = export_metadata(
         model, input_size, dynamic_batch=True, precision="int8",
         quantization=_quantization_note(len(inputs), reduce_range),
-    )
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, _onnx_props(meta))
-    with atomic_path(path) as tmp:
-        onnx.save_model(proto, str(tmp))
-    logger.info("Wrote int8 ONNX model to %s", path)
+    )  # fmt: skip
+    save_onnx(quantized, path, meta)
+    logger.debug("Wrote int8 ONNX model to %s", path)
     return path
-

@@ -2,7 +2,9 @@
 
 The card starts with YAML front matter the Hub reads (library name, licence, datasets,
 tags and a ``model-index`` with the measured accuracy), then says in prose what the
-model is, how to load it, how to preprocess its input and what was measured.
+model is, how to load it, how to preprocess its input and what was measured. Everything
+in it comes from the ``config.json`` content (:mod:`mobilenet_mnist.models.config`):
+``architecture`` and ``model_args`` for the network, ``pretrained_cfg`` for the weights.
 """
 
 from __future__ import annotations
@@ -24,32 +26,39 @@ def _yaml_str(value: object) -> str:
 
 
 def _front_matter(config: Mapping[str, Any]) -> list[str]:
-    licence = _yaml_str(config.get("license") or "other")
+    cfg = config["pretrained_cfg"]
+    licence = _yaml_str(cfg.get("license") or "other")
     lines = ["---", "library_name: mobilenet-mnist", f"license: {licence}"]
-    dataset = config.get("dataset")
+    dataset = cfg.get("dataset")
     if dataset:
         lines += ["datasets:", f"- {_yaml_str(HF_DATASET_IDS.get(dataset, dataset))}"]
     lines += ["pipeline_tag: image-classification", "tags:"]
     lines += [f"- {tag}" for tag in ("image-classification", "mobilenet", "pytorch", "safetensors")]
-    accuracy = config.get("metrics", {}).get("test_accuracy")
+    accuracy = (cfg.get("metrics") or {}).get("test_accuracy")
     if dataset and accuracy:
-        lines += _model_index(config, dataset, _per_side(accuracy, config))
+        lines += _model_index(_name(config), dataset, _per_side(accuracy, cfg))
     lines.append("---")
     return lines
 
 
-def _per_side(accuracy: float | Mapping[Any, float], config: Mapping[str, Any]) -> dict[int, float]:
+def _name(config: Mapping[str, Any]) -> str:
+    """The weights' name, ``architecture.tag`` (just ``architecture`` without a tag)."""
+    tag = config["pretrained_cfg"].get("tag")
+    return f"{config['architecture']}.{tag}" if tag else str(config["architecture"])
+
+
+def _per_side(accuracy: float | Mapping[Any, float], cfg: Mapping[str, Any]) -> dict[int, float]:
     """``test_accuracy`` as input side → %; a bare number is taken at the native side."""
     if isinstance(accuracy, Mapping):
         return {int(side): float(value) for side, value in accuracy.items()}
-    return {int(config["input_size"][-1]): float(accuracy)}
+    return {int(cfg["input_size"][-1]): float(accuracy)}
 
 
-def _model_index(config: Mapping[str, Any], dataset: str, accuracy: dict[int, float]) -> list[str]:
+def _model_index(name: str, dataset: str, accuracy: dict[int, float]) -> list[str]:
     title = _DATASET_TITLES.get(dataset, dataset)
     lines = [
         "model-index:",
-        f"- name: {_yaml_str(config['name'])}",
+        f"- name: {_yaml_str(name)}",
         "  results:",
         "  - task:",
         "      type: image-classification",
@@ -71,7 +80,8 @@ def _model_index(config: Mapping[str, Any], dataset: str, accuracy: dict[int, fl
 
 def _usage(config: Mapping[str, Any], repo_id: str | None) -> list[str]:
     where = repo_id or "path/to/this/folder"
-    side = config["input_size"][-1]
+    cfg = config["pretrained_cfg"]
+    in_chans, side = cfg["input_size"][0], cfg["input_size"][-1]
     return [
         "## Usage",
         "",
@@ -80,19 +90,19 @@ def _usage(config: Mapping[str, Any], repo_id: str | None) -> list[str]:
         "from mobilenet_mnist import from_pretrained",
         "",
         f'model = from_pretrained("{where}").eval()',
-        f"logits = model(torch.zeros(1, {config['in_chans']}, {side}, {side}))  # normalised input",
+        f"logits = model(torch.zeros(1, {in_chans}, {side}, {side}))  # normalised input",
         "```",
         "",
-        f"Input: {config['in_chans']}×{side}×{side}, resized with {config['interpolation']} "
-        f"interpolation, normalised with mean {tuple(config['mean'])} and std "
-        f"{tuple(config['std'])} "
+        f"Input: {in_chans}×{side}×{side}, resized with {cfg['interpolation']} "
+        f"interpolation, normalised with mean {tuple(cfg['mean'])} and std "
+        f"{tuple(cfg['std'])} "
         "(`mobilenet_mnist.create_transform(model.pretrained_cfg)` does both).",
         "",
     ]
 
 
-def _results(config: Mapping[str, Any]) -> list[str]:
-    metrics = config.get("metrics") or {}
+def _results(cfg: Mapping[str, Any]) -> list[str]:
+    metrics = cfg.get("metrics") or {}
     lines = ["## Results", ""]
     if not metrics:
         return [*lines, "No measured results were recorded for these weights.", ""]
@@ -103,7 +113,7 @@ def _results(config: Mapping[str, Any]) -> list[str]:
             lines += [f"| {name} | {side}×{side} | {v} |" for side, v in rows]
         else:
             lines.append(f"| {name} | | {value} |")
-    dataset = _DATASET_TITLES.get(config.get("dataset") or "", config.get("dataset") or "?")
+    dataset = _DATASET_TITLES.get(cfg.get("dataset") or "", cfg.get("dataset") or "?")
     return [*lines, "", f"Measured on the full {dataset} test set.", ""]
 
 
@@ -117,28 +127,35 @@ def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> 
     Returns:
         Markdown with YAML front matter.
     """
-    name = config["name"]
-    lines = [*_front_matter(config), "", f"# {name}", ""]
-    dataset = config.get("dataset")
+    cfg, args = config["pretrained_cfg"], config["model_args"]
+    lines = [*_front_matter(config), "", f"# {_name(config)}", ""]
+    dataset = cfg.get("dataset")
     trained = f", trained on {_DATASET_TITLES.get(dataset, dataset)}" if dataset else ""
-    side = config["input_size"][-1]
+    arch = args["arch_config"]["name"] if "arch_config" in args else args["arch"]
+    side = cfg["input_size"][-1]
     lines += [
-        f"MobileNet V1 (Howard et al., 2017) with width multiplier α = {config['width_mult']}, "
-        f"layer config `{config['architecture']}`, {config['num_classes']} classes{trained}. "
-        f"{config['num_params']:,} parameters, {config['macs']:,} multiply-adds per "
+        f"MobileNet V1 (Howard et al., 2017) with width multiplier α = {args['width_mult']}, "
+        f"layer config `{arch}`, {config['num_classes']} classes{trained}. "
+        f"{cfg['num_params']:,} parameters, {cfg['macs']:,} multiply-adds per "
         f"{side}×{side} image. Weights: `model.safetensors`; everything needed to rebuild the "
         "model: `config.json`.",
         "",
         *_usage(config, repo_id),
-        *_results(config),
+        *_results(cfg),
+        *_details(cfg),
+        "## Licence", "", f"{cfg.get('license') or 'See the repository.'}", "",
     ]
-    if config.get("labels"):
-        lines += ["## Labels", "", ", ".join(f"`{label}`" for label in config["labels"]), ""]
-    if config.get("recipe"):
-        lines += ["## Training", "", "Reproduce with:", "", "```bash", str(config["recipe"])]
-        lines += ["```", ""]
-        if config.get("train_time_s"):
-            where = f" on {config['train_hardware']}" if config.get("train_hardware") else ""
-            lines += [f"Training took {config['train_time_s'] / 60:.1f} min (wall clock){where}.", ""]
-    lines += ["## Licence", "", f"{config.get('license') or 'See the repository.'}", ""]
     return "\n".join(lines)
+
+
+def _details(cfg: Mapping[str, Any]) -> list[str]:
+    """Labels and how the weights were trained."""
+    lines = []
+    if cfg.get("labels"):
+        lines += ["## Labels", "", ", ".join(f"`{label}`" for label in cfg["labels"]), ""]
+    if cfg.get("recipe"):
+        lines += ["## Training", "", "Reproduce with:", "", "```bash", str(cfg["recipe"]), "```", ""]
+        if cfg.get("train_time_s"):
+            where = f" on {cfg['train_hardware']}" if cfg.get("train_hardware") else ""
+            lines += [f"Training took {cfg['train_time_s'] / 60:.1f} min (wall clock){where}.", ""]
+    return lines

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,18 +23,21 @@ from pathlib import Path
 import torch
 
 from ..data.datasets import DATASETS
+from ..models import pretrained
+from ..models.config import CONFIG_NAME, WEIGHTS_NAME, read_config
+from ..models.factory import list_models
 from ..models.mobilenet import MobileNetV1
 from ..models.pretrained import (
     DEFAULT_HF_ORG,
     DEFAULT_REVISION,
     PretrainedCfg,
-    atomic_write_bytes,
     get_pretrained_cfg,
     read_registry_file,
-    sha256_file,
     write_registry_entry,
 )
-from .core import CONFIG_NAME, WEIGHTS_NAME, from_pretrained, save_pretrained
+from ..utils.files import atomic_write_bytes, sha256_file
+from .load import from_pretrained
+from .save import save_pretrained
 
 __all__ = ["DATASET_LABELS", "publish_checkpoint", "upload_checkpoint"]
 
@@ -53,6 +55,23 @@ def _labels(model: MobileNetV1, dataset: str, labels: Sequence[str] | None) -> t
             f"{model.num_classes} names (known datasets: {sorted(DATASET_LABELS)})."
         )
     return tuple(chosen)
+
+
+def _registered_name(model: MobileNetV1) -> str:
+    """The model's registered name (``pretrained_cfg["architecture"]``), which the weights extend."""
+    if model.arch.name != "mnist":
+        raise ValueError(
+            f"Only models of the 'mnist' layer config can be registered (pretrained=True builds "
+            f"those); got arch {model.arch.name!r}. Share it with save_pretrained/push_to_hub."
+        )
+    name = model.pretrained_cfg.get("architecture")
+    if name not in list_models():
+        raise ValueError(
+            f"The model is named {name!r}, which is no registered model ({', '.join(list_models())}), "
+            "so pretrained=True could never build it. Build it with create_model(NAME) or one of the "
+            "mobilenet_v1_* builders, or share it with save_pretrained/push_to_hub."
+        )
+    return str(name)
 
 
 def _check_not_registered(name: str, registry_path: Path, overwrite: bool) -> None:
@@ -125,44 +144,28 @@ def publish_checkpoint(
 
     Raises:
         ValueError: If the name is already published (and ``overwrite`` is False), the
-            model is not the MNIST layer config, or no labels are known.
+            model is not the MNIST layer config or has no registered model name, or no
+            labels are known.
     """
-    from ..models import pretrained
-    from .core import _default_model_name
-
-    model = model_or_folder
-    if not isinstance(model, MobileNetV1):
-        model = from_pretrained(model_or_folder)
-    if model.arch.name != "mnist":
-        raise ValueError(
-            f"Only models of the 'mnist' layer config can be registered (pretrained=True builds "
-            f"those); got arch {model.arch.name!r}. Share it with save_pretrained/push_to_hub."
-        )
-    model_name = _default_model_name(model)
+    model = model_or_folder if isinstance(model_or_folder, MobileNetV1) else from_pretrained(model_or_folder)
+    model_name = _registered_name(model)
     name = f"{model_name}.{tag}"
     registry_path = Path(registry_path) if registry_path is not None else pretrained.REGISTRY_PATH
     _check_not_registered(name, registry_path, overwrite)
     labels = _labels(model, dataset, labels)
     folder = Path(hub_root) / name
     hf_hub_id = hf_hub_id or f"{DEFAULT_HF_ORG}/{name}"
+    accuracy = {int(side): float(value) for side, value in test_accuracy.items()}
     save_pretrained(
-        model, folder, repo_id=hf_hub_id, metrics={"test_accuracy": test_accuracy}, tag=tag,
+        model, folder, repo_id=hf_hub_id, metrics={"test_accuracy": accuracy}, tag=tag,
         dataset=dataset, labels=labels, license=license, recipe=recipe,
-        train_time_s=train_time_s, train_hardware=train_hardware, model_name=model_name,
+        train_time_s=float(train_time_s), train_hardware=train_hardware,
     )
     _check_round_trip(model, folder)
-    config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-    weights = folder / WEIGHTS_NAME
-    cfg = PretrainedCfg(
-        name=name, model_name=model_name, tag=tag, hf_hub_id=hf_hub_id,
-        hf_hub_revision=hf_hub_revision, sha256=sha256_file(weights),
-        file_size=weights.stat().st_size, dataset=dataset, num_classes=model.num_classes,
-        labels=labels, input_size=tuple(config["input_size"]), mean=tuple(config["mean"]),
-        std=tuple(config["std"]), width_mult=model.width_mult,
-        test_accuracy={int(k): float(v) for k, v in test_accuracy.items()},
-        num_params=config["num_params"], macs=config["macs"], license=license, recipe=recipe,
-        train_time_s=float(train_time_s), shipped=ship, arch=model.arch.name,
-        interpolation=config["interpolation"],
+    saved = read_config(folder / CONFIG_NAME)
+    cfg = dataclasses.replace(
+        saved.record, hf_hub_id=hf_hub_id, hf_hub_revision=hf_hub_revision, filename=WEIGHTS_NAME,
+        sha256=saved.weights["sha256"], file_size=saved.weights["file_size"], shipped=ship,
     )
     if ship:
         target = _ship(folder, name, cfg.sha256, Path(weights_dir or pretrained.WEIGHTS_DIR))

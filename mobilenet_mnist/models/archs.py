@@ -8,9 +8,11 @@ config registered with :func:`register_arch`, not new model code.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
+
+from ..utils.checks import is_int
+from ..utils.names import unknown_name_message  # also imported from here by data/, deploy/, training/
 
 __all__ = [
     "IMAGENET_ARCH",
@@ -46,11 +48,11 @@ class LayerConfig:
     def __post_init__(self) -> None:
         if self.kind not in _LAYER_KINDS:
             raise ValueError(f"LayerConfig.kind must be one of {_LAYER_KINDS}, got {self.kind!r}.")
-        if not _is_int(self.out_chs) or self.out_chs < 1:
+        if not is_int(self.out_chs) or self.out_chs < 1:
             raise ValueError(f"LayerConfig.out_chs must be a positive int, got {self.out_chs!r}.")
-        if not _is_int(self.stride) or self.stride not in (1, 2):
+        if not is_int(self.stride) or self.stride not in (1, 2):
             raise ValueError(f"LayerConfig.stride must be 1 or 2, got {self.stride!r}.")
-        if not _is_int(self.kernel_size) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if not is_int(self.kernel_size) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"LayerConfig.kernel_size must be a positive odd int, got {self.kernel_size!r}.")
 
 
@@ -79,7 +81,7 @@ class ArchConfig:
                 f"Architecture {self.name!r}: layers must be a tuple of LayerConfig, got "
                 f"{type(self.layers).__name__}; wrap the rows as tuple(LayerConfig(...), ...)."
             )
-        if not _is_int(self.input_size):
+        if not is_int(self.input_size):
             raise TypeError(f"Architecture {self.name!r}: input_size must be an int, got {self.input_size!r}.")
         if not self.layers:
             raise ValueError(f"Architecture {self.name!r} has no layers.")
@@ -106,11 +108,6 @@ class ArchConfig:
         """Smallest input side for which every stride-2 layer still sees at least 2×2."""
         num_downsamples = sum(layer.stride == 2 for layer in self.layers)
         return 2 ** (num_downsamples - 1) + 1 if num_downsamples else 1
-
-
-def _is_int(value: object) -> bool:
-    """True for real ints only (``bool`` is an ``int`` subclass but no channel count)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _dw(out_chs: int, stride: int = 1) -> LayerConfig:
@@ -195,13 +192,6 @@ def get_arch(name: str | ArchConfig) -> ArchConfig:
 def list_archs() -> list[str]:
     """Names of all registered architectures, sorted."""
     return sorted(_ARCH_REGISTRY)
-
-
-def unknown_name_message(what: str, name: str, valid: list[str]) -> str:
-    """Build an 'unknown name' message with a difflib suggestion and the valid names."""
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"Unknown {what} {name!r}.{hint} Valid names: {', '.join(valid)}."
 
 
 register_arch(MNIST_ARCH)

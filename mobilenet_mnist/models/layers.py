@@ -1,11 +1,16 @@
-"""Building blocks of MobileNet V1: conv + BatchNorm + ReLU, and the depthwise-separable block."""
+"""Building blocks of MobileNet V1: conv + BatchNorm + ReLU, the depthwise-separable block, pooling."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FX copies forward annotations into the code it
+# generates, and TorchScript cannot resolve them as strings.
 import torch
 from torch import nn
 
-__all__ = ["ConvBnAct", "DepthwiseSeparable", "make_divisible"]
+from ..utils.names import unknown_name_message
+
+__all__ = ["POOL_TYPES", "ConvBnAct", "DepthwiseSeparable", "GlobalPool", "check_pool_type", "make_divisible"]
+
+#: Global pooling types of the head (timm's names); ``""`` keeps the feature map (no pooling).
+POOL_TYPES = ("avg", "max", "avgmax", "catavgmax", "")
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -67,3 +72,60 @@ class DepthwiseSeparable(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the depthwise then the pointwise conv."""
         return self.conv_pw(self.conv_dw(x))
+
+
+def check_pool_type(pool_type: object) -> str:
+    """Return ``pool_type`` if it is one of :data:`POOL_TYPES`, else raise.
+
+    Raises:
+        TypeError: If ``pool_type`` is not a str.
+        ValueError: For an unknown type, with the closest valid one and all of them.
+    """
+    if not isinstance(pool_type, str):
+        raise TypeError(
+            f"global_pool must be a str (one of {', '.join(repr(p) for p in POOL_TYPES)}), "
+            f"got {type(pool_type).__name__}."
+        )
+    if pool_type not in POOL_TYPES:
+        valid = [p or "''" for p in POOL_TYPES]
+        raise ValueError(
+            unknown_name_message("global_pool", pool_type, valid)
+            + " ('' disables pooling: the head then sees the (N, C, H, W) feature map.)"
+        )
+    return pool_type
+
+
+def pooled_features(pool_type: str, num_features: int) -> int:
+    """Width of the pooled vector: ``catavgmax`` concatenates two poolings."""
+    return 2 * num_features if pool_type == "catavgmax" else num_features
+
+
+class GlobalPool(nn.Module):
+    """Global pooling over the spatial axes: (N, C, H, W) → (N, C), or (N, 2C) for ``catavgmax``.
+
+    ``avg`` is a mean over the spatial axes, so it works for any input side and exports to
+    ONNX and ``torch.export`` with dynamic shapes; ``""`` returns the feature map unchanged.
+
+    Args:
+        pool_type: One of :data:`POOL_TYPES`.
+    """
+
+    def __init__(self, pool_type: str = "avg") -> None:
+        super().__init__()
+        self.pool_type = check_pool_type(pool_type)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool ``x`` as :attr:`pool_type` says."""
+        if self.pool_type == "avg":
+            return x.mean(dim=(2, 3))
+        if self.pool_type == "max":
+            return x.amax(dim=(2, 3))
+        if self.pool_type == "avgmax":
+            return 0.5 * (x.mean(dim=(2, 3)) + x.amax(dim=(2, 3)))
+        if self.pool_type == "catavgmax":
+            return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        return x
+
+    def extra_repr(self) -> str:
+        """The pooling type, for ``print(model)``."""
+        return f"pool_type={self.pool_type!r}"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..utils.checks import check_module, is_int  # check_module: deploy/ imports it from here too
+
 __all__ = ["LayerCost", "ModelCost", "count_params", "profile_model"]
 
 
@@ -112,16 +114,6 @@ def profile_model(model: nn.Module, input_size: int | tuple[int, int] | None = N
     return ModelCost(count_params(model), total_macs, (in_chans, height, width), tuple(rows))
 
 
-def check_module(model: object, caller: str) -> None:
-    """Raise ``TypeError`` naming ``caller`` unless ``model`` is an ``nn.Module``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{caller} expects a torch.nn.Module, got {type(model).__name__}.")
-
-
-def _is_side(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _first_conv_channels(model: nn.Module) -> int | None:
     # The first convolution knows the true input channels; a peer's metadata may not (timm keeps
     # input_size (3, 224, 224) in pretrained_cfg after in_chans=1, torchvision has none).
@@ -136,8 +128,8 @@ def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -
             raise ValueError("profile_model needs input_size for a model without pretrained_cfg.")
         return tuple(cfg["input_size"])  # type: ignore[return-value]
     in_chans = _first_conv_channels(model) or (cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3))
-    sides = (input_size, input_size) if _is_side(input_size) else input_size
-    if not isinstance(sides, (tuple, list)) or len(sides) != 2 or not all(_is_side(s) for s in sides):
+    sides = (input_size, input_size) if is_int(input_size) else input_size
+    if not isinstance(sides, (tuple, list)) or len(sides) != 2 or not all(is_int(s) for s in sides):
         raise TypeError(f"input_size must be an int side or an (H, W) pair of ints, got {input_size!r}.")
     if min(sides) < 1:
         raise ValueError(f"input_size sides must be positive pixel counts, got {input_size!r}.")

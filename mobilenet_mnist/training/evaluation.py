@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..data.datasets import ImageTensors, resize_normalize
+from ..data.datasets import ImageTensors
+from ..data.transforms import resize_normalize
 
 __all__ = ["EvalResult", "evaluate", "predict_logits"]
 
@@ -64,7 +66,12 @@ class EvalResult:
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int = 500, channels_last: bool = True
+    model: nn.Module,
+    images: torch.Tensor,
+    input_size: int,
+    batch_size: int = 500,
+    channels_last: bool = True,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Logits for images resized to ``input_size``, computed in batches.
 
@@ -76,6 +83,7 @@ def predict_logits(
         input_size: Side in pixels the images are resized to.
         batch_size: Images per forward pass.
         channels_last: Feed NHWC tensors.
+        progress: Show a tqdm progress bar over the batches (on stderr).
 
     Raises:
         TypeError: If ``model`` is not a module or ``images`` not a tensor.
@@ -86,7 +94,7 @@ def predict_logits(
     _check_predict_args(model, images, input_size, batch_size, in_chans)
     param = next(model.parameters())
     outputs = []
-    for start in range(0, len(images), batch_size):
+    for start in _batch_starts(len(images), batch_size, input_size, progress):
         batch = images[start : start + batch_size]
         batch = batch.unsqueeze(1) if batch.dim() == 3 else batch
         x = resize_normalize(batch.expand(-1, in_chans, -1, -1), input_size, cfg["mean"], cfg["std"])
@@ -95,6 +103,16 @@ def predict_logits(
             x = x.contiguous(memory_format=torch.channels_last)
         outputs.append(model(x).float().cpu())
     return torch.cat(outputs)
+
+
+def _batch_starts(count: int, batch_size: int, input_size: int, progress: bool) -> Iterable[int]:
+    """The first index of each batch, wrapped in a tqdm progress bar when ``progress``."""
+    starts = range(0, count, batch_size)
+    if not progress:
+        return starts
+    from tqdm.auto import tqdm  # lazy: only progress bars need it
+
+    return tqdm(starts, desc=f"evaluating at {input_size}px", unit="batch", leave=False)
 
 
 def _check_predict_args(model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int,
@@ -120,7 +138,12 @@ def _check_predict_args(model: nn.Module, images: torch.Tensor, input_size: int,
 
 
 def evaluate(
-    model: nn.Module, data: ImageTensors, input_size: int, batch_size: int = 500, channels_last: bool = True
+    model: nn.Module,
+    data: ImageTensors,
+    input_size: int,
+    batch_size: int = 500,
+    channels_last: bool = True,
+    progress: bool = False,
 ) -> EvalResult:
     """Top-1 accuracy and confusion matrix of ``model`` (in eval mode) on ``data``.
 
@@ -130,6 +153,7 @@ def evaluate(
         input_size: Input side in pixels (images are resized to it).
         batch_size: Images per forward pass.
         channels_last: Feed NHWC tensors (faster on CPUs; same results).
+        progress: Show a tqdm progress bar over the batches (on stderr).
 
     Returns:
         An :class:`EvalResult`.
@@ -149,7 +173,7 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        logits = predict_logits(model, data.images, input_size, batch_size, channels_last)
+        logits = predict_logits(model, data.images, input_size, batch_size, channels_last, progress)
     finally:
         model.train(was_training)
     n = len(data.classes)

@@ -1,11 +1,12 @@
 """Sphinx extension that generates the data-driven parts of the mobilenet-mnist docs.
 
 On ``builder-inited`` (before any page is read) it writes into ``docs/generated/``:
-the API reference pages from ``mobilenet_mnist.__all__``, the model-zoo tables and the
-Pareto plot from the weight registry, the architecture tables and diagram from the
-layer-config registry, the evaluation figures of the default checkpoint, and a copy of
-the changelog. It also resolves references to defining-module paths through their
-public aliases (see :mod:`.refs`).
+the API reference pages from the public names of the package and its subpackages, the
+model-zoo tables and the Pareto plot from the weight registry, the architecture tables
+and diagram from the layer-config registry, the package-layout tables from the source
+tree, the evaluation figures of the default checkpoint, the bad-input tables from the
+rows of ``tests/test_audit.py``, and a copy of the changelog. It also resolves references
+to defining-module paths through their public aliases (see :mod:`.refs`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from sphinx.util import logging
 
 from .api import generate_api
 from .architecture import generate_architecture
+from .audit import generate_audit
 from .changelog import generate_changelog
 from .common import INCLUDE_DIR, figure, write_if_changed
 from .diagram import generate_diagram
 from .errors import generate_errors
 from .evaluation import generate_evaluation
+from .layout import generate_layout
 from .pareto import generate_pareto
 from .recipe import generate_recipe
 from .refs import resolve_public_alias
@@ -41,6 +44,7 @@ def generate_all(app: Any) -> None:
     """Run every generator; each writes only files whose content changed."""
     _timed("API reference", generate_api)
     _timed("architecture tables", generate_architecture)
+    _timed("package layout", generate_layout)
     diagram = _timed("architecture diagram", generate_diagram)
     write_if_changed(INCLUDE_DIR / "arch_diagram.rst", figure(
         diagram, "MobileNet V1 feature maps from input to logits",
@@ -51,6 +55,7 @@ def generate_all(app: Any) -> None:
     evaluated = _timed("evaluation figures", generate_evaluation)
     _timed("training recipe table", generate_recipe)
     _timed("error messages", generate_errors)
+    _timed("bad-input tables", generate_audit)
     _timed("changelog", generate_changelog)
     write_index_figure(diagram, evaluated)
 

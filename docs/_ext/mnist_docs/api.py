@@ -1,21 +1,29 @@
-"""API reference pages generated from ``mobilenet_mnist.__all__``, grouped by topic.
+"""API reference pages generated from the public names of the package, grouped by topic.
 
-Every public name is placed on the page of the topic its defining module belongs to;
-a name from a module no topic lists lands on an "Other" page, so nothing public is
-ever left out. Topics whose modules are not written yet simply have no page.
+Every object is documented once, under the shortest path users import it from:
+``mobilenet_mnist.X`` for the top-level names (``mobilenet_mnist.__all__``),
+``mobilenet_mnist.<subpackage>.X`` for the other public names of a subpackage
+(``mobilenet_mnist.models.__all__``, ...), and ``<module>.X`` for names only a module
+exports. The entry sits in the section of the module that defines the object, on the
+page of that module's topic; a module no topic lists lands on an "Other" page, so
+nothing public is left out. Each subpackage's section also lists all its public names
+with links, wherever they are documented. Classes carry their defining path as
+``:canonical:``, so references to either path resolve.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .common import GENERATED_DIR, INCLUDE_DIR, write_if_changed
+from .common import GENERATED_DIR, INCLUDE_DIR, list_table, write_if_changed
 
 PACKAGE = "mobilenet_mnist"
 API_DIR = GENERATED_DIR / "api"
@@ -41,7 +49,8 @@ TOPICS: tuple[Topic, ...] = (
           ("models.profile",)),
     Topic("weights", "Pretrained weights",
           "The weight registry, saving, loading and publishing checkpoints.",
-          ("models.pretrained", "models.checkpoint", "hub", "hub.core", "hub.card", "hub.publish")),
+          ("models.pretrained_cfg", "models.pretrained", "models.config", "models.sources", "models.checkpoint",
+           "models.adapt", "models.builder", "hub", "hub.save", "hub.load", "hub.push", "hub.card", "hub.publish")),
     Topic("data", "Data and preprocessing",
           "MNIST-family datasets as tensors, preprocessing for inference, augmentation.",
           ("data", "data.datasets", "data.augment")),
@@ -62,25 +71,15 @@ _FALLBACK_DATA_DOCS = {"__version__": "The installed version of the package (Sem
 
 
 def defining_module(package: ModuleType, name: str) -> str:
-    """The submodule that defines public ``name`` (``mobilenet_mnist.<sub>``).
+    """The module that defines public ``name`` of ``package`` (``mobilenet_mnist.<sub>.<module>``).
 
-    Lazily exported names are looked up in the package's ``_LAZY`` map without
-    importing them; other objects by ``__module__``, then by the ``__all__`` of the
-    already imported submodules (for constants, which carry no ``__module__``).
+    Classes and functions say it in ``__module__``. A constant is looked for in the
+    subpackage the package's ``_LAZY`` map names for it (else anywhere in the package):
+    the module whose source assigns it.
     """
     lazy: dict[str, str] = getattr(package, "_LAZY", {})
-    if name in lazy:
-        return f"{package.__name__}.{lazy[name].lstrip('.')}"
-    obj = getattr(package, name)
-    module = getattr(obj, "__module__", None)
-    if isinstance(module, str) and module.startswith(package.__name__ + "."):
-        return module
-    prefix = package.__name__ + "."
-    ours = sorted((n, m) for n, m in sys.modules.items() if n.startswith(prefix))
-    for mod_name, mod in ours:
-        if name in getattr(mod, "__all__", ()) and getattr(mod, name, None) is obj:
-            return mod_name
-    return package.__name__
+    owner = f"{package.__name__}.{lazy[name].lstrip('.')}" if name in lazy else package.__name__
+    return module_defining(owner, name, getattr(package, name))
 
 
 def topic_of(module: str) -> Topic:
@@ -108,7 +107,7 @@ def check_not_shadowed(package: ModuleType, name: str) -> None:
 
 
 def submodules(package: ModuleType) -> list[str]:
-    """Names of the package's non-private submodules, e.g. ``mobilenet_mnist.hub.core``."""
+    """Names of the package's non-private submodules, e.g. ``mobilenet_mnist.hub.save``."""
     return [info.name for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
             if not any(part.startswith("_") for part in info.name.split(".")[1:])]
 
@@ -163,7 +162,8 @@ def _data_doc(module: str, name: str, obj: Any, documented_as: str, *, strict: b
         )
     kind = type(obj)
     qualified = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    lines = [f".. py:data:: {documented_as}", f"   :type: {qualified}"]
+    owner, _, short = documented_as.rpartition(".")
+    lines = [f".. py:data:: {short}", f"   :module: {owner}", f"   :type: {qualified}"]
     if isinstance(obj, (str, int, float, bool)) and len(repr(obj)) <= 80:
         lines.append(f"   :value: {obj!r}")  # paths and containers depend on the machine or are long
     body = "\n".join(f"   {line}" if line else "" for line in comment.splitlines())
@@ -171,7 +171,7 @@ def _data_doc(module: str, name: str, obj: Any, documented_as: str, *, strict: b
 
 
 def _object_doc(owner: str, name: str, obj: Any, module: str) -> str:
-    """The autodoc directive for ``owner.name`` (``owner``: the package or a submodule)."""
+    """The autodoc directive for ``owner.name`` (``owner``: the package, a subpackage or a module)."""
     kind = _kind(obj)
     if kind == "data":
         return _data_doc(module, name, obj, f"{owner}.{name}", strict=owner == PACKAGE)
@@ -180,37 +180,148 @@ def _object_doc(owner: str, name: str, obj: Any, module: str) -> str:
     return f".. autofunction:: {owner}.{name}\n"
 
 
-def module_only_names(package: ModuleType, module: str) -> list[str]:
-    """Names in a submodule's ``__all__`` that the package does not export itself."""
-    if module == package.__name__:
-        return []
-    exported = set(package.__all__)
-    names = getattr(importlib.import_module(module), "__all__", ())
-    return [name for name in names if name not in exported and not name.startswith("_")]
+def subpackages(package: ModuleType) -> list[str]:
+    """The package's non-private subpackages, e.g. ``mobilenet_mnist.models``."""
+    return [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)
+            if info.ispkg and not info.name.startswith("_")]
+
+
+def _assigned_in(module: str, name: str) -> bool:
+    """Whether ``module``'s source assigns ``name`` at its top level (imports do not count)."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if not path or not path.endswith(".py"):
+        return False
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+    return False
+
+
+def module_defining(owner: str, name: str, obj: Any) -> str:
+    """The module that defines ``obj``, which ``owner`` exports as ``name``.
+
+    Classes and functions say it in ``__module__``; a constant is found as the module whose
+    source assigns it, looked for inside ``owner`` first (``owner`` itself when none does).
+    """
+    module = getattr(obj, "__module__", None)
+    if (inspect.isclass(obj) or inspect.isroutine(obj)) and isinstance(module, str):
+        return module
+    root = owner.split(".")[0]
+    for scope in (owner, root):  # inside owner first, then anywhere in the package
+        candidates = [m for m in sorted(sys.modules) if m == scope or m.startswith(scope + ".")]
+        found = next((m for m in candidates if getattr(sys.modules[m], name, None) is obj and _assigned_in(m, name)),
+                     None)
+        if found:
+            return found
+    return owner
+
+
+def documented_elsewhere(package: ModuleType) -> dict[str, list[tuple[str, str]]]:
+    """``{defining module: [(owner, name)]}`` for every public name outside ``package.__all__``.
+
+    ``owner`` is the path the name is documented under: the subpackage whose ``__all__``
+    has it (the one that defines it, when several export it), else the module whose own
+    ``__all__`` has it. Each object appears once: a name that is already public higher up
+    (the same object) is skipped.
+    """
+    claimed = {(name, id(getattr(package, name))) for name in package.__all__}
+    sections = set(submodules(package))  # the modules that get a section of their own
+    homes: dict[str, list[tuple[str, str]]] = {}
+
+    def claim(owner: str, mod: ModuleType, name: str) -> None:
+        obj = getattr(mod, name)
+        if (name, id(obj)) in claimed:
+            return
+        claimed.add((name, id(obj)))
+        defining = module_defining(owner, name, obj)
+        homes.setdefault(defining if defining in sections else owner, []).append((owner, name))
+
+    exports = [(owner, importlib.import_module(owner)) for owner in subpackages(package)]
+    for defined_inside in (True, False):  # a name's home: the subpackage that defines it, if it exports it
+        for owner, mod in exports:
+            for name in getattr(mod, "__all__", ()):
+                module = getattr(getattr(mod, name), "__module__", None)
+                if defined_inside == (isinstance(module, str) and module.startswith(owner + ".")):
+                    claim(owner, mod, name)
+    modules = [(module, importlib.import_module(module)) for module in submodules(package)]
+    for defined_here in (True, False):  # a re-exported name's home: the module that defines it
+        for module, mod in modules:
+            for name in getattr(mod, "__all__", ()):
+                if not name.startswith("_") and defined_here == (module_defining(module, name, getattr(mod, name))
+                                                                 == module):
+                    claim(module, mod, name)
+    return homes
 
 
 def _heading(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
-def _module_section(package: ModuleType, module: str, members: list[str]) -> list[str]:
-    """A module's docstring, its package-level names, then its other ``__all__`` names."""
+def _summary(obj: Any, name: str, owner: str) -> str:
+    """First paragraph of an object's docstring, or of a constant's ``#:`` comment."""
+    if _kind(obj) == "data":
+        from sphinx.pycode import ModuleAnalyzer
+
+        module = module_defining(owner, name, obj)
+        doc = "\n".join(ModuleAnalyzer.for_module(module).find_attr_docs().get(("", name), []))
+    else:
+        doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def public_names_table(package: ModuleType, subpackage: str,
+                       homes: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """A table of every name in ``subpackage.__all__``, linked to where it is documented."""
+    homes = documented_elsewhere(package) if homes is None else homes
+    mod = importlib.import_module(subpackage)
+    documented_as = {(name, id(getattr(importlib.import_module(owner), name))): owner
+                     for entries in homes.values() for owner, name in entries}
+    exported = set(package.__all__)
+    rows = []
+    for name in getattr(mod, "__all__", ()):
+        obj = getattr(mod, name)
+        top = name in exported and getattr(package, name) is obj
+        owner = package.__name__ if top else documented_as.get((name, id(obj)), subpackage)
+        note = " (also top level)" if top else "" if owner == subpackage else f" (from ``{owner}``)"
+        rows.append([f":py:obj:`~{owner}.{name}`{note}", _summary(obj, name, subpackage)])
+    if not rows:
+        return ""
+    return (f"Public names of ``{subpackage}`` (``from {subpackage} import ...``):\n\n"
+            + list_table(["name", "what it is"], rows, widths="30 70"))
+
+
+def _module_section(package: ModuleType, module: str, members: list[str],
+                    homes: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """A module's docstring, the public names it defines (each under its public path) and,
+    for a subpackage, the table of its public names."""
     parts = [_heading(f"``{module}``", "-")]
     if module != PACKAGE:
         parts.append(f".. automodule:: {module}\n")
+    if module in subpackages(package):
+        parts.append(public_names_table(package, module, homes))
     parts.append(f".. currentmodule:: {PACKAGE}\n")
     parts.extend(_object_doc(PACKAGE, name, getattr(package, name), module) for name in members)
-    extra = module_only_names(package, module)
-    if extra:
-        parts.append(f"Also in ``{module}`` (import them from there):\n")
-        parts.append(f".. currentmodule:: {module}\n")
-        mod = importlib.import_module(module)
-        parts.extend(_object_doc(module, name, getattr(mod, name), module) for name in extra)
+    by_owner: dict[str, list[str]] = {}
+    for owner, name in homes.get(module, []):
+        by_owner.setdefault(owner, []).append(name)
+    for owner, names in by_owner.items():
+        if owner == module:
+            parts.append(f"Also in ``{module}`` (import them from this module):\n")
+        else:
+            parts.append(f"Defined here and public in ``{owner}`` (``from {owner} import ...``):\n")
+        parts.append(f".. currentmodule:: {owner}\n")
+        mod = importlib.import_module(owner)
+        parts.extend(_object_doc(owner, name, getattr(mod, name), module) for name in names)
     return parts
 
 
-def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]]) -> str:
+def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]],
+                 homes: dict[str, list[tuple[str, str]]] | None = None) -> str:
     """The reST page of one topic: summary table, then each module's docstring and members."""
+    homes = documented_elsewhere(package) if homes is None else homes
     names = [name for members in modules.values() for name in members]
     callables = [n for n in names if _kind(getattr(package, n)) != "data"]
     parts = [
@@ -220,7 +331,7 @@ def render_topic(package: ModuleType, topic: Topic, modules: dict[str, list[str]
     if callables:
         parts.append(".. autosummary::\n   :nosignatures:\n\n" + "".join(f"   {n}\n" for n in callables))
     for module, members in modules.items():
-        parts.extend(_module_section(package, module, members))
+        parts.extend(_module_section(package, module, members, homes))
     return "\n".join(parts)
 
 
@@ -228,8 +339,9 @@ def generate_api(package_name: str = PACKAGE) -> list[str]:
     """Write ``generated/api/<topic>.rst`` and the toctree include; return the page slugs."""
     package = importlib.import_module(package_name)
     grouped = group_public_names(package)
+    homes = documented_elsewhere(package)
     for topic, modules in grouped.items():
-        write_if_changed(API_DIR / f"{topic.slug}.rst", render_topic(package, topic, modules))
+        write_if_changed(API_DIR / f"{topic.slug}.rst", render_topic(package, topic, modules, homes))
     for stale in API_DIR.glob("*.rst"):
         if stale.stem not in {topic.slug for topic in grouped}:
             stale.unlink()

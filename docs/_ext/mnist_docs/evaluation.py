@@ -61,7 +61,7 @@ def load_default_model() -> Any:
 
 def load_test_set(folder: Path) -> Any:
     """The MNIST test split from ``folder`` via the library's loader."""
-    from mobilenet_mnist.data.datasets import load_dataset
+    from mobilenet_mnist.data import load_dataset
 
     if not folder.is_dir():
         raise FigureUnavailableError(f"the MNIST folder {folder} does not exist (set MOBILENET_MNIST_DATA)")
@@ -80,7 +80,7 @@ def _cache_key(model: Any, folder: Path) -> str:
 
 def test_logits(model: Any, data: Any, folder: Path) -> np.ndarray:
     """(10000, 10) logits of ``model`` on the test set at its native size, cached on disk."""
-    from mobilenet_mnist.training.evaluation import predict_logits
+    from mobilenet_mnist.training import predict_logits
 
     path = CACHE_DIR / f"mnist_test_logits_{_cache_key(model, folder)}.npy"
     if path.exists():
@@ -179,7 +179,7 @@ def build_evaluation(folder: Path) -> str:
     """Measure, draw and return the include text for the default model's evaluation."""
     import torch
 
-    from mobilenet_mnist.training.evaluation import EvalResult
+    from mobilenet_mnist.training import EvalResult
 
     model = load_default_model()
     data = load_test_set(folder)
@@ -194,7 +194,8 @@ def build_evaluation(folder: Path) -> str:
     FIGURE_DIR.mkdir(parents=True, exist_ok=True)
     draw_grid(data.images.numpy(), labels, _softmax(logits), FIGURE_DIR / "mnist_predictions.png")
     draw_confusion(confusion, data.classes, FIGURE_DIR / "mnist_confusion.png")
-    name = model.pretrained_cfg.get("name")
+    cfg = model.pretrained_cfg
+    name = cfg.get("name") or (f"{cfg.get('architecture')}.{cfg['tag']}" if cfg.get("tag") else None)
     name = f"``{name}``" if name else "the default checkpoint"
     summary = (f"Measured during this build: {name} at {model.input_size} px classifies "
                f"{accuracy:.2f} % of the {len(labels):,} MNIST test digits correctly "

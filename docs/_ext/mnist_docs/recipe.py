@@ -1,7 +1,7 @@
 """The training page's recipe tables: every ``TrainConfig`` field, and what each preset changes.
 
-Read from the dataclass and ``PRESETS`` in ``mobilenet_mnist.training.loop``, so the page
-shows the recipe the code runs. Descriptions come from the ``Attributes:`` section of
+Read from ``TrainConfig`` and ``PRESETS`` as ``mobilenet_mnist.training`` exports them, so
+the page shows the recipe the code runs. Descriptions come from the ``Attributes:`` section of
 the class docstring.
 """
 
@@ -65,11 +65,11 @@ def render_recipe(train: Any) -> str:
 def generate_recipe() -> None:
     """Write ``generated/include/train_recipe.rst`` (or a note without a training module)."""
     try:
-        train = importlib.import_module("mobilenet_mnist.training.loop")
+        train = importlib.import_module("mobilenet_mnist.training")
     except ModuleNotFoundError as error:
-        if error.name != "mobilenet_mnist.training.loop":
+        if error.name != "mobilenet_mnist.training":
             raise
-        text = note("This build has no training module (``mobilenet_mnist.training.loop``).")
+        text = note("This build has no training package (``mobilenet_mnist.training``).")
     else:
         text = render_recipe(train)
     write_if_changed(INCLUDE_DIR / "train_recipe.rst", text)

@@ -1,4 +1,4 @@
-"""Model-zoo tables, generated from the weight registry (``mobilenet_mnist.models.pretrained``).
+"""Model-zoo tables, generated from the weight registry (``mobilenet_mnist.models``).
 
 Every number comes from the registered :class:`~mobilenet_mnist.PretrainedCfg` entries;
 when the registry is empty the page says so instead of showing a table.
@@ -23,9 +23,9 @@ NO_CHECKPOINTS = "No published checkpoints yet: the weight registry of this buil
 def load_registry() -> list[Any] | None:
     """All registered checkpoints, or None when this checkout has no weight registry."""
     try:
-        pretrained = importlib.import_module("mobilenet_mnist.models.pretrained")
+        pretrained = importlib.import_module("mobilenet_mnist.models")
     except ModuleNotFoundError as error:
-        if error.name == "mobilenet_mnist.models.pretrained":
+        if error.name == "mobilenet_mnist.models":
             return None
         raise
     return [pretrained.get_pretrained_cfg(name) for name in pretrained.list_pretrained()]
@@ -118,7 +118,7 @@ def recipes(cfgs: Sequence[Any]) -> str:
 def render_zoo(cfgs: Sequence[Any] | None) -> str:
     """The reST of the zoo tables (or a note when there is nothing to show)."""
     if cfgs is None:
-        return note("This build has no weight registry (``mobilenet_mnist.models.pretrained``).")
+        return note("This build has no weight registry (``mobilenet_mnist.models``).")
     if not cfgs:
         return note(NO_CHECKPOINTS)
     parts = []
