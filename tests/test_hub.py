@@ -418,6 +418,43 @@ def test_registry_entries_match_their_files() -> None:
             assert sha256_file(path) == cfg.sha256
 
 
+# ---------------------------------------------------------------- timm's create_model options
+def test_create_model_checkpoint_path(saved: Path, small_model: MobileNetV1, images: torch.Tensor) -> None:
+    model = create_model("mobilenet_v1_025", checkpoint_path=saved / "model.safetensors")
+    assert torch.equal(logits(model, images), logits(small_model, images))
+    backbone = create_model("mobilenet_v1_025", checkpoint_path=saved, features_only=True, out_indices=[-1])
+    with torch.no_grad():
+        expected = small_model.eval().forward_features(images)
+        torch.testing.assert_close(backbone.eval()(images)[0], expected, rtol=0, atol=0)
+
+
+def test_overlay_and_cache_dir_reach_the_registered_record(
+    saved: Path, offline_cache: Path, registry: Path, small_model: MobileNetV1, images: torch.Tensor, tmp_path: Path
+) -> None:
+    cfg = registry_entry(saved, revision="v0.1.0")
+    other_cache = tmp_path / "other-cache"
+    seed_hf_cache(saved, other_cache, cfg.hf_hub_id, revision="main")  # only "main", in another cache
+    with pytest.raises(WeightsUnavailableError):  # the pinned revision is in neither cache
+        create_model(NAME, pretrained=True, cache_dir=other_cache)
+    model = create_model(NAME, pretrained=True, cache_dir=other_cache,
+                         pretrained_cfg_overlay={"hf_hub_revision": "main", "crop_pct": 0.9})
+    assert torch.equal(logits(model, images), logits(small_model, images))
+    assert model.pretrained_cfg["hf_hub_revision"] == "main" and model.pretrained_cfg["crop_pct"] == 0.9
+    assert model.pretrained_cfg["sha256"] == cfg.sha256  # still pinned by the registry's sha256
+    from_file = create_model(NAME, pretrained=True, pretrained_cfg_overlay={"file": saved / "model.safetensors"})
+    assert torch.equal(logits(from_file, images), logits(small_model, images))
+
+
+def test_global_pool_is_saved_and_rebuilt(tmp_path: Path, images: torch.Tensor) -> None:
+    model = randomize(mobilenet_v1(width_mult=0.25, global_pool="max"))
+    save_pretrained(model, tmp_path / "max")
+    config = json.loads((tmp_path / "max" / "config.json").read_text())
+    assert config["model_args"]["global_pool"] == "max"
+    rebuilt = from_pretrained(tmp_path / "max")
+    assert rebuilt.global_pool.pool_type == "max"
+    assert torch.equal(logits(rebuilt, images), logits(model, images))
+
+
 # ---------------------------------------------------------------- publishing
 def test_push_to_hub_uploads_a_loadable_folder(
     small_model: MobileNetV1, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, images: torch.Tensor

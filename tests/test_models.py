@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,81 @@ def test_import_is_light() -> None:
         capture_output=True, text=True, check=True, timeout=120, cwd=REPO_ROOT
     )
     assert result.stdout.strip() == "", f"imported at `import mobilenet_mnist`: {result.stdout}"
+
+
+# ---------------------------------------------------------------- timm's model interface
+@pytest.mark.parametrize(
+    ("pool", "expected"),
+    [
+        ("avg", lambda f: f.mean(dim=(2, 3))),
+        ("max", lambda f: f.amax(dim=(2, 3))),
+        ("avgmax", lambda f: 0.5 * (f.mean(dim=(2, 3)) + f.amax(dim=(2, 3)))),
+        ("catavgmax", lambda f: torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)),
+    ],
+)
+def test_global_pool_types(pool: str, expected: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    model = mobilenet_v1(width_mult=0.25, global_pool=pool, resolution_mult=2.0).eval()  # a 2×2 last map
+    x = _batch(2, 64)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        pooled = model.forward_head(features, pre_logits=True)
+        logits = model(x)
+    torch.testing.assert_close(pooled, expected(features))
+    assert pooled.shape == (2, model.head_hidden_size) and logits.shape == (2, 10)
+    assert model.head_hidden_size == model.num_features * (2 if pool == "catavgmax" else 1)
+    assert model.get_classifier().in_features == model.head_hidden_size
+
+
+def test_no_pooling_returns_the_feature_map_and_switching_back() -> None:
+    model = mobilenet_v1(width_mult=0.25, num_classes=0, global_pool="").eval()
+    x = _batch(2)
+    assert model(x).shape == (2, model.num_features, 1, 1)
+    model.reset_classifier(5)  # a classifier needs pooling: the default comes back
+    assert model.global_pool.pool_type == "avg" and model(x).shape == (2, 5)
+    model.reset_classifier(0, "max")
+    assert model.global_pool.pool_type == "max" and model(x).shape == (2, model.num_features)
+
+
+def test_reset_classifier_keeps_train_or_eval_mode() -> None:
+    model = mobilenet_v1(width_mult=0.25)
+    for mode in (False, True):
+        model.train(mode)
+        model.reset_classifier(4, "avgmax")
+        assert all(module.training == mode for module in model.modules())
+
+
+def test_default_cfg_is_pretrained_cfg() -> None:
+    model = mobilenet_v1(width_mult=0.25, resolution_mult=0.875)
+    assert model.default_cfg is model.pretrained_cfg
+    assert model.default_cfg["input_size"] == (1, 28, 28) and model.default_cfg["pool_size"] == (1, 1)
+    model.default_cfg = {**model.default_cfg, "crop_pct": 0.9}  # timm's builders assign it
+    assert model.pretrained_cfg["crop_pct"] == 0.9
+
+
+def test_create_model_places_and_casts() -> None:
+    model = create_model("mobilenet_v1_025", device="meta", dtype=torch.float64)
+    tensors = [*model.parameters(), *model.buffers()]
+    assert all(t.device.type == "meta" for t in tensors)
+    assert {t.dtype for t in model.parameters()} == {torch.float64}
+    assert create_model("mobilenet_v1_025", dtype=torch.bfloat16).eval()(_batch(2).bfloat16()).dtype == torch.bfloat16
+
+
+def test_pretrained_cfg_overlay_replaces_entries() -> None:
+    model = create_model("mobilenet_v1_025", pretrained_cfg_overlay={"input_size": [1, 28, 28], "crop_pct": 0.95})
+    assert model.pretrained_cfg["input_size"] == (1, 28, 28) and model.pretrained_cfg["crop_pct"] == 0.95
+    assert model.input_size == 28
+
+
+def test_feature_pyramid_example_prints_real_shapes() -> None:
+    out = run_example("feature_pyramid.py")
+    assert "P3: (2, 64, 8, 8)" in out and "segmentation logits: (2, 11, 64, 64)" in out
+
+
+def run_example(name: str, *args: str) -> str:
+    """Run ``examples/<name> --quick ARGS`` as a user would; return its stdout."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / name), "--quick", *args],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO_ROOT)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout

@@ -85,6 +85,11 @@ def test_cfg_survives_json_round_trip() -> None:
         ({"metrics": {"test_accuracy": {32: 120.0}}}, r"percentages in \[0, 100\]"),
         ({"metrics": {"test_accuracy": "high"}}, r"metrics\['test_accuracy'\] must be a number or a dict"),
         ({"filename": "model.bin"}, r"plain '\*.safetensors' name"),
+        ({"crop_pct": 0.0}, r"crop_pct must be a number in \(0, 1\]"),
+        ({"crop_mode": "fit"}, r"crop_mode must be one of \('squash', 'center', 'border'\)"),
+        ({"pool_size": (1, 1, 1)}, r"pool_size must be None or \(H, W\) of positive ints"),
+        ({"test_input_size": (32, 32)}, r"test_input_size must be None or \(C, H, W\)"),
+        ({"fixed_input_size": "no"}, r"fixed_input_size must be a bool"),
     ],
 )
 def test_cfg_rejects_bad_values(changes: dict[str, object], message: str) -> None:
@@ -376,3 +381,14 @@ def test_pretrained_weights_with_a_new_head_do_not_claim_the_old_heads_labels_or
     assert "labels" not in fresh.pretrained_cfg and "metrics" not in fresh.pretrained_cfg
     assert fresh.pretrained_cfg["source"].startswith("mobilenet_v1_100.mnist")  # where the backbone came from
     assert fresh.pretrained_cfg["architecture"] == "mobilenet_v1_100" and fresh.pretrained_cfg["num_classes"] == 26
+
+
+def test_timms_data_fields_round_trip_and_default_for_old_records() -> None:
+    cfg = make_cfg(test_input_size=(1, 28, 28), pool_size=(1, 1), min_input_size=(1, 17, 17))
+    again = PretrainedCfg.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.pool_size == (1, 1) and again.test_input_size == (1, 28, 28)
+    assert (make_cfg().crop_pct, make_cfg().crop_mode, make_cfg().fixed_input_size) == (1.0, "squash", False)
+    assert {"pool_size", "min_input_size"} <= set(PretrainedCfg.field_names("model"))  # the model's values win
+    model = mobilenet_v1(width_mult=0.25, resolution_mult=0.75)
+    assert (model.pretrained_cfg["pool_size"], model.pretrained_cfg["min_input_size"]) == ((1, 1), (1, 17, 17))
+    assert MobileNetV1("imagenet", width_mult=0.25).pretrained_cfg["pool_size"] == (7, 7)

@@ -13,7 +13,7 @@ import copy
 import fnmatch
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -163,12 +163,13 @@ def test_pretrained_cfg_has_what_timms_data_helpers_read(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_group_matcher_drives_timms_layer_decay(name: str) -> None:
     from timm.models._manipulate import group_parameters
+    from timm.optim import create_optimizer_v2
 
     model = create_model(name)
     for coarse in (False, True):
         groups = group_parameters(model, model.group_matcher(coarse=coarse), reverse=True)
         assert len(set(groups.values())) > 1
-    optimizer = timm.optim.create_optimizer_v2(model, opt="adamw", lr=1e-3, layer_decay=0.75)
+    optimizer = create_optimizer_v2(model, opt="adamw", lr=1e-3, layer_decay=0.75)
     scales = {group["lr_scale"] for group in optimizer.param_groups}
     assert len(scales) > 2 and max(scales) == 1.0  # the head trains at the full rate
 
@@ -202,7 +203,8 @@ def _check_features(model: nn.Module, outputs: list[torch.Tensor], side: int, ba
 @pytest.mark.parametrize("feature_cls", ["getter", "hook"])
 @pytest.mark.parametrize("name", MODELS)
 def test_model_forward_features(name: str, feature_cls: str) -> None:
-    for out_indices, expected in ((None, [0, 1, 2, 3, 4, 5]), ((1, 3, -1), [1, 3, 5]), (3, [3, 4, 5]), ((4, 2), [4, 2])):
+    cases = ((None, [0, 1, 2, 3, 4, 5]), ((1, 3, -1), [1, 3, 5]), (3, [3, 4, 5]), ((4, 2), [4, 2]))
+    for out_indices, expected in cases:
         model = create_model(name, features_only=True, out_indices=out_indices, feature_cls=feature_cls).eval()
         assert model.feature_info.out_indices == expected
         assert len(model.model.stages) == max(expected) + 1  # nothing after the last level runs
@@ -244,7 +246,8 @@ def test_model_forward_intermediates(name: str) -> None:
     final, intermediates = model.forward_intermediates(x, output_fmt="NCHW")
     assert len(intermediates) == len(info) >= 3
     for level, out in zip(info, intermediates, strict=True):
-        assert out.shape == (1, level["num_chs"], math.ceil(40 / level["reduction"]), math.ceil(40 / level["reduction"]))
+        side = math.ceil(40 / level["reduction"])
+        assert out.shape == (1, level["num_chs"], side, side)
     torch.testing.assert_close(final, model.forward_features(x), rtol=1e-5, atol=1e-8)
     nhwc = model.forward_intermediates(x, indices=[0, -1], output_fmt="NHWC", intermediates_only=True)
     assert [t.permute(0, 3, 1, 2).shape for t in nhwc] == [intermediates[0].shape, intermediates[-1].shape]
@@ -321,7 +324,8 @@ def test_fx_traced_model_can_be_scripted(name: str) -> None:
     model = create_model(name).eval()
     x = _input(model)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.* deprecation notices
+        warnings.filterwarnings("ignore", "The TorchScript type system", UserWarning)  # torch.fx.GraphModule's own
         scripted = torch.jit.script(torch.fx.symbolic_trace(model))
     torch.testing.assert_close(scripted(x), model(x))
 
@@ -332,7 +336,8 @@ def test_fx_traced_model_can_be_scripted(name: str) -> None:
     [
         (lambda m, x: m.forward_intermediates(x, indices=[6]), ValueError,
          r"indices=\(6,\): \[6\] out of range; this model has 6 feature level\(s\), so valid indices are 0 to 5 "
-         r"\(or -6 to -1 from the end\), or an int n in 1\.\.6 for the last n levels\. Levels: 0: 8 channels"),
+         r"\(or -6 to -1 from the end\), or an int n in 1\.\.6 for the last n levels\. "
+         r"Levels: 0: 16 channels, reduction 1; 1: 32 channels"),
         (lambda m, x: m.forward_intermediates(x, indices=7), ValueError, r"indices=7 asks for the last 7 levels"),
         (lambda m, x: m.forward_intermediates(x, indices=[1, -5]), ValueError,
          r"names a level twice \(as \[1, 1\]\)"),
@@ -348,7 +353,9 @@ def test_fx_traced_model_can_be_scripted(name: str) -> None:
         (lambda m, x: m.reset_classifier(5, 3), TypeError, r"global_pool must be a str"),
     ],
 )
-def test_bad_feature_and_head_arguments_are_explained(call, error, match) -> None:  # noqa: ANN001
+def test_bad_feature_and_head_arguments_are_explained(
+    call: Callable[[nn.Module, torch.Tensor], object], error: type[Exception], match: str
+) -> None:
     model = create_model("mobilenet_v1_025").eval()
     with pytest.raises(error, match=match):
         call(model, torch.randn(1, 1, 32, 32))

@@ -44,6 +44,7 @@ class DatasetInfo:
     system_dirs: tuple[str, ...] = ()
 
 
+#: The data sets :func:`load_dataset` knows, by name: file stems, class names, image size.
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("MNIST", tuple(str(d) for d in range(10))),
     "fashion_mnist": DatasetInfo(

@@ -57,7 +57,7 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 
     Args:
         model: A :class:`~mobilenet_mnist.MobileNetV1` (or any module built from
-            :class:`~mobilenet_mnist.ConvBnAct` layers).
+            :class:`~mobilenet_mnist.models.ConvBnAct` layers).
 
     Returns:
         The fused deep copy, in eval mode.

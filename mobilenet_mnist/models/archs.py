@@ -129,6 +129,7 @@ _PAPER_BLOCKS = (
 
 # The MNIST adaptation differs from the paper in two strides only: a stride-1 stem and a
 # stride-2 last block, so a 32×32 digit ends as a 1×1 map (32→16→8→4→2→1).
+#: The MNIST layer config: 1×32×32 input, stride-1 stem, five stride-2 stages.
 MNIST_ARCH = ArchConfig(
     name="mnist",
     layers=(LayerConfig("conv", 32, 1), *_PAPER_BLOCKS, _dw(1024, 2)),
@@ -138,6 +139,7 @@ MNIST_ARCH = ArchConfig(
 
 # Table 1 of the paper. Its last row prints "s2" but the 7×7 map there is pooled with a
 # 7×7 average pool, so the stride is really 1 (as in every reference implementation).
+#: The paper's ImageNet layer config (Table 1): 3×224×224 input, 1000 classes.
 IMAGENET_ARCH = ArchConfig(
     name="imagenet",
     layers=(LayerConfig("conv", 32, 2), *_PAPER_BLOCKS, _dw(1024)),

@@ -14,6 +14,7 @@ and a ``README.md`` card. ``config.json`` is laid out as timm's ``_hub.py`` writ
         "in_chans": 1,
         "num_classes": 10,
         "input_size": 32                    # default input side in px
+                                            # (+ "global_pool" unless "avg")
       },
       "pretrained_cfg": {...},              # PretrainedCfg.to_dict() less its "file" fields
       "library_name": "mobilenet-mnist",
@@ -59,7 +60,7 @@ __all__ = [
 CONFIG_NAME = "config.json"
 #: ``library_name`` written into configs, cards and file metadata.
 LIBRARY_NAME = "mobilenet-mnist"
-_MODEL_ARG_KEYS = ("width_mult", "in_chans", "num_classes", "input_size")
+_MODEL_ARG_KEYS = ("width_mult", "in_chans", "num_classes", "input_size", "global_pool")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,10 @@ def model_args(model: MobileNetV1) -> dict[str, Any]:
     arch: dict[str, Any] = {"arch": model.arch.name}
     if model.arch not in (MNIST_ARCH, IMAGENET_ARCH):
         arch = {"arch_config": _arch_to_dict(model.arch)}
-    return {**arch, "width_mult": model.width_mult, "in_chans": model.in_chans,
+    args = {**arch, "width_mult": model.width_mult, "in_chans": model.in_chans,
             "num_classes": model.num_classes, "input_size": model.input_size}
+    pool = model.global_pool.pool_type
+    return args if pool == "avg" else {**args, "global_pool": pool}  # the default is left out
 
 
 def model_config(

@@ -7,7 +7,16 @@ from torch import nn
 
 from ..utils.names import unknown_name_message
 
-__all__ = ["POOL_TYPES", "ConvBnAct", "DepthwiseSeparable", "GlobalPool", "check_pool_type", "make_divisible"]
+__all__ = [
+    "POOL_TYPES",
+    "ConvBnAct",
+    "DepthwiseSeparable",
+    "GlobalPool",
+    "check_global_pool",
+    "check_pool_type",
+    "make_divisible",
+    "pooled_features",
+]
 
 #: Global pooling types of the head (timm's names); ``""`` keeps the feature map (no pooling).
 POOL_TYPES = ("avg", "max", "avgmax", "catavgmax", "")
@@ -93,6 +102,24 @@ def check_pool_type(pool_type: object) -> str:
             + " ('' disables pooling: the head then sees the (N, C, H, W) feature map.)"
         )
     return pool_type
+
+
+def check_global_pool(global_pool: object, num_classes: int) -> str:
+    """Check a head's pooling: a known type, and pooling whenever there is a classifier.
+
+    Raises:
+        TypeError, ValueError: As :func:`check_pool_type`; ``ValueError`` too for ``""`` (no
+            pooling) with ``num_classes > 0``.
+    """
+    check_pool_type(global_pool)
+    if global_pool == "" and num_classes > 0:
+        pools = ", ".join(p for p in POOL_TYPES if p)
+        raise ValueError(
+            f"global_pool='' (no pooling) hands the classifier the (N, C, H, W) feature map, which a "
+            f"linear classifier cannot take (num_classes={num_classes}). Use it with num_classes=0 to "
+            f"get the feature map, or pool with one of {pools}."
+        )
+    return global_pool
 
 
 def pooled_features(pool_type: str, num_features: int) -> int:

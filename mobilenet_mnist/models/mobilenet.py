@@ -22,7 +22,7 @@ from ..utils.checks import check_number
 from .archs import ArchConfig, LayerConfig, get_arch
 from .features import check_feature_indices, check_output_fmt, feature_take_indices
 from .input_checks import check_model_input
-from .layers import POOL_TYPES, ConvBnAct, DepthwiseSeparable, GlobalPool, check_pool_type, make_divisible
+from .layers import ConvBnAct, DepthwiseSeparable, GlobalPool, check_global_pool, make_divisible, pooled_features
 from .pretrained_cfg import PretrainedCfg
 
 __all__ = ["GENERIC_NAME", "HEAD_FIELDS", "MAX_INPUT_SIZE", "MAX_WIDTH_MULT", "MNIST_MEAN", "MNIST_STD", "MobileNetV1"]
@@ -102,7 +102,7 @@ class MobileNetV1(nn.Module):
         check_number("dropout", dropout, 0.0, 0.999)
         input_size = arch.input_size if input_size is None else input_size
         check_number("input_size", input_size, arch.min_input_size, MAX_INPUT_SIZE, integer=True)
-        _check_head(num_classes, global_pool)
+        check_global_pool(global_pool, num_classes)
 
         self.arch = arch
         self.width_mult = float(width_mult)
@@ -148,7 +148,7 @@ class MobileNetV1(nn.Module):
         """Pooling and classifier for ``num_classes`` outputs (fresh, on the model's device and dtype)."""
         self.num_classes = num_classes
         self.global_pool = GlobalPool(global_pool)
-        self.head_hidden_size = 2 * self.num_features if global_pool == "catavgmax" else self.num_features
+        self.head_hidden_size = pooled_features(global_pool, self.num_features)
         self.classifier: nn.Module = nn.Identity()
         if num_classes > 0:
             weight = self.stem.conv.weight  # match the model's device and dtype (e.g. after .double())
@@ -227,7 +227,7 @@ class MobileNetV1(nn.Module):
         if global_pool is None:
             current = self.global_pool.pool_type
             global_pool = "avg" if current == "" and num_classes > 0 else current
-        _check_head(num_classes, global_pool)
+        check_global_pool(global_pool, num_classes)
         self._set_head(num_classes, global_pool)
         kept = {k: v for k, v in self.pretrained_cfg.items() if k not in HEAD_FIELDS}
         self.pretrained_cfg = {**kept, "num_classes": num_classes}
@@ -305,8 +305,8 @@ class MobileNetV1(nn.Module):
 
         Returns:
             ``(final, intermediates)`` where ``final`` is what :meth:`forward_features` returns,
-            or only ``intermediates`` (a list) if ``intermediates_only``. Before 0.3 this took
-            only ``x`` and returned the list: pass ``intermediates_only=True`` for that.
+            or only ``intermediates`` (a list) if ``intermediates_only``. (0.2.0 took only ``x``
+            and returned the list of all levels: ``intermediates_only=True`` gives that.)
 
         Raises:
             TypeError, ValueError: For bad input (as :meth:`forward`), ``indices`` out of range
@@ -354,16 +354,18 @@ class MobileNetV1(nn.Module):
             TypeError, ValueError: For ``indices`` out of range, as :meth:`forward_intermediates`.
         """
         self._check_intermediates_args(indices, "NCHW")
-        take, last = feature_take_indices(len(self.stages), list(indices) if isinstance(indices, tuple) else indices)
-        if last < len(self.stages) - 1:
+        take, last = feature_take_indices(len(self.stages), indices)
+        pruned = last < len(self.stages) - 1
+        if pruned:
             self.stages = self.stages[: last + 1].train(self.training)
             self.num_features = self.feature_info[last]["num_chs"]
             self.pretrained_cfg = {**self.pretrained_cfg, "pool_size": self._pool_size(self.input_size)}
-            if not prune_head and self.num_classes:
-                logger.warning("Pruned to level %d: the classifier was replaced by a fresh one.", last)
-            self.reset_classifier(self.num_classes)
         if prune_head:
             self.reset_classifier(0, "")
+        elif pruned:  # the head's input width follows the last stage left
+            if self.num_classes:
+                logger.warning("Pruned to level %d: the classifier was replaced by a fresh one.", last)
+            self.reset_classifier(self.num_classes)
         return take
 
     @torch.jit.unused
@@ -379,18 +381,6 @@ class MobileNetV1(nn.Module):
     @torch.jit.unused
     def _check_input(self, x: torch.Tensor) -> None:
         check_model_input(self, x)
-
-
-def _check_head(num_classes: int, global_pool: str) -> None:
-    """Refuse an unknown pooling, and no pooling in front of a linear classifier."""
-    check_pool_type(global_pool)
-    if global_pool == "" and num_classes > 0:
-        pools = ", ".join(p for p in POOL_TYPES if p)
-        raise ValueError(
-            f"global_pool='' (no pooling) hands the classifier the (N, C, H, W) feature map, which a "
-            f"linear classifier cannot take (num_classes={num_classes}). Use it with num_classes=0 to "
-            f"get the feature map, or pool with one of {pools}."
-        )
 
 
 def _init_linear(module: nn.Linear) -> None:

@@ -5,8 +5,9 @@ The same record is, as in timm's ``_pretrained.py`` and ``_hub.py``:
 * an entry of the weight registry (``mobilenet_mnist/weights/registry.json``);
 * ``model.pretrained_cfg``, as the plain dict :meth:`PretrainedCfg.to_dict` returns
   (timm's keys: ``architecture`` is the registered model name, ``input_size`` is
-  ``(C, H, W)``, ``mean``/``std`` are per channel, ``first_conv``/``classifier`` name modules);
-* the ``pretrained_cfg`` part of a saved folder's ``config.json`` (see :mod:`.config`).
+  ``(C, H, W)``, ``mean``/``std`` are per channel, ``first_conv``/``classifier`` name modules,
+  ``crop_pct``/``crop_mode``/``pool_size`` are what timm's data helpers and tests read);
+* the ``pretrained_cfg`` part of a saved folder's ``config.json`` (see :mod:`~mobilenet_mnist.models.config`).
 
 Every other metadata view (the safetensors ``__metadata__``, export metadata, model cards)
 is derived from it. Each field's ``metadata["roles"]`` says how the record is kept
@@ -161,7 +162,7 @@ class PretrainedCfg:
 
     @property
     def test_accuracy(self) -> dict[int, float]:
-        """Input side → top-1 test accuracy (%): a view of ``metrics["test_accuracy"]``.
+        """Top-1 test accuracy (%) by input side, a view of ``metrics["test_accuracy"]``.
 
         A bare number there is taken at the native input side; anything else gives ``{}``.
         """

@@ -68,11 +68,11 @@ def register_timm(pattern: str = "*") -> list[str]:
             (nothing is registered then; the message names them and how to leave them out).
     """
     names = list_models(pattern)
-    timm_models = _import_timm()
     if not names:
         raise ValueError(
             f"No registered model matches {pattern!r}; registered models: {', '.join(list_models())}."
         )
+    timm_models = _import_timm()
     taken = [name for name in names if timm_models.is_model(name) and not _is_ours(timm_models, name)]
     if taken:
         raise ValueError(

@@ -47,8 +47,11 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "an int" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__} ({value!r}).")
+    if not math.isfinite(value):
+        valid = _range_text(low, high, low_inclusive)
+        raise ValueError(f"{name} must be a finite number{'' if valid == 'finite' else ' ' + valid}, got {value!r}.")
     above_low = value >= low if low_inclusive else value > low
-    if not math.isfinite(value) or not above_low or value > high:
+    if not above_low or value > high:
         raise ValueError(f"{name} must be {_range_text(low, high, low_inclusive)}, got {value!r}.")
     return value
 

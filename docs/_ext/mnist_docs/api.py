@@ -41,7 +41,8 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic("models", "Models", "Build models by name or by multiplier, and list them.",
-          ("models", "models.factory", "models.mobilenet")),
+          ("models", "models.factory", "models.factory_options", "models.mobilenet", "models.input_checks",
+           "models.features", "models.timm_interop")),
     Topic("architectures", "Architectures and layers",
           "Layer configs as data, the architecture registry and the building blocks.",
           ("models.archs", "models.layers")),
@@ -53,15 +54,17 @@ TOPICS: tuple[Topic, ...] = (
            "models.adapt", "models.builder", "hub", "hub.save", "hub.load", "hub.push", "hub.card", "hub.publish")),
     Topic("data", "Data and preprocessing",
           "MNIST-family datasets as tensors, preprocessing for inference, augmentation.",
-          ("data", "data.datasets", "data.augment")),
+          ("data", "data.datasets", "data.transforms", "data.convert", "data.augment")),
     Topic("training", "Training", "The training recipe, evaluation and fine-tuning helpers.",
-          ("training", "training.loop", "training.runs", "training.evaluation", "training.finetune",
+          ("training", "training.config", "training.loop", "training.components", "training.state",
+           "training.runs", "training.progress", "training.evaluation", "training.finetune",
            "training.distributed")),
-    Topic("speed", "Speed", "Fast inference paths and the benchmark suite.",
-          ("deploy.optimize", "deploy.benchmark")),
+    Topic("speed", "Speed", "Fast inference paths and the speed benchmark command.",
+          ("deploy.optimize", "deploy.speed", "deploy.speed_report")),
     Topic("deployment", "Deployment", "Export to ONNX, TorchScript and torch.export; int8.",
-          ("deploy", "deploy.export", "deploy.quantize")),
-    Topic("cli", "Command line", "The ``mobilenet-mnist`` command.", ("cli", "version", "utils", "utils.files")),
+          ("deploy", "deploy.common", "deploy.onnx_export", "deploy.export", "deploy.quantize", "deploy.quiet")),
+    Topic("cli", "Command line and utilities", "The ``mobilenet-mnist`` command and shared helpers.",
+          ("cli", "version", "utils", "utils.checks", "utils.files", "utils.modules", "utils.names")),
 )
 OTHER = Topic("other", "Other modules",
               "Modules the topics above do not cover, and the public names they define.", ())
