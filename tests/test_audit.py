@@ -65,6 +65,7 @@ from mobilenet_mnist import (
     push_to_hub,
     register_arch,
     register_model,
+    register_timm,
     save_pretrained,
     train,
 )
@@ -297,6 +298,10 @@ _VALID_MODELS = re.escape("Valid names: " + ", ".join(list_models()) + ".")
 _VALID_WEIGHTS = re.escape("Valid names: " + ", ".join(list_pretrained()) + ".")
 
 NAMES = [
+    Case("register_timm", "``pattern=3``", lambda e: register_timm(3), TypeError,
+         r"pattern must be a str \(a shell wildcard such as '\*_050'\), got int", "the expected wildcard"),
+    Case("register_timm", "a pattern no model matches", lambda e: register_timm("effnet*"), ValueError,
+         r"No registered model matches 'effnet\*'; registered models: mobilenet_v1_025, ", "the registered models"),
     Case("create_model", "``'mobilenet_v2_100'``", lambda e: create_model("mobilenet_v2_100"), KeyError,
          r"Unknown model 'mobilenet_v2_100'\. Did you mean 'mobilenet_v1_100'\? Valid names: ",
          "the closest name and all valid ones"),

@@ -288,6 +288,10 @@ def test_global_pool_types(pool: str, expected: Callable[[torch.Tensor], torch.T
     assert pooled.shape == (2, model.head_hidden_size) and logits.shape == (2, 10)
     assert model.head_hidden_size == model.num_features * (2 if pool == "catavgmax" else 1)
     assert model.get_classifier().in_features == model.head_hidden_size
+    model.reset_classifier(3)  # keeps the pooling
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_head(features, pre_logits=True), pooled, rtol=0, atol=0)
+    assert model.global_pool.pool_type == pool and model(x).shape == (2, 3)
 
 
 def test_no_pooling_returns_the_feature_map_and_switching_back() -> None:

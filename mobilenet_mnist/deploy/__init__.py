@@ -1,21 +1,36 @@
-"""Deployment: fast inference, export formats (ONNX, TorchScript, ExportedProgram), int8, speed.
+"""Deployment: fast inference backends, export formats (ONNX, TorchScript, ExportedProgram), int8, speed.
 
-Modules, lowest first (each imports only those above it): :mod:`.optimize` (the fast
-inference path), :mod:`.quiet` (hides exporter chatter), :mod:`.common` (what exporters
-share: prepared model, input shape, metadata, the ONNX extra check), :mod:`.onnx_export`,
-:mod:`.quantize` (int8), :mod:`.export` (every format, :func:`export_model`), and
-:mod:`.speed` with :mod:`.speed_report` (``mobilenet-mnist benchmark``).
+Modules, lowest first (each imports only those above it, :mod:`.optimize` the ONNX Runtime
+backend only inside its function): :mod:`.quiet` (hides exporter chatter), :mod:`.common`
+(what exporters share: prepared model, input shape, metadata, the ONNX extra check),
+:mod:`.torch_backend` (BatchNorm folding, channels_last, 1×1 convs as matrix products),
+:mod:`.onnx_export`, :mod:`.quantize` (int8), :mod:`.ort_backend` (ONNX Runtime behind a
+torch module), :mod:`.optimize` (:func:`optimize_for_inference`, which picks the backend),
+:mod:`.export` (every format, :func:`export_model`), and :mod:`.speed` with
+:mod:`.speed_report` (``mobilenet-mnist benchmark``).
 """
 
 from .common import MissingExtraError
 from .export import export_model, export_program, export_torchscript
 from .onnx_export import export_onnx, read_onnx_metadata
-from .optimize import InferenceWrapper, fuse_conv_bn, optimize_for_inference
+from .optimize import (
+    BACKENDS,
+    InferenceWrapper,
+    backend_of,
+    default_backend,
+    fuse_conv_bn,
+    optimize_for_inference,
+)
+from .ort_backend import OnnxRuntimeModule
 from .quantize import quantize_int8, quantize_onnx
 
 __all__ = [
+    "BACKENDS",
     "InferenceWrapper",
     "MissingExtraError",
+    "OnnxRuntimeModule",
+    "backend_of",
+    "default_backend",
     "export_model",
     "export_onnx",
     "export_program",

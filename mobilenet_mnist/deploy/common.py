@@ -77,15 +77,15 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
 
     Folding removes the BatchNorm ops from every exported graph; channels_last weights
     are kept by TorchScript and ExportedProgram files and make them run as fast as
-    :func:`mobilenet_mnist.deploy.optimize.optimize_for_inference` (about 2× faster than NCHW
-    weights on CPU). The caller's model is left untouched (mode and weights).
+    :func:`mobilenet_mnist.deploy.optimize.optimize_for_inference` with ``backend="torch"``
+    (about 2× faster than NCHW weights on CPU). The caller's model is left untouched (mode and weights).
 
     Raises:
         TypeError: If ``model`` is not a :class:`torch.nn.Module`.
     """
     check_module(model, "prepare_for_export")
     from ..models.layers import ConvBnAct
-    from .optimize import fuse_conv_bn
+    from .torch_backend import fuse_conv_bn
 
     has_bn_blocks = any(isinstance(m, ConvBnAct) for m in model.modules())
     prepared = fuse_conv_bn(model) if has_bn_blocks else copy.deepcopy(model).eval()

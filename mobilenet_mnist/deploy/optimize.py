@@ -1,18 +1,28 @@
-"""The fast inference path: conv+BatchNorm folding, channels_last, optional compile and bf16.
+"""The fast inference path: one call that picks a backend and prepares the model for it.
 
-MobileNet V1 spends almost all of its time in convolutions, so the fast path removes the
-work around them rather than changing them: BatchNorm is folded into the preceding conv
-(no change to the maths in eval mode); the weights are stored channels_last (NHWC), the
-layout oneDNN's CPU convolutions compute in, so no layout conversion happens between
-layers; and autograd bookkeeping is switched off. The predictions are the plain model's
-(logits within 1e-4); the speed-ups are measured by ``benchmarks/run_benchmarks.py``
-(see ``benchmarks/README.md``).
+:func:`optimize_for_inference` returns a module that takes and returns torch tensors and
+gives the plain model's answers (fp32 logits within 1e-4), at any batch size:
+
+* ``backend="onnxruntime"``: the model exported to ONNX and run by ONNX Runtime
+  (:mod:`.ort_backend`); the fastest path on CPUs, at large batches and at batch 1;
+* ``backend="torch"``: the model kept in PyTorch, BatchNorm folded, channels_last, 1×1
+  convolutions as matrix products (:mod:`.torch_backend`); still an ordinary
+  :class:`~mobilenet_mnist.MobileNetV1` (``forward_intermediates`` and friends work);
+* ``backend="auto"`` (default): ONNX Runtime when the ``onnx`` extra is installed,
+  PyTorch otherwise, or PyTorch when a PyTorch-only option (``compile``, ``dtype``,
+  ``fuse=False``, ``channels_last=False``) is asked for.
+
+``int8=True`` uses the calibrated int8 quantization of :mod:`.quantize` on either backend.
+The speed of each path is measured by ``mobilenet-mnist benchmark`` (see the docs' speed
+page), never asserted in tests. This module also re-exports the PyTorch backend's building
+blocks (:func:`fuse_conv_bn`, :func:`is_fused`, :func:`bf16_supported`,
+:class:`InferenceWrapper`) under their historical import path.
 
 Example:
     >>> import torch
     >>> from mobilenet_mnist import mobilenet_v1
     >>> from mobilenet_mnist.deploy.optimize import optimize_for_inference
-    >>> fast = optimize_for_inference(mobilenet_v1(width_mult=0.25))
+    >>> fast = optimize_for_inference(mobilenet_v1(width_mult=0.25), backend="torch")
     >>> with torch.inference_mode():
     ...     fast(torch.zeros(2, 1, 32, 32)).shape
     torch.Size([2, 10])
@@ -20,196 +30,181 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import warnings
+import logging
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ..models.layers import ConvBnAct
-from ..utils.checks import check_module
+from ..utils.checks import check_module, check_number
+from ..utils.names import unknown_name_message
+from .common import INSTALL_HINT
+from .quantize import DEFAULT_NUM_CALIBRATION
+from .torch_backend import InferenceWrapper, bf16_supported, fuse_conv_bn, is_fused, optimize_torch
 
 __all__ = [
-    "fuse_conv_bn",
-    "optimize_for_inference",
-    "is_fused",
-    "bf16_supported",
+    "BACKENDS",
     "InferenceWrapper",
+    "backend_of",
+    "bf16_supported",
+    "default_backend",
+    "fuse_conv_bn",
+    "is_fused",
+    "optimize_for_inference",
 ]
 
+logger = logging.getLogger(__name__)
 
-_SUPPORTED_DTYPES = (torch.float32, torch.bfloat16)
+#: Values of ``optimize_for_inference(backend=...)``.
+BACKENDS = ("auto", "torch", "onnxruntime")
 
 
-def fuse_conv_bn(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every :class:`ConvBnAct`'s BatchNorm folded into its conv.
+def default_backend() -> str:
+    """What ``backend="auto"`` picks here: ``"onnxruntime"`` when the ``onnx`` extra imports, else ``"torch"``."""
+    from .ort_backend import onnxruntime_available
 
-    Each ``conv`` gains a bias and each ``bn`` becomes :class:`torch.nn.Identity`, using
-    BatchNorm's running statistics (eval-mode semantics), so the copy computes the same
-    logits as ``model.eval()`` up to float rounding (about 1e-5 for logits of order 10).
-    The original model is not modified. Already-fused layers are left as they are, so
-    fusing twice is harmless.
+    return "onnxruntime" if onnxruntime_available() else "torch"
 
-    The copy is returned in eval mode. Do not train it: without BatchNorm the network
-    no longer normalises batches; fine-tune the unfused model and fuse again.
 
-    Args:
-        model: A :class:`~mobilenet_mnist.MobileNetV1` (or any module built from
-            :class:`~mobilenet_mnist.models.ConvBnAct` layers).
+def backend_of(module: nn.Module) -> str:
+    """The backend an :func:`optimize_for_inference` result runs on: ``"onnxruntime"`` or ``"torch"``."""
+    return str(getattr(module, "backend", "torch"))
 
-    Returns:
-        The fused deep copy, in eval mode.
 
-    Raises:
-        TypeError: If ``model`` is not an ``nn.Module``.
-        ValueError: If ``model`` has no ConvBnAct layers, or a BatchNorm without
-            running statistics (``track_running_stats=False``).
-    """
-    check_module(model, "fuse_conv_bn")
-    blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
-    if not blocks:
+def _check_backend(backend: object) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str, one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    if backend not in BACKENDS:
+        raise ValueError(unknown_name_message("backend", backend, BACKENDS))
+    return backend
+
+
+def _torch_only(fuse: bool, channels_last: bool, compile: bool, dtype: Any) -> list[str]:
+    """The PyTorch-only options given a non-default value, as ``name=value`` texts."""
+    asked = {"fuse": fuse is not True, "channels_last": channels_last is not True, "compile": compile is not False,
+             "dtype": dtype is not None and dtype != torch.float32}  # fmt: skip
+    values = {"fuse": fuse, "channels_last": channels_last, "compile": compile, "dtype": dtype}
+    return [f"{name}={values[name]!r}" for name, given in asked.items() if given]
+
+
+def _check_int8_options(int8: bool, calibration_images: Any, input_size: int | None) -> None:
+    if not isinstance(int8, bool):
+        raise TypeError(f"int8 must be True or False, got {int8!r}.")
+    if not int8 and calibration_images is not None:
+        raise ValueError("calibration_images calibrate int8 models; pass int8=True with them, or drop them.")
+    if not int8 and input_size is not None:
+        raise ValueError("input_size sets the side of int8 models (int8=True); fp32 models take any side.")
+    if int8 and calibration_images is None:
         raise ValueError(
-            f"fuse_conv_bn found no ConvBnAct layers in {type(model).__name__}; it folds "
-            "BatchNorm in mobilenet_mnist models. For other models use "
-            "torch.ao.quantization.fuse_modules or torch.fx-based fusion."
+            "int8=True needs calibration_images: a few hundred training images (uint8 digits), e.g. "
+            "load_dataset('mnist', 'train', root=DIR).images; they set the activation ranges."
         )
-    fused = copy.deepcopy(model).eval()
-    for block in fused.modules():
-        if isinstance(block, ConvBnAct) and isinstance(block.bn, nn.BatchNorm2d):
-            _fuse_block(block)
-    return fused
 
 
-def _fuse_block(block: ConvBnAct) -> None:
-    """Replace ``block.conv`` by the fused conv and ``block.bn`` by Identity, in place."""
-    bn = block.bn
-    if bn.running_mean is None or bn.running_var is None:
+def _resolve(backend: str, torch_only: list[str]) -> str:
+    """The concrete backend for ``backend``; refuses PyTorch-only options on ONNX Runtime."""
+    if backend == "onnxruntime" and torch_only:
         raise ValueError(
-            "Cannot fold a BatchNorm2d built with track_running_stats=False: it has no "
-            "running statistics. Fusion needs eval-mode BatchNorm statistics."
+            f"{', '.join(torch_only)}: PyTorch-only option(s), not used by backend='onnxruntime' (ONNX Runtime "
+            "folds BatchNorm, picks layouts and fuses ops itself). Drop them, or use backend='torch'."
         )
-    block.conv = fuse_conv_bn_eval(block.conv.eval(), bn.eval())
-    block.bn = nn.Identity()
-
-
-def is_fused(model: nn.Module) -> bool:
-    """Whether ``model`` contains ConvBnAct layers and all of them have BatchNorm folded."""
-    blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
-    return bool(blocks) and all(isinstance(b.bn, nn.Identity) for b in blocks)
-
-
-def bf16_supported() -> bool:
-    """Whether this CPU has native bfloat16 convolution support in oneDNN.
-
-    True on CPUs with AVX-512 BF16, AMX or AVX-VNNI-style bf16 instructions. Elsewhere
-    (e.g. AVX2-only CPUs) bf16 convolutions run on slow reference kernels, many times
-    slower than fp32.
-    """
-    if not torch.backends.mkldnn.is_available():
-        return False
-    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    try:
-        return bool(probe()) if probe is not None else False
-    except RuntimeError:  # op registered but not built for this platform
-        return False
-
-
-class InferenceWrapper(nn.Module):
-    """Runs a low-precision model on float32 inputs and returns float32 outputs.
-
-    Casts the input to the model's dtype and to channels_last, and the output back to
-    float32, so a bf16 model is a drop-in replacement for the fp32 one.
-
-    Args:
-        module: The model whose weights are in ``dtype``.
-        dtype: The model's floating-point dtype.
-        channels_last: Convert inputs to ``torch.channels_last``.
-    """
-
-    def __init__(self, module: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
-        super().__init__()
-        self.module = module
-        self.dtype = dtype
-        self.channels_last = channels_last
-        self.pretrained_cfg: dict[str, Any] = dict(getattr(module, "pretrained_cfg", {}))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits in float32 for a float input of shape (N, C, H, W)."""
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        return self.module(x.to(dtype=self.dtype, memory_format=fmt)).float()
+    if backend != "auto":
+        return backend
+    if torch_only:
+        logger.debug("backend='auto' with %s: using the PyTorch backend.", ", ".join(torch_only))
+        return "torch"
+    chosen = default_backend()
+    if chosen == "torch":
+        logger.info("ONNX Runtime is not installed: using the PyTorch backend (faster: %s).", INSTALL_HINT)
+    return chosen
 
 
 def optimize_for_inference(
     model: nn.Module,
     *,
+    backend: str = "auto",
+    int8: bool = False,
+    calibration_images: torch.Tensor | None = None,
+    num_calibration: int = DEFAULT_NUM_CALIBRATION,
+    input_size: int | None = None,
     fuse: bool = True,
     channels_last: bool = True,
     compile: bool = False,
     dtype: torch.dtype | None = None,
 ) -> nn.Module:
-    """A copy of ``model`` prepared for fast CPU inference; the original is untouched.
+    """A fast inference copy of ``model`` on the chosen backend; the original is untouched.
 
-    Call the result under ``torch.inference_mode()`` (or ``torch.no_grad()``). In fp32
-    its logits match ``model.eval()`` to within 1e-4 (folding and layout only reorder
-    float additions).
+    The result is called like the model: a float tensor (N, C, H, W) in, float32 logits
+    (N, num_classes) out, any batch size, the plain model's predictions (fp32 logits
+    within 1e-4), safe to call from several threads at once. On the PyTorch backend call
+    it under ``torch.inference_mode()`` for the least overhead.
+
+    Example:
+        >>> from mobilenet_mnist import load_dataset, mobilenet_v1
+        >>> model = mobilenet_v1(pretrained=True)  # doctest: +SKIP
+        >>> fast = optimize_for_inference(model)  # ONNX Runtime if installed  # doctest: +SKIP
+        >>> train = load_dataset("mnist", "train", root="data")  # doctest: +SKIP
+        >>> int8 = optimize_for_inference(model, int8=True, calibration_images=train.images)  # doctest: +SKIP
 
     Args:
-        model: The model to optimize (a :class:`~mobilenet_mnist.MobileNetV1`; with
-            ``fuse=False`` any module works).
-        fuse: Fold BatchNorm into the convs (:func:`fuse_conv_bn`).
-        channels_last: Store weights as ``torch.channels_last``; oneDNN then computes
-            every conv in NHWC without layout conversions. Inputs need no change (a
-            1-channel NCHW image is already NHWC).
-        compile: Wrap with ``torch.compile(dynamic=False)`` (Inductor; needs a C++
-            compiler on CPU). Each new input shape compiles once, which takes tens of
-            seconds; worth it for long-running services only.
-        dtype: ``None`` or ``torch.float32`` for fp32; ``torch.bfloat16`` to run in
-            bf16 (inputs and outputs stay fp32 via :class:`InferenceWrapper`). bf16 is
-            only fast on CPUs where :func:`bf16_supported` is True; elsewhere a
-            ``RuntimeWarning`` says so, because it is much slower than fp32 there.
+        model: A :class:`~mobilenet_mnist.MobileNetV1` (for ``backend="torch"`` with
+            ``fuse=False``, any module).
+        backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (see the module docs).
+            ``"onnxruntime"`` exports the model once (about 2 s).
+        int8: Use the calibrated int8 model: ONNX Runtime's static QDQ quantization
+            (:func:`~.quantize.quantize_onnx`) or, on ``"torch"``, PyTorch's FX
+            quantization (:func:`~.quantize.quantize_int8`; slower than fp32 on most CPUs).
+        calibration_images: With ``int8``: training images, uint8 digits (N, H, W) or
+            normalized inputs (N, C, S, S); a random ``num_calibration`` of them are used.
+        num_calibration: How many images calibrate the int8 activation ranges.
+        input_size: With ``int8``: the input side to calibrate at (default the model's);
+            the ONNX Runtime int8 graph takes only that side. fp32 results take any side.
+        fuse: PyTorch only: fold BatchNorm into the convs (:func:`fuse_conv_bn`).
+        channels_last: PyTorch only: NHWC weights and 1×1 convolutions as matrix products.
+        compile: PyTorch only: wrap with ``torch.compile(dynamic=False)`` (Inductor; needs a
+            C++ compiler; each new input shape compiles once, tens of seconds).
+        dtype: PyTorch only: ``None``/``torch.float32``, or ``torch.bfloat16`` (inputs and
+            outputs stay fp32 via :class:`InferenceWrapper`; only fast where
+            :func:`bf16_supported` is True, elsewhere a ``RuntimeWarning`` says so).
 
     Returns:
-        An eval-mode module whose parameters do not require grad.
+        An eval-mode module: on PyTorch the optimized model (parameters not requiring
+        grad); on ONNX Runtime an :class:`~.ort_backend.OnnxRuntimeModule`.
+        :func:`backend_of` tells which.
 
     Raises:
-        TypeError: If ``model`` is not an ``nn.Module`` or ``dtype`` is not a torch dtype.
-        ValueError: If ``dtype`` is not float32 or bfloat16, or fusion fails (see
-            :func:`fuse_conv_bn`).
+        TypeError: If ``model`` is not an ``nn.Module``, ``backend`` not a str or ``dtype``
+            not a torch dtype.
+        ValueError: For an unknown backend (the valid ones are listed), PyTorch-only options
+            with ``backend="onnxruntime"``, int8 without calibration images (or their
+            options without int8), a dtype other than float32/bfloat16, or a failed fusion.
+        MissingExtraError: If ``backend="onnxruntime"`` and the ``onnx`` extra is missing
+            (the message says how to install it).
     """
     check_module(model, "optimize_for_inference")
-    dtype = _check_dtype(dtype)
-    out = fuse_conv_bn(model) if fuse else copy.deepcopy(model).eval()
-    out.requires_grad_(False)
-    if channels_last:
-        out = out.to(memory_format=torch.channels_last)
-    if dtype != torch.float32:
-        out = InferenceWrapper(out.to(dtype), dtype, channels_last).eval()
-    if compile:
-        out = torch.compile(out, dynamic=False)
-    return out
+    torch_only = _torch_only(fuse, channels_last, compile, dtype)
+    chosen = _resolve(_check_backend(backend), torch_only)
+    _check_int8_options(int8, calibration_images, input_size)
+    check_number("num_calibration", num_calibration, 1, integer=True)
+    if chosen == "onnxruntime":
+        from .ort_backend import onnxruntime_model
+
+        return onnxruntime_model(model, int8=int8, calibration_images=calibration_images,
+                                 num_calibration=num_calibration, input_size=input_size)  # fmt: skip
+    if int8:
+        return _torch_int8(model, calibration_images, num_calibration, input_size, torch_only)
+    return optimize_torch(model, fuse=fuse, channels_last=channels_last, compile=compile, dtype=dtype)
 
 
-def _check_dtype(dtype: Any) -> torch.dtype:
-    """Validate ``dtype``; warn when bf16 has no fast kernels on this CPU."""
-    if dtype is None:
-        return torch.float32
-    if not isinstance(dtype, torch.dtype):
-        raise TypeError(
-            f"dtype must be a torch.dtype (torch.float32 or torch.bfloat16), got {dtype!r}."
-        )
-    if dtype not in _SUPPORTED_DTYPES:
+def _torch_int8(model: nn.Module, images: torch.Tensor, num_calibration: int, input_size: int | None,
+                torch_only: list[str]) -> nn.Module:
+    """PyTorch FX int8 (x86 engine); the fp32-path options do not apply to it."""
+    from .quantize import quantize_int8
+
+    if torch_only:
         raise ValueError(
-            f"dtype must be torch.float32 or torch.bfloat16, got {dtype}. float16 and "
-            "integer types have no fast CPU convolution kernels here; use float32."
+            f"{', '.join(torch_only)}: options of the fp32 PyTorch path; int8=True on backend='torch' "
+            "quantizes with torch.ao FX (its own fusion and layout). Drop them."
         )
-    if dtype == torch.bfloat16 and not bf16_supported():
-        warnings.warn(
-            "This CPU has no native bfloat16 support (no AVX-512 BF16/AMX), so bf16 "
-            "convolutions run on slow reference kernels, far slower than float32. Use "
-            "dtype=None (float32) unless you need bf16 for other reasons.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return dtype
+    quantized = quantize_int8(model, images, num_calibration=num_calibration, input_size=input_size)
+    return quantized.requires_grad_(False)

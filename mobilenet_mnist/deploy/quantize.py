@@ -139,6 +139,16 @@ class _Traceable(nn.Module):
         return model.classifier(model.head_drop(x))
 
 
+def _check_average_pool(model: nn.Module) -> None:
+    """Refuse a head the int8 graph would compute differently (it always average-pools)."""
+    pool = getattr(getattr(model, "global_pool", None), "pool_type", "avg")
+    if pool != "avg":
+        raise ValueError(
+            f"quantize_int8 supports the average-pooling head only, got global_pool={pool!r}; "
+            "build the model with global_pool='avg' (the default) to quantize it."
+        )
+
+
 @contextlib.contextmanager
 def _quantized_engine(engine: str) -> Iterator[None]:
     previous = torch.backends.quantized.engine
@@ -191,12 +201,14 @@ def quantize_int8(
         returning float logits; it carries the float model's ``pretrained_cfg``.
 
     Raises:
-        ValueError: For an unknown engine or bad calibration images.
+        ValueError: For an unknown engine, bad calibration images, or a model whose head
+            does not average-pool (``global_pool`` other than ``"avg"``).
     """
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     _check_engine(engine)
+    _check_average_pool(model)
     sample = sample_calibration_images(calibration_images, num_calibration)
     inputs = calibration_inputs(model, sample, input_size)
     float_model = _Traceable(copy.deepcopy(model).eval())

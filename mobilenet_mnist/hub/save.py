@@ -37,7 +37,9 @@ def _check_rebuildable(model: MobileNetV1) -> None:
     import torch
 
     with torch.device("meta"):  # shapes only, no memory or init cost
-        plain = MobileNetV1(model.arch, model.width_mult, model.in_chans, model.num_classes)
+        plain = MobileNetV1(
+            model.arch, model.width_mult, model.in_chans, model.num_classes, global_pool=model.global_pool.pool_type
+        )
     expected = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if expected != found:

@@ -30,6 +30,7 @@ from ..utils.names import unknown_name_message
 __all__ = [
     "FEATURE_CLASSES",
     "OUTPUT_FMTS",
+    "FeatureExtractorBase",
     "FeatureGetterNet",
     "FeatureHookNet",
     "FeatureInfo",
@@ -184,7 +185,7 @@ def _features_cfg(model: nn.Module) -> dict[str, Any]:
     return cfg
 
 
-class _FeaturesBase(nn.Module):
+class FeatureExtractorBase(nn.Module):
     """What both features models share: pruning, ``feature_info``, ``pretrained_cfg``."""
 
     def _wrap(self, model: nn.Module, out_indices: int | Sequence[int] | None) -> None:
@@ -202,12 +203,16 @@ class _FeaturesBase(nn.Module):
         """timm's alias of :attr:`pretrained_cfg`."""
         return self.pretrained_cfg
 
+    @default_cfg.setter
+    def default_cfg(self, value: dict[str, Any]) -> None:
+        self.pretrained_cfg = value
+
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each stage in the backward pass instead of storing its activations."""
         self.model.set_grad_checkpointing(enable)
 
 
-class FeatureGetterNet(_FeaturesBase):
+class FeatureGetterNet(FeatureExtractorBase):
     """A ``features_only`` model that returns ``model.forward_intermediates(x, out_indices)``.
 
     The stages after the last level taken and the head are pruned from ``model``.
@@ -229,7 +234,7 @@ class FeatureGetterNet(_FeaturesBase):
         self._wrap(model, out_indices)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The feature maps of :attr:`out_indices`, in that order."""
+        """The feature maps of ``out_indices``, in that order."""
         features = self.model.forward_intermediates(
             x, indices=self.out_indices, output_fmt=self.output_fmt, intermediates_only=True
         )
@@ -238,11 +243,11 @@ class FeatureGetterNet(_FeaturesBase):
         raise RuntimeError("forward_intermediates(intermediates_only=True) must return a list of tensors.")
 
 
-class FeatureHookNet(_FeaturesBase):
+class FeatureHookNet(FeatureExtractorBase):
     """A ``features_only`` model that collects stage outputs with forward hooks.
 
     Runs ``model.forward_features`` and returns what the hooked stage modules produced, in
-    the order of :attr:`out_indices`. Not TorchScript-able (hooks); use ``"getter"`` for that.
+    the order of ``out_indices``. Not TorchScript-able (hooks); use ``"getter"`` for that.
 
     Args:
         model: As :class:`FeatureGetterNet`; it is modified in place (pruned, hooked).
@@ -260,10 +265,12 @@ class FeatureHookNet(_FeaturesBase):
             module.register_forward_hook(_Recorder(self._outputs, index))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The feature maps of :attr:`out_indices`, in that order."""
+        """The feature maps of ``out_indices``, in that order."""
         self._outputs.clear()
         self.model.forward_features(x)
-        return [self._outputs[index] for index in self.out_indices]
+        features = [self._outputs[index] for index in self.out_indices]
+        self._outputs.clear()  # hold no activations between calls
+        return features
 
 
 class _Recorder:

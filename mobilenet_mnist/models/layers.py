@@ -142,7 +142,7 @@ class GlobalPool(nn.Module):
         self.pool_type = check_pool_type(pool_type)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Pool ``x`` as :attr:`pool_type` says."""
+        """Pool ``x`` as ``pool_type`` says."""
         if self.pool_type == "avg":
             return x.mean(dim=(2, 3))
         if self.pool_type == "max":

@@ -1,0 +1,270 @@
+"""The PyTorch inference backend: BatchNorm folding, channels_last, 1×1 convs as matrix products.
+
+MobileNet V1 spends almost all of its time in convolutions, so this path removes the
+work around them rather than changing their maths:
+
+* BatchNorm is folded into the preceding conv (:func:`fuse_conv_bn`; eval-mode maths);
+* weights are stored channels_last (NHWC), the layout oneDNN's CPU convolutions compute
+  in, so no layout conversion happens between layers;
+* every 1×1 convolution becomes a :class:`PointwiseConv2d`: on NHWC data a 1×1 conv *is*
+  a matrix product of the (pixels × channels) activations with the (channels × outputs)
+  weights, done by one BLAS ``addmm``. This matters most at small batches: PyTorch sends a
+  batch-1 1×1 convolution whose input has at most 20,480 values to its slow reference
+  kernel (``aten::_slow_conv2d_forward``) instead of oneDNN, which made half of the
+  batch-1 time of the plain model;
+* autograd bookkeeping is switched off (parameters do not require grad).
+
+Predictions are the plain model's (fp32 logits within 1e-4); the result is still an
+ordinary module that ``torch.export`` and the ONNX exporter take. Speed is measured by
+``mobilenet-mnist benchmark`` and ``benchmarks/run_benchmarks.py``, never asserted.
+"""
+
+# No `from __future__ import annotations`: PointwiseConv2d must stay scriptable and
+# FX-traceable, and both read forward annotations at runtime.
+import copy
+import warnings
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from ..models.layers import ConvBnAct
+from ..utils.checks import check_module
+
+__all__ = [
+    "InferenceWrapper",
+    "PointwiseConv2d",
+    "bf16_supported",
+    "check_dtype",
+    "fuse_conv_bn",
+    "is_fused",
+    "is_pointwise",
+    "optimize_torch",
+    "use_matmul_pointwise",
+]
+
+_SUPPORTED_DTYPES = (torch.float32, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------- fusion
+def fuse_conv_bn(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every :class:`ConvBnAct`'s BatchNorm folded into its conv.
+
+    Each ``conv`` gains a bias and each ``bn`` becomes :class:`torch.nn.Identity`, using
+    BatchNorm's running statistics (eval-mode semantics), so the copy computes the same
+    logits as ``model.eval()`` up to float rounding (about 1e-5 for logits of order 10).
+    The original model is not modified. Already-fused layers are left as they are, so
+    fusing twice is harmless.
+
+    The copy is returned in eval mode. Do not train it: without BatchNorm the network
+    no longer normalises batches; fine-tune the unfused model and fuse again.
+
+    Args:
+        model: A :class:`~mobilenet_mnist.MobileNetV1` (or any module built from
+            :class:`~mobilenet_mnist.ConvBnAct` layers).
+
+    Returns:
+        The fused deep copy, in eval mode.
+
+    Raises:
+        TypeError: If ``model`` is not an ``nn.Module``.
+        ValueError: If ``model`` has no ConvBnAct layers, or a BatchNorm without
+            running statistics (``track_running_stats=False``).
+    """
+    check_module(model, "fuse_conv_bn")
+    blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
+    if not blocks:
+        raise ValueError(
+            f"fuse_conv_bn found no ConvBnAct layers in {type(model).__name__}; it folds "
+            "BatchNorm in mobilenet_mnist models. For other models use "
+            "torch.ao.quantization.fuse_modules or torch.fx-based fusion."
+        )
+    fused = copy.deepcopy(model).eval()
+    for block in fused.modules():
+        if isinstance(block, ConvBnAct) and isinstance(block.bn, nn.BatchNorm2d):
+            _fuse_block(block)
+    return fused
+
+
+def _fuse_block(block: ConvBnAct) -> None:
+    """Replace ``block.conv`` by the fused conv and ``block.bn`` by Identity, in place."""
+    bn = block.bn
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(
+            "Cannot fold a BatchNorm2d built with track_running_stats=False: it has no "
+            "running statistics. Fusion needs eval-mode BatchNorm statistics."
+        )
+    block.conv = fuse_conv_bn_eval(block.conv.eval(), bn.eval())
+    block.bn = nn.Identity()
+
+
+def is_fused(model: nn.Module) -> bool:
+    """Whether ``model`` contains ConvBnAct layers and all of them have BatchNorm folded."""
+    blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
+    return bool(blocks) and all(isinstance(b.bn, nn.Identity) for b in blocks)
+
+
+# ------------------------------------------------------------------ 1×1 convolutions
+class PointwiseConv2d(nn.Conv2d):
+    """A 1×1 convolution (stride 1, no padding, one group) computed as a matrix product.
+
+    The same parameters as the :class:`torch.nn.Conv2d` it replaces (``weight`` of shape
+    (out, in, 1, 1), optional ``bias``), so state dicts load both ways. The input is
+    viewed as an (N·H·W, C) matrix (a free view for channels_last tensors; NCHW inputs
+    are copied once), multiplied by the weights with :func:`torch.nn.functional.linear`,
+    and returned as an (N, C_out, H, W) tensor in channels_last memory.
+
+    Build one from an existing conv with :meth:`from_conv`.
+    """
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> "PointwiseConv2d":
+        """A :class:`PointwiseConv2d` sharing ``conv``'s weight and bias tensors.
+
+        Raises:
+            ValueError: If ``conv`` is not a 1×1, stride-1, unpadded, ungrouped convolution.
+        """
+        if not is_pointwise(conv):
+            raise ValueError(
+                f"PointwiseConv2d.from_conv takes a 1x1 conv with stride 1, no padding, no dilation "
+                f"and groups=1; got {conv}. Leave other convolutions as they are."
+            )
+        new = cls(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None, device="meta")
+        new.weight = conv.weight
+        new.bias = conv.bias
+        return new.train(conv.training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, H, W) → (N, C_out, H, W), channels_last memory."""
+        n, _, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, self.in_channels)
+        out = F.linear(rows, self.weight.view(self.out_channels, self.in_channels), self.bias)
+        return out.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)
+
+
+def is_pointwise(module: nn.Module) -> bool:
+    """Whether ``module`` is a plain 1×1 convolution that :class:`PointwiseConv2d` can replace."""
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.kernel_size == (1, 1) and module.stride == (1, 1) and module.dilation == (1, 1)
+        and module.groups == 1 and module.padding in ((0, 0), "valid") and module.padding_mode == "zeros"
+    )  # fmt: skip
+
+
+def use_matmul_pointwise(model: nn.Module) -> int:
+    """Replace every plain 1×1 ``nn.Conv2d`` of ``model`` by a :class:`PointwiseConv2d`, in place.
+
+    Returns:
+        How many convolutions were replaced.
+    """
+    replaced = 0
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if type(child) is nn.Conv2d and is_pointwise(child):
+                setattr(parent, name, PointwiseConv2d.from_conv(child))
+                replaced += 1
+    return replaced
+
+
+# --------------------------------------------------------------------------- bf16
+def bf16_supported() -> bool:
+    """Whether this CPU has native bfloat16 convolution support in oneDNN.
+
+    True on CPUs with AVX-512 BF16, AMX or AVX-VNNI-style bf16 instructions. Elsewhere
+    (e.g. AVX2-only CPUs) bf16 convolutions run on slow reference kernels, many times
+    slower than fp32.
+    """
+    if not torch.backends.mkldnn.is_available():
+        return False
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except RuntimeError:  # op registered but not built for this platform
+        return False
+
+
+class InferenceWrapper(nn.Module):
+    """Runs a low-precision model on float32 inputs and returns float32 outputs.
+
+    Casts the input to the model's dtype and to channels_last, and the output back to
+    float32, so a bf16 model is a drop-in replacement for the fp32 one.
+
+    Args:
+        module: The model whose weights are in ``dtype``.
+        dtype: The model's floating-point dtype.
+        channels_last: Convert inputs to ``torch.channels_last``.
+    """
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
+        super().__init__()
+        self.module = module
+        self.dtype = dtype
+        self.channels_last = channels_last
+        self.pretrained_cfg: dict[str, Any] = dict(getattr(module, "pretrained_cfg", {}))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits in float32 for a float input of shape (N, C, H, W)."""
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        return self.module(x.to(dtype=self.dtype, memory_format=fmt)).float()
+
+
+def check_dtype(dtype: Any) -> torch.dtype:
+    """Validate ``dtype`` (``None`` means float32); warn when bf16 has no fast kernels here.
+
+    Raises:
+        TypeError: If ``dtype`` is not a torch dtype.
+        ValueError: If it is neither float32 nor bfloat16.
+    """
+    if dtype is None:
+        return torch.float32
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(
+            f"dtype must be a torch.dtype (torch.float32 or torch.bfloat16), got {dtype!r}."
+        )
+    if dtype not in _SUPPORTED_DTYPES:
+        raise ValueError(
+            f"dtype must be torch.float32 or torch.bfloat16, got {dtype}. float16 and "
+            "integer types have no fast CPU convolution kernels here; use float32."
+        )
+    if dtype == torch.bfloat16 and not bf16_supported():
+        warnings.warn(
+            "This CPU has no native bfloat16 support (no AVX-512 BF16/AMX), so bf16 "
+            "convolutions run on slow reference kernels, far slower than float32. Use "
+            "dtype=None (float32) unless you need bf16 for other reasons.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return dtype
+
+
+# --------------------------------------------------------------------------- the path
+def optimize_torch(
+    model: nn.Module,
+    *,
+    fuse: bool = True,
+    channels_last: bool = True,
+    compile: bool = False,
+    dtype: Optional[torch.dtype] = None,
+) -> nn.Module:
+    """A copy of ``model`` prepared for fast CPU inference in PyTorch; the original is untouched.
+
+    The ``backend="torch"`` path of :func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference`
+    (see there for the arguments).
+
+    Returns:
+        An eval-mode module whose parameters do not require grad.
+    """
+    check_module(model, "optimize_for_inference")
+    dtype = check_dtype(dtype)
+    out = fuse_conv_bn(model) if fuse else copy.deepcopy(model).eval()
+    out.requires_grad_(False)
+    if channels_last:
+        out = out.to(memory_format=torch.channels_last)
+        use_matmul_pointwise(out)  # a free view on NHWC data only; NCHW would copy
+    if dtype != torch.float32:
+        out = InferenceWrapper(out.to(dtype), dtype, channels_last).eval()
+    if compile:
+        out = torch.compile(out, dynamic=False)
+    return out
