@@ -11,8 +11,9 @@ width α and for each way of running a network:
 and the CPU's fp32 matrix-multiplication peak (:func:`benchmarks.measure.measure_matmul_peak`),
 so each network's multiply-add rate can be read as a fraction of what the CPU can do.
 
-The ways of running are ``fast`` (the library's
-:func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference` path; channels_last training),
+The ways of running are ``fast`` (the library's default
+:func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference` path: ONNX Runtime when
+installed; channels_last training), ``torch`` (``backend="torch"``, inference only),
 ``naive`` (the same weights, eager, NCHW, unfused, autograd on) and ``peer`` (timm's
 ``mobilenetv1_100`` and torchvision's ``mobilenet_v2`` with 1 input channel and 10
 classes, run as their docs show: eval mode, ``torch.inference_mode``, NCHW). Timings are
@@ -38,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mobilenet_mnist.deploy.optimize import bf16_supported, optimize_for_inference
+from mobilenet_mnist.deploy.optimize import bf16_supported, default_backend, optimize_for_inference
 from mobilenet_mnist.deploy.speed import time_calls
 from mobilenet_mnist.models.factory import mobilenet_v1
 from mobilenet_mnist.models.mobilenet import MAX_WIDTH_MULT
@@ -166,8 +167,10 @@ def _mobilenet_entries(width: float, cfg: BenchmarkConfig) -> list[_Entry]:
         ("naive", base, False, (False, False)),
         ("fast", optimize_for_inference(base), True, (True, False)),
     ]
+    if default_backend() != "torch":  # otherwise "fast" is already the PyTorch backend
+        ways.append(("torch", optimize_for_inference(base, backend="torch"), True, None))
     if cfg.compile:  # training is not compiled: its column would repeat "fast"
-        ways.append(("fast+compile", optimize_for_inference(base, compile=True), True, None))
+        ways.append(("fast+compile", optimize_for_inference(base, backend="torch", compile=True), True, None))
     if cfg.bf16 and bf16_supported():  # elsewhere _run records a skipped row instead
         half = optimize_for_inference(base, dtype=torch.bfloat16)
         ways.append(("fast+bf16", half, True, (True, True)))
@@ -175,7 +178,7 @@ def _mobilenet_entries(width: float, cfg: BenchmarkConfig) -> list[_Entry]:
     for way, model, inference_mode, train in ways:
         infer = _infer_fn(model, inference_mode=inference_mode, channels_last=way != "naive")
         step = None if train is None else make_train_step(
-            copy.deepcopy(base), channels_last=train[0], bf16=train[1]
+            copy.deepcopy(base), channels_last=train[0], bf16=train[1], fused=way != "naive"
         )
         entries.append(_Entry(name, way, width, infer, step, params, macs))
     return entries

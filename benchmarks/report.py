@@ -52,7 +52,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"{load['end']}.",
         "",
         f"fp32 matmul peak: **{result['matmul_peak_gmacs']:.1f} G multiply-adds/s** "
-        f"({c['matmul_size']}² torch.mm, best of 5 before and 5 after the timings). "
+        f"({c['matmul_size']}² matrices, the better of torch.mm and oneDNN, best of 5 before and 5 after the "
+        "timings). "
         f"Input {c['input_size']}×{c['input_size']}, 1 channel; inference at batch "
         f"{c['batch_size']}, latency at batch 1, training at batch {c['train_batch_size']}; "
         f"medians over {c['rounds']} round(s) of "

@@ -195,6 +195,9 @@ def _add_predict(sub: Any) -> None:
     p.add_argument("--model", default="mobilenet_v1_100.mnist", help="weights to use")
     p.add_argument("--top-k", type=_positive_int, default=3)
     p.add_argument("--invert", action="store_true", help="invert dark-on-light images (MNIST is light-on-dark)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="inference backend (default auto: ONNX Runtime if installed, which first exports the "
+                        "model for a few seconds; torch starts fastest for a few images)")  # fmt: skip
     p.set_defaults(func=_cmd_predict)
 
 
@@ -202,19 +205,24 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
     from .data.transforms import create_transform, to_batch
+    from .deploy.optimize import optimize_for_inference
 
     model = _load_model(args.model).eval()
     transform = create_transform(model.pretrained_cfg)
     labels = model.pretrained_cfg.get("labels") or [str(i) for i in range(model.num_classes)]
     k = min(args.top_k, len(labels))
-    for path in args.images:
+    inputs = []
+    for path in args.images:  # every file is read before the (slower) backend is built
         # preprocess's conversions (alpha onto black, 16-bit and float modes kept exact)
         x = to_batch(_open_image(path), model.in_chans)
         if args.invert:
             x = 255 - x if x.dtype == torch.uint8 else 1 - x
-        with torch.inference_mode():
-            probs = model(transform(x)).softmax(dim=1)[0]
-        top = probs.topk(k)
+        inputs.append(transform(x))
+    fast = optimize_for_inference(model, backend=args.backend)
+    with torch.inference_mode():
+        probs = fast(torch.cat(inputs)).softmax(dim=1)
+    for path, row in zip(args.images, probs, strict=True):
+        top = row.topk(k)
         ranked = ", ".join(
             f"{labels[i]} ({p:.1%})" for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         )
@@ -459,7 +467,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 #: Help line of ``mobilenet-mnist benchmark``.
-_BENCHMARK_HELP = "time this library's inference paths on this machine: naive, fast, ONNX Runtime"
+_BENCHMARK_HELP = "time this library's inference backends on this machine: naive, torch, ONNX Runtime fp32 and int8"
 
 
 def _add_benchmark(sub: Any) -> None:
@@ -467,17 +475,23 @@ def _add_benchmark(sub: Any) -> None:
     # keeps the numbers in these help texts equal to them.
     p = sub.add_parser(
         "benchmark", help=_BENCHMARK_HELP,
-        description="Times, for each width, the naive eager model, optimize_for_inference and (if installed) "
-        "ONNX Runtime at a large batch and at batch 1. Ctrl-C stops it and keeps the rows measured so far. "
+        description="Times, for each width, the naive eager model and optimize_for_inference on each backend "
+        "(torch; with the onnx extra, ONNX Runtime fp32 and int8) at a large batch and at batch 1, with peak "
+        "memory and the fraction of this CPU's matmul peak. Ctrl-C stops it and keeps the rows measured so far. "
         "For the comparison with timm and torchvision, run benchmarks/run_benchmarks.py from the repository.",
     )  # fmt: skip
     p.add_argument("--widths", type=float, nargs="+", help="width multipliers α (default 1 0.75 0.5 0.25)")
     p.add_argument("--batch-size", type=_positive_int, help="the large batch, for images/s (default 256)")
-    p.add_argument("--repeats", type=_positive_int, help="timed large-batch calls (default 10)")
-    p.add_argument("--latency-repeats", type=_positive_int, help="timed batch-1 calls (default 50)")
+    p.add_argument("--repeats", type=_positive_int, help="timed large-batch calls per round (default 4)")
+    p.add_argument("--latency-repeats", type=_positive_int, help="timed batch-1 calls per round (default 30)")
     p.add_argument("--warmup", type=_non_negative_int, help="untimed calls before each series (default 2)")
+    p.add_argument("--rounds", type=_positive_int,
+                   help="passes over the ways of each width, samples pooled (default 3)")  # fmt: skip
     p.add_argument("--threads", type=_positive_int, help="torch and ONNX Runtime threads (default: torch's)")
     p.add_argument("--no-onnx", dest="onnx", action="store_false", default=None, help="skip the ONNX Runtime rows")
+    p.add_argument("--no-int8", dest="int8", action="store_false", default=None, help="skip the int8 row")
+    p.add_argument("--no-memory", dest="memory", action="store_false", default=None,
+                   help="skip the peak-memory measurement")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a seconds-long run (α=0.25, tiny batches): checks, not speed")
     p.add_argument("--output", type=Path, metavar="DIR",
                    help="folder for benchmark.md and benchmark.json (default: a new mobilenet-mnist-benchmark-<time> "
@@ -488,7 +502,8 @@ def _add_benchmark(sub: Any) -> None:
 def _benchmark_config(args: argparse.Namespace) -> Any:
     from .deploy import speed
 
-    names = ("widths", "batch_size", "repeats", "latency_repeats", "warmup", "threads", "onnx")
+    names = ("widths", "batch_size", "repeats", "latency_repeats", "warmup", "rounds", "threads", "onnx", "int8",
+             "memory")  # fmt: skip
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if "widths" in options:
         options["widths"] = tuple(options["widths"])
@@ -501,14 +516,17 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     cfg = _benchmark_config(args)
     folder = args.output if args.output is not None else speed_report.new_output_dir()
     rows: list[dict[str, Any]] = []
+    peak = None
     try:
+        peak = speed.measure_peak(cfg)
         rows.extend(speed.iter_speed_rows(cfg))
     except KeyboardInterrupt:
-        paths = speed_report.write_speed_result(speed_report.speed_result(cfg, rows, interrupted=True), folder)
+        partial = speed_report.speed_result(cfg, rows, interrupted=True, matmul_peak=peak)
+        paths = speed_report.write_speed_result(partial, folder)
         sys.stderr.write(f"mobilenet-mnist benchmark: interrupted; kept the {len(rows)} rows measured so far "
                          f"in {paths[0]} and {paths[1]}\n")  # fmt: skip
         return 130
-    result = speed_report.speed_result(cfg, rows)
+    result = speed_report.speed_result(cfg, rows, matmul_peak=peak)
     markdown_path, json_path = speed_report.write_speed_result(result, folder)
     _out(speed_report.to_markdown(result))
     _out(f"written: {markdown_path} {json_path}")

@@ -988,6 +988,7 @@ NOT_AUDITED = {
 AUDIT_TODO = {
     "make_divisible", "model_config", "augment_batch", "resize_normalize", "extend_run", "get_dist_context",
     "export_onnx", "export_program", "export_torchscript", "quantize_int8", "read_onnx_metadata",
+    "BACKENDS", "OnnxRuntimeModule", "backend_of", "default_backend",
 }
 
 

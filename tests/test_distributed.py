@@ -33,6 +33,7 @@ def assert_replicas_equal(out: Path) -> None:
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
 
 
+@pytest.mark.slow
 def test_two_processes_train_identical_replicas_and_resume(tmp_path: Path) -> None:
     first = torchrun(tmp_path, stop_after=1, resume=False)
     assert first.returncode == 0, first.stderr[-3000:]

@@ -1,5 +1,6 @@
-"""The fast inference path gives the plain model's answers.
+"""The PyTorch fast inference path (fusion, channels_last, prepacked convs) gives the plain model's answers.
 
+The backends side by side (ONNX Runtime, int8, threads, errors) are tests/test_backends.py.
 Speed is never asserted here (see benchmarks/ and tests/test_speed.py); only correctness.
 """
 
@@ -149,7 +150,7 @@ def test_channels_last_matches_nchw() -> None:
 @pytest.mark.parametrize("name", list_models())
 def test_optimize_for_inference_matches(name: str) -> None:
     model = _model(name)
-    fast = optimize_for_inference(model)
+    fast = optimize_for_inference(model, backend="torch")
     for n, side in ((8, 32), (1, 32), (3, 48)):  # batch-1 latency path and other sizes
         x = _batch(n, side)
         with torch.no_grad():
@@ -161,7 +162,7 @@ def test_optimize_for_inference_matches(name: str) -> None:
 
 def test_optimize_for_inference_properties() -> None:
     model = _model().train()
-    fast = optimize_for_inference(model)
+    fast = optimize_for_inference(model, backend="torch")
     assert not fast.training and model.training
     assert not any(p.requires_grad for p in fast.parameters())
     assert all(p.requires_grad for p in model.parameters())
@@ -171,7 +172,7 @@ def test_optimize_for_inference_properties() -> None:
     assert fast.state_dict().keys() == fuse_conv_bn(model).state_dict().keys()
     unfused = optimize_for_inference(model, fuse=False, channels_last=False)
     assert not is_fused(unfused)
-    nchw = optimize_for_inference(model, channels_last=False)
+    nchw = optimize_for_inference(model, backend="torch", channels_last=False)
     x = _batch()
     with torch.inference_mode():
         torch.testing.assert_close(unfused(x), fast(x), atol=ATOL, rtol=0)
@@ -233,7 +234,7 @@ def test_fast_path_same_predictions_on_mnist(mnist_dir: Path) -> None:
     with torch.no_grad():
         plain = model(x)
     with torch.inference_mode():
-        fast = optimize_for_inference(model)(x)
+        fast = optimize_for_inference(model, backend="torch")(x)
     torch.testing.assert_close(fast, plain, atol=ATOL, rtol=0)
     top2 = plain.topk(2, dim=1).values
     clear = (top2[:, 0] - top2[:, 1]) > 2 * ATOL  # a near-tie may flip either way

@@ -25,24 +25,47 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-def test_rows_time_naive_and_fast_and_report_speedups() -> None:
+def test_rows_time_naive_and_torch_and_report_speedups() -> None:
     rows = list(iter_speed_rows(quick_config(onnx=False)))
-    assert [(r["width"], r["way"]) for r in rows] == [(0.25, "naive"), (0.25, "fast")]
+    assert [(r["width"], r["way"]) for r in rows] == [(0.25, "naive"), (0.25, "torch")]
     for row in rows:
         assert row["images_per_s"] > 0 and row["latency_ms_p90"] >= row["latency_ms_median"] > 0
         assert row["samples"] == {"batch": quick_config().repeats, "latency": quick_config().latency_repeats}
-    result = speed_report.speed_result(quick_config(onnx=False), rows)
+        assert 2e6 < row["macs"] < 4e6  # α=0.25 at 32 px: 3.0 M multiply-adds
+        assert row["mem_mib"] is None or row["mem_mib"] >= 0
+    peak = {"torch_mm": 50.0, "peak": 50.0}
+    result = speed_report.speed_result(quick_config(onnx=False), rows, matmul_peak=peak)
     naive, fast = result["rows"]
     assert fast["speedup_vs_naive"] == pytest.approx(fast["images_per_s"] / naive["images_per_s"])
     assert fast["latency_speedup_vs_naive"] == pytest.approx(naive["latency_ms_median"] / fast["latency_ms_median"])
+    assert fast["fraction_of_peak"] == pytest.approx(fast["images_per_s"] * fast["macs"] / 50e9)
     assert "speedup_vs_naive" not in rows[0]  # the caller's rows are not changed
     assert result["complete"] and result["machine"]["torch_threads"] >= 1
+    assert "matmul peak 50.0 G multiply-adds/s" in speed_report.to_markdown(result)
 
 
-def test_onnxruntime_rows_when_installed() -> None:
-    rows = list(iter_speed_rows(quick_config()))
+def test_rounds_pool_samples_of_every_way() -> None:
+    cfg = quick_config(onnx=False, memory=False, rounds=2)
+    rows = list(iter_speed_rows(cfg))
+    assert [r["way"] for r in rows] == ["naive", "torch"]
+    assert all(r["samples"] == {"batch": 2 * cfg.repeats, "latency": 2 * cfg.latency_repeats} for r in rows)
+
+
+def test_matmul_peak_is_the_better_library() -> None:
+    peak = speed.measure_peak(quick_config())
+    assert peak["peak"] == max(v for k, v in peak.items() if k != "peak") > 0
+
+
+def test_backend_rows_when_installed() -> None:
+    rows = list(iter_speed_rows(quick_config(memory=False)))
     installed = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
-    assert ("onnxruntime" in [r["way"] for r in rows]) == installed
+    ways = [r["way"] for r in rows]
+    if installed:
+        assert ways == ["naive", "torch", "onnxruntime", "onnxruntime-int8"]
+        assert [r["way"] for r in rows if r["default"]] == ["onnxruntime"]
+    else:
+        assert ways == ["naive", "torch"] and [r["way"] for r in rows if r["default"]] == ["torch"]
+    assert all(r["mem_mib"] is None for r in rows)
 
 
 def test_command_writes_to_the_named_folder_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,7 +75,8 @@ def test_command_writes_to_the_named_folder_only(tmp_path: Path, capsys: pytest.
     assert main([*QUICK, "--output", str(output)]) == 0
     assert sorted(p.name for p in output.iterdir()) == ["benchmark.json", "benchmark.md"]
     record = json.loads((output / "benchmark.json").read_text())
-    assert [r["way"] for r in record["rows"]] == ["naive", "fast"] and record["complete"]
+    assert [r["way"] for r in record["rows"]] == ["naive", "torch"] and record["complete"]
+    assert record["matmul_peak_gmacs"]["peak"] > 0 and record["rows"][1]["fraction_of_peak"] > 0
     out = capsys.readouterr().out
     assert (output / "benchmark.md").read_text() in out and str(output / "benchmark.json") in out
     assert (_snapshot(results), _snapshot(package)) == before  # nothing written into the repository
@@ -100,7 +124,7 @@ def test_help_states_the_real_defaults(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
     d = SpeedConfig()
     assert f"(default {' '.join(f'{w:g}' for w in d.widths)})" in text
-    for option, value in (("batch_size", d.batch_size), ("repeats", d.repeats),
+    for option, value in (("batch_size", d.batch_size), ("repeats", d.repeats), ("rounds", d.rounds),
                           ("latency_repeats", d.latency_repeats), ("warmup", d.warmup)):  # fmt: skip
         assert f"(default {value})" in text, option
 

@@ -142,6 +142,7 @@ def test_resume_with_a_different_recipe_is_refused(tmp_path: Path) -> None:
         run_tiny(tmp_path, resume=True, epochs=1, lr=0.01)
 
 
+@pytest.mark.slow
 def test_resume_may_change_threads(tmp_path: Path) -> None:
     cfg = TrainConfig.from_dict({**TINY, "epochs": 2})
     torch.manual_seed(cfg.seed)

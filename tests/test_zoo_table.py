@@ -21,6 +21,7 @@ def load_script():
     return module
 
 
+@pytest.mark.slow
 def test_quick_zoo_table_matches_the_registry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     zoo_table = load_script()
     assert zoo_table.main(["--quick", "--batch", "8", "--output-dir", str(tmp_path)]) == 0

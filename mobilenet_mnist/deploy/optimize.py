@@ -152,8 +152,8 @@ def optimize_for_inference(
         backend: ``"auto"``, ``"torch"`` or ``"onnxruntime"`` (see the module docs).
             ``"onnxruntime"`` exports the model once (about 2 s).
         int8: Use the calibrated int8 model: ONNX Runtime's static QDQ quantization
-            (:func:`~.quantize.quantize_onnx`) or, on ``"torch"``, PyTorch's FX
-            quantization (:func:`~.quantize.quantize_int8`; slower than fp32 on most CPUs).
+            (:func:`~mobilenet_mnist.deploy.quantize_onnx`) or, on ``"torch"``, PyTorch's FX
+            quantization (:func:`~mobilenet_mnist.deploy.quantize_int8`; slower than fp32 on most CPUs).
         calibration_images: With ``int8``: training images, uint8 digits (N, H, W) or
             normalized inputs (N, C, S, S); a random ``num_calibration`` of them are used.
         num_calibration: How many images calibrate the int8 activation ranges.

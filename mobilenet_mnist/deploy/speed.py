@@ -1,40 +1,51 @@
 """How fast this library's inference paths run on your machine (``mobilenet-mnist benchmark``).
 
-For each width α, on the same seeded inputs and the same number of threads, three ways:
+For each width α, on the same seeded inputs and the same number of threads, each way:
 
 * ``naive``: the model as first built, eager, NCHW, BatchNorm unfused, autograd on;
-* ``fast``: :func:`~mobilenet_mnist.deploy.optimize.optimize_for_inference` (BatchNorm
-  folded, channels_last) under ``torch.inference_mode()``;
-* ``onnxruntime``: the fp32 ONNX export run by ONNX Runtime's CPU provider (only when
-  ``onnxruntime`` and ``onnxscript`` are installed).
+* ``torch``: ``optimize_for_inference(model, backend="torch")`` (BatchNorm folded,
+  channels_last, prepacked oneDNN conv+ReLU) under ``torch.inference_mode()``;
+* ``onnxruntime``: ``backend="onnxruntime"``, the fp32 ONNX export run by ONNX Runtime;
+* ``onnxruntime-int8``: the same with ``int8=True`` (static QDQ int8). The command
+  calibrates it on the random timing inputs: right for speed, not for accuracy (the docs'
+  deployment page measures int8 accuracy on MNIST).
 
-Each is timed at a large batch (images/s) and at batch 1 (latency), medians over repeats.
-The full side-by-side comparison (training speed, memory, timm and torchvision peers, the
-CPU's matmul peak) is the repository script ``benchmarks/run_benchmarks.py``. The report
-(JSON and Markdown) is written by :mod:`.speed_report`.
+The ONNX Runtime rows need the ``onnx`` extra. The row of the way ``backend="auto"`` picks
+here is marked ``default``. Each way is timed at a large batch (images/s) and at batch 1
+(latency), medians over repeats, and its peak memory at the large batch is measured; the
+CPU's fp32 matmul peak turns images/s into a fraction of what the CPU can do. The full
+side-by-side comparison (training speed, timm and torchvision peers) is the repository
+script ``benchmarks/run_benchmarks.py``. The report (JSON and Markdown) is written by
+:mod:`.speed_report`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import logging
-import os
-import platform
 import statistics
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..utils.checks import check_number
-from .common import ONNX_INPUT_NAME, MissingExtraError, require_onnx
-from .optimize import optimize_for_inference
+from .measure import machine_info, matmul_peak, peak_memory_mib, time_calls
+from .optimize import default_backend, optimize_for_inference
 
-__all__ = ["INPUT_SHAPE", "SpeedConfig", "iter_speed_rows", "machine_info", "quick_config", "time_calls"]
+__all__ = [
+    "INPUT_SHAPE",
+    "SpeedConfig",
+    "iter_speed_rows",
+    "machine_info",
+    "matmul_peak",
+    "measure_peak",
+    "quick_config",
+    "time_calls",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +61,31 @@ class SpeedConfig:
     Attributes:
         widths: Width multipliers α to time, each in (0, 4].
         batch_size: The large batch, for throughput.
-        repeats: Timed large-batch calls per way (the median is reported).
-        latency_repeats: Timed batch-1 calls per way.
+        repeats: Timed large-batch calls per way and round (the median of all is reported).
+        latency_repeats: Timed batch-1 calls per way and round.
         warmup: Untimed calls before each timed series.
+        rounds: Passes over the ways of a width; their samples are pooled, so a change in
+            machine load during the run hits every way alike.
         threads: ``torch.set_num_threads`` for the run (restored afterwards); ``None``
             keeps the current setting. ONNX Runtime uses the same number.
-        onnx: Add ONNX Runtime rows when ``onnxruntime`` and ``onnxscript`` are installed.
+        onnx: Add ONNX Runtime rows when the ``onnx`` extra is installed.
+        int8: Add the ONNX Runtime int8 row (with ``onnx``).
+        memory: Measure each way's peak memory at the large batch (Linux only).
+        matmul_size: Side of the square matrices that measure the CPU's matmul peak.
         seed: Seed for the weights and inputs.
     """
 
     widths: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
     batch_size: int = 256
-    repeats: int = 10
-    latency_repeats: int = 50
+    repeats: int = 4
+    latency_repeats: int = 30
     warmup: int = 2
+    rounds: int = 3
     threads: int | None = None
     onnx: bool = True
+    int8: bool = True
+    memory: bool = True
+    matmul_size: int = 2048
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,7 +93,7 @@ class SpeedConfig:
             raise ValueError(f"widths must be one or more width multipliers, e.g. (1.0, 0.5); got {self.widths!r}.")
         for width in self.widths:
             check_number("each width", width, 0.0, 4.0, low_inclusive=False)
-        for name in ("batch_size", "repeats", "latency_repeats"):
+        for name in ("batch_size", "repeats", "latency_repeats", "rounds", "matmul_size"):
             check_number(name, getattr(self, name), 1, integer=True)
         check_number("warmup", self.warmup, 0, integer=True)
         if self.threads is not None:
@@ -82,94 +102,92 @@ class SpeedConfig:
 
 def quick_config(**overrides: Any) -> SpeedConfig:
     """A seconds-long configuration (α=0.25, tiny batches): checks the setup, not the speed."""
-    quick = SpeedConfig(widths=(0.25,), batch_size=8, repeats=2, latency_repeats=3, warmup=1)
+    quick = SpeedConfig(widths=(0.25,), batch_size=8, repeats=2, latency_repeats=3, warmup=1, rounds=1,
+                        matmul_size=256)
     return replace(quick, **overrides)
 
 
-def time_calls(fn: Callable[[], object], *, warmup: int, repeats: int) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, cores, threads, ISA and library versions: what a reader needs to compare."""
-    try:
-        import onnxruntime
-
-        ort_version: str | None = onnxruntime.__version__
-    except ImportError:
-        ort_version = None
-    return {
-        "cpu": _cpu_model(), "logical_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-        "onnxruntime": ort_version, "python": platform.python_version(), "platform": platform.platform(),
-    }  # fmt: skip
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-# ----------------------------------------------------------------------- the ways
-def _onnxruntime_way(model: torch.nn.Module) -> Infer | None:
-    """The model exported to ONNX, as an ONNX Runtime call; None without the packages."""
-    try:
-        require_onnx("onnx", "onnxscript", "onnxruntime")
-    except MissingExtraError as error:
-        logger.info("No ONNX Runtime rows: %s", error)
-        return None
-    import onnxruntime as ort
-
-    from .onnx_export import export_onnx
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
-    with tempfile.TemporaryDirectory() as folder:
-        path = export_onnx(model, Path(folder) / "model.onnx")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {ONNX_INPUT_NAME: x.numpy()})
-
-
-def _ways(width: float, cfg: SpeedConfig) -> Iterator[tuple[str, Infer]]:
+def _seeded_model(width: float, seed: int) -> torch.nn.Module:
     from ..models.factory import mobilenet_v1
 
     with torch.random.fork_rng():  # seeded weights, the caller's random state untouched
-        torch.manual_seed(cfg.seed)
-        model = mobilenet_v1(width_mult=width).eval()
-    yield "naive", model
-    fast = optimize_for_inference(model)
+        torch.manual_seed(seed)
+        return mobilenet_v1(width_mult=width).eval()
 
-    def fast_infer(x: torch.Tensor) -> object:
+
+@functools.lru_cache(maxsize=8)
+def _macs(width: float) -> int:
+    """Multiply-adds per image of the model of width ``width`` at the timed input size."""
+    from ..models.profile import profile_model
+
+    return profile_model(_seeded_model(width, 0), INPUT_SHAPE[-1]).macs
+
+
+def _caller(way: str, module: torch.nn.Module) -> Infer:
+    """How a way is called: the naive model as is (autograd on), the others under inference_mode."""
+    if way == "naive":
+        return module
+
+    def infer(x: torch.Tensor) -> object:
         with torch.inference_mode():
-            return fast(x)
+            return module(x)
 
-    yield "fast", fast_infer
-    if cfg.onnx and (ort_infer := _onnxruntime_way(model)) is not None:
-        yield "onnxruntime", ort_infer
+    return infer
 
 
-def _row(width: float, way: str, infer: Infer, inputs: tuple[torch.Tensor, ...], cfg: SpeedConfig) -> dict[str, Any]:
-    """Time ``infer`` on the large batch and on one image; log and return the row."""
+def _ways(width: float, cfg: SpeedConfig, calibration: torch.Tensor) -> Iterator[tuple[str, torch.nn.Module]]:
+    """(way, module) for each way of running the model of width ``width``, built as it is reached."""
+    model = _seeded_model(width, cfg.seed)
+    yield "naive", model
+    yield "torch", optimize_for_inference(model, backend="torch")
+    if not cfg.onnx or default_backend() != "onnxruntime":
+        if cfg.onnx:
+            logger.info("No ONNX Runtime rows: the onnx extra is not installed.")
+        return
+    yield "onnxruntime", optimize_for_inference(model, backend="onnxruntime")
+    if cfg.int8:
+        yield "onnxruntime-int8", optimize_for_inference(model, int8=True, calibration_images=calibration)
+
+
+def _fresh_copy_memory(way: str, module: torch.nn.Module, batch: torch.Tensor) -> float | None:
+    """Peak memory of a fresh copy of the way running two large batches.
+
+    A copy holds its own weights, and starts with empty caches (oneDNN's reordered
+    weights, ONNX Runtime's session and memory arena), so every way is charged for
+    everything it needs, not only for what it allocates after warming up.
+    """
+
+    def run() -> None:
+        infer = _caller(way, copy.deepcopy(module))
+        infer(batch)
+        infer(batch)
+
+    return peak_memory_mib(run, calls=1)
+
+
+def _time_way(way: str, module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], cfg: SpeedConfig,
+              samples: dict[str, list[float]]) -> None:
+    """Add one round of large-batch and batch-1 timings of ``module`` to ``samples``."""
     batch, single = inputs
-    batch_s = time_calls(lambda: infer(batch), warmup=cfg.warmup, repeats=cfg.repeats)
-    latency_s = sorted(time_calls(lambda: infer(single), warmup=cfg.warmup, repeats=cfg.latency_repeats))
+    infer = _caller(way, module)
+    samples.setdefault("batch", []).extend(time_calls(lambda: infer(batch), warmup=cfg.warmup, repeats=cfg.repeats))
+    samples.setdefault("latency", []).extend(
+        time_calls(lambda: infer(single), warmup=cfg.warmup, repeats=cfg.latency_repeats)
+    )
+
+
+def _row(width: float, way: str, module: torch.nn.Module, samples: dict[str, list[float]],
+         batch: torch.Tensor, cfg: SpeedConfig) -> dict[str, Any]:
+    """The result row of one way from its pooled samples, with its memory; logged."""
+    latency_s = sorted(samples["latency"])
     row = {
         "network": f"mobilenet_v1 α={width:g}", "width": width, "way": way,
-        "images_per_s": cfg.batch_size / statistics.median(batch_s),
+        "default": way == default_backend(), "macs": _macs(width),
+        "images_per_s": cfg.batch_size / statistics.median(samples["batch"]),
         "latency_ms_median": 1e3 * statistics.median(latency_s),
         "latency_ms_p90": 1e3 * latency_s[min(len(latency_s) - 1, round(0.9 * (len(latency_s) - 1)))],
-        "samples": {"batch": len(batch_s), "latency": len(latency_s)},
+        "mem_mib": _fresh_copy_memory(way, module, batch) if cfg.memory else None,
+        "samples": {"batch": len(samples["batch"]), "latency": len(latency_s)},
     }  # fmt: skip
     logger.info("%s %s: %.0f img/s, %.2f ms", row["network"], way, row["images_per_s"], row["latency_ms_median"])
     return row
@@ -186,6 +204,13 @@ def _threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def measure_peak(cfg: SpeedConfig | None = None) -> dict[str, float]:
+    """The CPU's fp32 matmul peak (:func:`~.measure.matmul_peak`) on ``cfg``'s threads."""
+    cfg = cfg or SpeedConfig()
+    with _threads(cfg.threads):
+        return matmul_peak(cfg.matmul_size)
+
+
 def iter_speed_rows(cfg: SpeedConfig | None = None) -> Iterator[dict[str, Any]]:
     """Time every way of every width, yielding one result row as soon as it is measured.
 
@@ -195,13 +220,31 @@ def iter_speed_rows(cfg: SpeedConfig | None = None) -> Iterator[dict[str, Any]]:
         cfg: What to time; defaults to :class:`SpeedConfig` ().
 
     Yields:
-        ``{"network", "width", "way", "images_per_s", "latency_ms_median",
-        "latency_ms_p90", "samples"}``.
+        ``{"network", "width", "way", "default", "macs", "images_per_s", "latency_ms_median",
+        "latency_ms_p90", "mem_mib", "samples"}``; ``default`` marks the way
+        ``backend="auto"`` picks here, ``macs`` is multiply-adds per image.
     """
     cfg = cfg or SpeedConfig()
     gen = torch.Generator().manual_seed(cfg.seed)
     inputs = (torch.randn(cfg.batch_size, *INPUT_SHAPE, generator=gen), torch.randn(1, *INPUT_SHAPE, generator=gen))
     with _threads(cfg.threads):
         for width in cfg.widths:
-            for way, infer in _ways(width, cfg):
-                yield _row(width, way, infer, inputs, cfg)
+            yield from _width_rows(width, cfg, inputs)
+
+
+def _width_rows(width: float, cfg: SpeedConfig, inputs: tuple[torch.Tensor, ...]) -> Iterator[dict[str, Any]]:
+    """The rows of one width: every way timed in each round; a way's row follows its last round."""
+    ways = _ways(width, cfg, inputs[0])
+    if cfg.rounds == 1:  # build each way as it is reached: its row comes before the next is built
+        for way, module in ways:
+            samples: dict[str, list[float]] = {}
+            _time_way(way, module, inputs, cfg, samples)
+            yield _row(width, way, module, samples, inputs[0], cfg)
+        return
+    built = list(ways)
+    pooled: dict[str, dict[str, list[float]]] = {way: {} for way, _ in built}
+    for round_index in range(cfg.rounds):
+        for way, module in built:
+            _time_way(way, module, inputs, cfg, pooled[way])
+            if round_index == cfg.rounds - 1:
+                yield _row(width, way, module, pooled[way], inputs[0], cfg)

@@ -1,4 +1,4 @@
-"""The PyTorch inference backend: BatchNorm folding, channels_last, 1×1 convs as matrix products.
+"""The PyTorch inference backend: BatchNorm folding, channels_last, prepacked oneDNN conv+ReLU.
 
 MobileNet V1 spends almost all of its time in convolutions, so this path removes the
 work around them rather than changing their maths:
@@ -6,43 +6,37 @@ work around them rather than changing their maths:
 * BatchNorm is folded into the preceding conv (:func:`fuse_conv_bn`; eval-mode maths);
 * weights are stored channels_last (NHWC), the layout oneDNN's CPU convolutions compute
   in, so no layout conversion happens between layers;
-* every 1×1 convolution becomes a :class:`PointwiseConv2d`: on NHWC data a 1×1 conv *is*
-  a matrix product of the (pixels × channels) activations with the (channels × outputs)
-  weights, done by one BLAS ``addmm``. This matters most at small batches: PyTorch sends a
-  batch-1 1×1 convolution whose input has at most 20,480 values to its slow reference
-  kernel (``aten::_slow_conv2d_forward``) instead of oneDNN, which made half of the
-  batch-1 time of the plain model;
+* each conv+ReLU block runs as one oneDNN call with weights reordered once
+  (:class:`~.packed_conv.PackedConvAct`), which also keeps batch-1 convolutions off
+  PyTorch's slow reference kernel (``aten::_slow_conv2d_forward``);
 * autograd bookkeeping is switched off (parameters do not require grad).
 
-Predictions are the plain model's (fp32 logits within 1e-4); the result is still an
-ordinary module that ``torch.export`` and the ONNX exporter take. Speed is measured by
-``mobilenet-mnist benchmark`` and ``benchmarks/run_benchmarks.py``, never asserted.
+Predictions are the plain model's (fp32 logits within 1e-4); the result is still a
+:class:`~mobilenet_mnist.MobileNetV1` that ``torch.export`` and the ONNX exporter take
+(they see plain convolutions). Speed is measured by ``mobilenet-mnist benchmark`` and
+``benchmarks/run_benchmarks.py``, never asserted.
 """
 
-# No `from __future__ import annotations`: PointwiseConv2d must stay scriptable and
-# FX-traceable, and both read forward annotations at runtime.
+# No `from __future__ import annotations`: InferenceWrapper must stay scriptable.
 import copy
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..models.layers import ConvBnAct
 from ..utils.checks import check_module
+from .packed_conv import pack_conv_layers
 
 __all__ = [
     "InferenceWrapper",
-    "PointwiseConv2d",
     "bf16_supported",
     "check_dtype",
     "fuse_conv_bn",
     "is_fused",
-    "is_pointwise",
     "optimize_torch",
-    "use_matmul_pointwise",
 ]
 
 _SUPPORTED_DTYPES = (torch.float32, torch.bfloat16)
@@ -63,7 +57,7 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 
     Args:
         model: A :class:`~mobilenet_mnist.MobileNetV1` (or any module built from
-            :class:`~mobilenet_mnist.ConvBnAct` layers).
+            :class:`~mobilenet_mnist.models.ConvBnAct` layers).
 
     Returns:
         The fused deep copy, in eval mode.
@@ -104,68 +98,6 @@ def is_fused(model: nn.Module) -> bool:
     """Whether ``model`` contains ConvBnAct layers and all of them have BatchNorm folded."""
     blocks = [m for m in model.modules() if isinstance(m, ConvBnAct)]
     return bool(blocks) and all(isinstance(b.bn, nn.Identity) for b in blocks)
-
-
-# ------------------------------------------------------------------ 1×1 convolutions
-class PointwiseConv2d(nn.Conv2d):
-    """A 1×1 convolution (stride 1, no padding, one group) computed as a matrix product.
-
-    The same parameters as the :class:`torch.nn.Conv2d` it replaces (``weight`` of shape
-    (out, in, 1, 1), optional ``bias``), so state dicts load both ways. The input is
-    viewed as an (N·H·W, C) matrix (a free view for channels_last tensors; NCHW inputs
-    are copied once), multiplied by the weights with :func:`torch.nn.functional.linear`,
-    and returned as an (N, C_out, H, W) tensor in channels_last memory.
-
-    Build one from an existing conv with :meth:`from_conv`.
-    """
-
-    @classmethod
-    def from_conv(cls, conv: nn.Conv2d) -> "PointwiseConv2d":
-        """A :class:`PointwiseConv2d` sharing ``conv``'s weight and bias tensors.
-
-        Raises:
-            ValueError: If ``conv`` is not a 1×1, stride-1, unpadded, ungrouped convolution.
-        """
-        if not is_pointwise(conv):
-            raise ValueError(
-                f"PointwiseConv2d.from_conv takes a 1x1 conv with stride 1, no padding, no dilation "
-                f"and groups=1; got {conv}. Leave other convolutions as they are."
-            )
-        new = cls(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None, device="meta")
-        new.weight = conv.weight
-        new.bias = conv.bias
-        return new.train(conv.training)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C_in, H, W) → (N, C_out, H, W), channels_last memory."""
-        n, _, h, w = x.shape
-        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, self.in_channels)
-        out = F.linear(rows, self.weight.view(self.out_channels, self.in_channels), self.bias)
-        return out.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)
-
-
-def is_pointwise(module: nn.Module) -> bool:
-    """Whether ``module`` is a plain 1×1 convolution that :class:`PointwiseConv2d` can replace."""
-    return (
-        isinstance(module, nn.Conv2d)
-        and module.kernel_size == (1, 1) and module.stride == (1, 1) and module.dilation == (1, 1)
-        and module.groups == 1 and module.padding in ((0, 0), "valid") and module.padding_mode == "zeros"
-    )  # fmt: skip
-
-
-def use_matmul_pointwise(model: nn.Module) -> int:
-    """Replace every plain 1×1 ``nn.Conv2d`` of ``model`` by a :class:`PointwiseConv2d`, in place.
-
-    Returns:
-        How many convolutions were replaced.
-    """
-    replaced = 0
-    for parent in model.modules():
-        for name, child in parent.named_children():
-            if type(child) is nn.Conv2d and is_pointwise(child):
-                setattr(parent, name, PointwiseConv2d.from_conv(child))
-                replaced += 1
-    return replaced
 
 
 # --------------------------------------------------------------------------- bf16
@@ -246,7 +178,7 @@ def optimize_torch(
     fuse: bool = True,
     channels_last: bool = True,
     compile: bool = False,
-    dtype: Optional[torch.dtype] = None,
+    dtype: torch.dtype | None = None,
 ) -> nn.Module:
     """A copy of ``model`` prepared for fast CPU inference in PyTorch; the original is untouched.
 
@@ -262,7 +194,7 @@ def optimize_torch(
     out.requires_grad_(False)
     if channels_last:
         out = out.to(memory_format=torch.channels_last)
-        use_matmul_pointwise(out)  # a free view on NHWC data only; NCHW would copy
+        pack_conv_layers(out)  # fused blocks only: one prepacked oneDNN conv+ReLU each
     if dtype != torch.float32:
         out = InferenceWrapper(out.to(dtype), dtype, channels_last).eval()
     if compile:

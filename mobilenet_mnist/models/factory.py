@@ -8,7 +8,6 @@ table), and ``"mobilenet_v1"`` for a width or layer config without a named varia
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import os
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..utils.names import unknown_name_message
+from ..utils.names import closest_name, unknown_name_message
 from .archs import MNIST_ARCH, ArchConfig, get_arch
 from .builder import load_pretrained
 from .factory_options import apply_overlay, check_overlay, check_placement, overlay_source, place
@@ -315,8 +314,8 @@ _BUILDER_KEYWORDS = (
 def _unknown_keywords_message(caller: str, kwargs: dict[str, Any]) -> str:
     parts = []
     for key in sorted(kwargs):
-        close = difflib.get_close_matches(key, _BUILDER_KEYWORDS, n=1, cutoff=0.5)
-        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        close = closest_name(key, _BUILDER_KEYWORDS)
+        parts.append(f"{key!r}" + (f" (did you mean {close!r}?)" if close else ""))
     return (
         f"{caller}() got unexpected keyword argument(s) {', '.join(parts)}. "
         f"Valid keywords: {', '.join(_BUILDER_KEYWORDS)}."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["unknown_name_message"]
+__all__ = ["closest_name", "unknown_name_message"]
 
 
 def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
@@ -16,6 +16,12 @@ def unknown_name_message(what: str, name: str, valid: Iterable[str]) -> str:
         "Unknown model 'mobilenet_v1_10'. Did you mean 'mobilenet_v1_100'? Valid names: ..."
     """
     valid = list(valid)
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = closest_name(name, valid)
+    hint = f" Did you mean {close!r}?" if close else ""
     return f"Unknown {what} {name!r}.{hint} Valid names: {', '.join(valid)}."
+
+
+def closest_name(name: str, valid: Iterable[str]) -> str | None:
+    """The valid name closest to ``name`` (difflib ratio at least 0.5), or None."""
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return close[0] if close else None
