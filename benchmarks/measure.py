@@ -44,7 +44,10 @@ def measure_matmul_peak(size: int = 2048, repeats: int = 5) -> float:
 
 
 def measure_peak_memory(fn: Callable[[], object], calls: int = 2) -> float | None:
-    """Peak extra resident memory in MiB while calling ``fn`` (:func:`~mobilenet_mnist.deploy.measure.peak_memory_mib`)."""
+    """Peak extra resident memory in MiB while calling ``fn``.
+
+    See :func:`~mobilenet_mnist.deploy.measure.peak_memory_mib`.
+    """
     return peak_memory_mib(fn, calls)
 
 
