@@ -52,3 +52,14 @@ def fashion_mnist_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_torchscript_classes() -> None:
+    """Start each test with TorchScript's class cache empty, as PyTorch's own JIT tests do.
+
+    Scripted classes are cached process-wide; one CI run saw a later ``torch.jit.script`` of
+    a plain ``Conv2d`` fail ("builtin cannot be used as a value") after other tests had
+    scripted models, and the test passed in isolation.
+    """
+    torch.jit._state._clear_class_state()
