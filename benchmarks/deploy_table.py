@@ -127,7 +127,7 @@ def build_candidates(model: nn.Module, calibration: torch.Tensor, folder: Path, 
     """Export every format into ``folder`` and load it back the way a deployment would."""
     weights = safetensors_file(model, folder)
     out = [
-        Candidate("PyTorch fp32 fast path", weights, torch_runner(optimize_for_inference(model)),
+        Candidate("PyTorch fp32 fast path", weights, torch_runner(optimize_for_inference(model, backend="torch")),
                   "reference: BN folded, channels_last"),
         Candidate("PyTorch fp32 eager", weights, torch_runner(model), "unfused, NCHW"),
     ]

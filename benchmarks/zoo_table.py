@@ -3,10 +3,10 @@
 MNIST's analogue of the MobileNet paper's Tables 6–7. Accuracy is the registered full-test-set
 accuracy of each published checkpoint (``tests/test_checkpoints.py`` re-measures it in CI);
 parameters and multiply-adds come from :func:`mobilenet_mnist.profile_model`; throughput
-(batch 256) and latency (batch 1, median) are measured here on the library's fast inference
-path (:func:`mobilenet_mnist.optimize_for_inference`) with all of torch's threads. Speed does
-not depend on the weights' values, so the timed models are built from the architecture alone
-and the script runs offline on a fresh clone.
+(batch 256) and latency (batch 1, median) are measured here on the library's PyTorch
+inference backend (:func:`mobilenet_mnist.optimize_for_inference` with ``backend="torch"``)
+with all of torch's threads. Speed does not depend on the weights' values, so the timed
+models are built from the architecture alone and the script runs offline on a fresh clone.
 
 Run on an otherwise idle machine::
 
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def measure_speed(name: str, size: int, batch: int, repeats: int, latency_repeats: int) -> dict[str, float]:
     """Fast-path throughput at ``batch`` and median batch-1 latency at ``size`` px."""
-    model = optimize_for_inference(create_model(name).eval())
+    model = optimize_for_inference(create_model(name).eval(), backend="torch")
     big, one = torch.randn(batch, 1, size, size), torch.randn(1, 1, size, size)
     batch_times = time_calls(lambda: model(big), warmup=2, repeats=repeats)
     latencies = time_calls(lambda: model(one), warmup=5, repeats=latency_repeats)

@@ -115,8 +115,9 @@ def to_markdown(result: dict[str, Any]) -> str:
     notes = "; ".join(f"{way}: {WAY_NOTES.get(way, way)}" for way in ways)
     lines = [
         _machine_line(result), "",
-        f"Medians of {c['repeats']} (batch {c['batch_size']}) and {c['latency_repeats']} (batch 1) timed calls "
-        f"after {c['warmup']} warm-up calls; {'×'.join(map(str, INPUT_SHAPE))} inputs.", "", *_table(result), "",
+        f"Medians of {c.get('rounds', 1)} round(s) × {c['repeats']} (batch {c['batch_size']}) and "
+        f"{c.get('rounds', 1)} × {c['latency_repeats']} (batch 1) timed calls, each series after {c['warmup']} "
+        f"warm-up calls; {'×'.join(map(str, INPUT_SHAPE))} inputs.", "", *_table(result), "",
         f"{notes}. (default): what `optimize_for_inference(model)` uses here. % of fp32 peak: multiply-adds per "
         "second over the fp32 matmul peak (int8 can exceed it). Peak memory: resident-set growth while a fresh "
         "copy of the way runs two large batches (its weights, caches, arenas and activations).",
