@@ -230,7 +230,7 @@ def test_ctrl_c_ends_any_command_with_one_line_and_status_130(
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, f"_cmd_{command}", interrupted)
+    monkeypatch.setattr(cli.command_module(command), "run", interrupted)
     code, out, err = run(capsys, "--verbose", command, *_MINIMAL_ARGV[command])
     assert (code, out, err) == (130, "", f"mobilenet-mnist {command}: interrupted\n")
 
@@ -265,7 +265,7 @@ def test_other_libraries_chatter_is_hidden_unless_verbose(
         logging.getLogger("mobilenet_mnist.data").info("our note")
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_list", chatty)
+    monkeypatch.setattr(cli.command_module("list"), "run", chatty)
     monkeypatch.setattr(sys, "warnoptions", [])
     level_before = logging.getLogger("urllib3").level
     for verbose in (False, True):
@@ -278,3 +278,15 @@ def test_other_libraries_chatter_is_hidden_unless_verbose(
         assert "our note" in logged and "our advice" in warned
         assert ("a library's note" in logged, "a library's deprecation" in warned) == (verbose, verbose)
     assert logging.getLogger("urllib3").level == level_before
+
+
+def test_every_command_has_a_module_with_add_parser_and_run() -> None:
+    from mobilenet_mnist import cli
+
+    parser_commands = set(cli.build_parser()._subparsers._group_actions[0].choices)
+    assert parser_commands == set(cli.COMMANDS) == set(_MINIMAL_ARGV)
+    for command in cli.COMMANDS:
+        module = cli.command_module(command)
+        assert callable(module.add_parser) and callable(module.run), command
+    with pytest.raises(KeyError, match="No command 'lst'; the commands are train, evaluate"):
+        cli.command_module("lst")

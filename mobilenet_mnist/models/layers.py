@@ -37,7 +37,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 class ConvBnAct(nn.Sequential):
     """Conv2d (no bias) → BatchNorm2d → ReLU, with "same" padding for odd kernels.
 
-    After :func:`mobilenet_mnist.deploy.optimize.fuse_conv_bn` the BatchNorm is folded into the
+    After :func:`~mobilenet_mnist.models.fusion.fuse_conv_bn` the BatchNorm is folded into the
     conv (which then has a bias) and ``bn`` becomes :class:`torch.nn.Identity`.
 
     Args:

@@ -256,7 +256,7 @@ class MobileNetV1(nn.Module):
         Returns:
             The fused copy, in eval mode (do not train it: it has no BatchNorm).
         """
-        from ..deploy.optimize import fuse_conv_bn
+        from .fusion import fuse_conv_bn
 
         return fuse_conv_bn(self)
 
