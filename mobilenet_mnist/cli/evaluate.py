@@ -16,6 +16,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], help="defaults to the weights' dataset")
     p.add_argument("--resolution", type=positive_int, action="append", help="input side in px (repeatable)")
     p.add_argument("--top-confusions", type=non_negative_int, default=5)
+    p.add_argument(
+        "--backend", choices=["auto", "torch", "onnxruntime", "eager"], default="auto",
+        help="inference path (default auto: ONNX Runtime if installed, else the optimized PyTorch model; "
+        "eager: the model as loaded, unoptimized)",
+    )  # fmt: skip
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -31,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--resolution {min(sizes)} is below {lowest}px, the smallest side {args.name} can take.")
     dataset = args.dataset or model.pretrained_cfg.get("dataset") or "mnist"
     test = load_dataset(dataset, "test", args.data_dir)
+    if args.backend != "eager":  # optimized once for every resolution
+        from ..deploy.optimize import optimize_for_inference
+
+        model = optimize_for_inference(model, backend=args.backend)
     for size in sizes:
         result = evaluate(model, test, size, progress=args.progress)
         out(

@@ -115,8 +115,9 @@ def _batch_starts(count: int, batch_size: int, input_size: int, progress: bool) 
     return tqdm(starts, desc=f"evaluating at {input_size}px", unit="batch", leave=False)
 
 
-def _check_predict_args(model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int,
-                        in_chans: int) -> None:
+def _check_predict_args(
+    model: nn.Module, images: torch.Tensor, input_size: int, batch_size: int, in_chans: int
+) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"The model must be a torch.nn.Module, got {type(model).__name__}.")
     if not isinstance(images, torch.Tensor):
@@ -144,8 +145,14 @@ def evaluate(
     batch_size: int = 500,
     channels_last: bool = True,
     progress: bool = False,
+    backend: str | None = None,
 ) -> EvalResult:
     """Top-1 accuracy and confusion matrix of ``model`` (in eval mode) on ``data``.
+
+    With ``backend`` set, the images go through
+    :func:`~mobilenet_mnist.optimize_for_inference` (the library's fast path: the same
+    predictions, several times faster); by default through ``model`` as it is, which is
+    what the training loop needs (no export per epoch).
 
     Args:
         model: A classifier over ``len(data.classes)`` classes.
@@ -154,6 +161,9 @@ def evaluate(
         batch_size: Images per forward pass.
         channels_last: Feed NHWC tensors (faster on CPUs; same results).
         progress: Show a tqdm progress bar over the batches (on stderr).
+        backend: ``None`` (the model as it is), or a backend of
+            :func:`~mobilenet_mnist.optimize_for_inference`: ``"auto"``, ``"torch"`` or
+            ``"onnxruntime"``.
 
     Returns:
         An :class:`EvalResult`.
@@ -161,7 +171,7 @@ def evaluate(
     Raises:
         TypeError: If ``data`` is not :class:`~mobilenet_mnist.data.datasets.ImageTensors`.
         ValueError: If the model's outputs do not match the classes, or as
-            :func:`predict_logits`.
+            :func:`predict_logits` and :func:`~mobilenet_mnist.optimize_for_inference`.
     """
     if not isinstance(data, ImageTensors):
         raise TypeError(
@@ -170,6 +180,10 @@ def evaluate(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"The model must be a torch.nn.Module, got {type(model).__name__}.")
+    if backend is not None:
+        from ..deploy.optimize import optimize_for_inference  # lazy: ONNX export only when asked
+
+        model = optimize_for_inference(model, backend=backend)
     was_training = model.training
     model.eval()
     try:
