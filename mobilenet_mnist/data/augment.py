@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..utils.checks import check_number
+from .transforms import check_normalization
+
 __all__ = ["AugmentConfig", "augment_batch"]
 
 
@@ -102,6 +105,28 @@ def random_erase_masks(n: int, side: int, probability: float, generator: torch.G
     return (rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]).unsqueeze(1)
 
 
+def _check_augment_args(
+    images: object, input_size: object, mean: object, std: object, cfg: object, generator: object
+) -> None:
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+        got = f"dtype {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(
+            f"augment_batch takes a uint8 tensor of pixels (0-255), got {got}; pass the images as "
+            "load_dataset returns them (ImageTensors.images), not scaled or normalised."
+        )
+    if images.dim() not in (3, 4):
+        raise ValueError(f"images must be (N, H, W) or (N, C, H, W), got shape {tuple(images.shape)}.")
+    check_number("input_size", input_size, 1, integer=True)
+    check_normalization(mean, std, 1 if images.dim() == 3 else images.shape[1])
+    if not isinstance(cfg, AugmentConfig):
+        raise TypeError(f"cfg must be an AugmentConfig, e.g. AugmentConfig(rotate_deg=10), got {type(cfg).__name__}.")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            "generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), "
+            f"got {type(generator).__name__}."
+        )
+
+
 def augment_batch(
     images: torch.Tensor,
     input_size: int,
@@ -122,7 +147,14 @@ def augment_batch(
 
     Returns:
         Float tensor (N, C, input_size, input_size) on the images' device.
+
+    Raises:
+        TypeError: If ``images`` is not a uint8 tensor, ``cfg`` not an :class:`AugmentConfig`
+            or ``generator`` not a ``torch.Generator``.
+        ValueError: If ``images`` is not 3-D or 4-D, ``input_size`` is not positive, or
+            ``mean``/``std`` do not hold one valid value per channel.
     """
+    _check_augment_args(images, input_size, mean, std, cfg, generator)
     x = images.unsqueeze(1) if images.dim() == 3 else images
     x = x.float().div_(255)
     n, channels = x.shape[:2]

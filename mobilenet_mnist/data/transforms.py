@@ -14,7 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["create_transform", "pil_to_array", "preprocess", "resize_normalize", "to_batch"]
+from ..utils.checks import check_number
+
+__all__ = ["check_normalization", "create_transform", "pil_to_array", "preprocess", "resize_normalize", "to_batch"]
 
 
 def resize_normalize(
@@ -24,7 +26,25 @@ def resize_normalize(
 
     The resize matches the training pipeline (bilinear, ``align_corners=False``, no
     antialiasing), so inference sees the same pixels as training.
+
+    Raises:
+        TypeError: If ``images`` is not a uint8 or float tensor.
+        ValueError: If ``images`` is not 4-D, ``input_size`` is not positive, or ``mean``/``std``
+            do not hold one valid value per channel.
     """
+    if not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point()):
+        got = f"dtype {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(
+            f"resize_normalize takes a uint8 (0-255) or float (0-1) tensor, got {got}; "
+            "preprocess converts other images (numpy arrays, PIL images, other dtypes)."
+        )
+    if images.dim() != 4:
+        raise ValueError(
+            f"resize_normalize takes (N, C, H, W) images, got shape {tuple(images.shape)}; "
+            "add the channel axis with images.unsqueeze(1), or use preprocess."
+        )
+    check_number("input_size", input_size, 1, integer=True)
+    check_normalization(mean, std, images.shape[1])
     x = images.float().div_(255) if images.dtype == torch.uint8 else images.float()
     if tuple(x.shape[-2:]) != (input_size, input_size):
         x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
@@ -165,8 +185,22 @@ def _check_values(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _check_normalization(mean: Any, std: Any, in_chans: Any) -> int:
-    """Validate the normalisation arguments; return ``in_chans`` (default ``len(mean)``)."""
+def check_normalization(mean: Any, std: Any, in_chans: Any) -> int:
+    """Validate the normalisation arguments of :func:`preprocess`; return ``in_chans``.
+
+    Args:
+        mean: Per-channel mean, a sequence of finite numbers.
+        std: Per-channel std, a sequence of positive finite numbers.
+        in_chans: Channels the model takes, or ``None`` for ``len(mean)``.
+
+    Returns:
+        ``in_chans``, defaulted to ``len(mean)``.
+
+    Raises:
+        TypeError: If ``mean`` or ``std`` is not a sequence.
+        ValueError: If the values are not finite, ``std`` is not positive, or the lengths
+            do not match ``in_chans``.
+    """
     for name, values in (("mean", mean), ("std", std)):
         if not isinstance(values, Sequence) or isinstance(values, str):
             raise TypeError(f"{name} must be a sequence of numbers, one per channel, got {type(values).__name__}.")
@@ -221,7 +255,7 @@ def preprocess(
         ValueError: For bad shapes, empty batches, NaN/inf or out-of-range values, PIL
             modes that cannot be converted, or bad ``mean``/``std``/``input_size``.
     """
-    in_chans = _check_normalization(mean, std, in_chans)
+    in_chans = check_normalization(mean, std, in_chans)
     if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
         raise ValueError(f"input_size must be a positive int, got {input_size!r}.")
     if isinstance(images, (list, tuple)):
@@ -274,7 +308,7 @@ def create_transform(pretrained_cfg: Mapping[str, Any]) -> Callable[[Any], torch
         raise ValueError(f"pretrained_cfg['input_size'] must be (C, S, S) with a square side, got {shape!r}.")
     in_chans, _, size = shape
     mean, std = pretrained_cfg["mean"], pretrained_cfg["std"]
-    _check_normalization(mean, std, in_chans)
+    check_normalization(mean, std, in_chans)
     mean, std = tuple(mean), tuple(std)
 
     def transform(images: Any) -> torch.Tensor:

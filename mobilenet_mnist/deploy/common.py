@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..utils.checks import check_module, check_number
+from ..utils.checks import check_module, check_number, check_path
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -192,9 +192,10 @@ def output_file(path: str | os.PathLike[str], example_name: str) -> Path:
     """``path`` as an output file path; a folder is refused with an example file name.
 
     Raises:
+        TypeError: If ``path`` is not a str or ``os.PathLike``.
         ValueError: If ``path`` is an existing folder.
     """
-    path = Path(path).expanduser()
+    path = check_path("path", path).expanduser()
     if path.is_dir():
         raise ValueError(f"Output path {path} is a folder; give a file name, e.g. {path / example_name}.")
     return path

@@ -101,6 +101,7 @@ def export_torchscript(
         TypeError: If ``model`` is not a module.
         ValueError: If ``path`` is a folder.
     """
+    check_module(model, "export_torchscript")
     path = _output_path(path, "torchscript")
     quantized = is_quantized(model)
     prepared = model if quantized else prepare_for_export(model)
@@ -140,6 +141,7 @@ def export_program(
         TypeError: If ``model`` is not a module.
         ValueError: If ``path`` is a folder or ``input_size`` is invalid.
     """
+    check_module(model, "export_program")
     path = _output_path(path, "exported-program")
     prepared = prepare_for_export(model)
     example = example_input(prepared, input_size, batch=2 if dynamic_batch else 1)

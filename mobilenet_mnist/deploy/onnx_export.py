@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..utils.checks import is_int
+from ..utils.checks import check_module, check_path, is_int
 from ..utils.files import atomic_path
 from .common import (
     ONNX_INPUT_NAME,
@@ -86,8 +87,8 @@ def onnx_model_proto(
         MissingExtraError: If ``onnx``/``onnxscript`` are missing (install hint included).
         ValueError: For an unsupported opset or input size.
     """
+    _check_opset(opset)  # bad arguments first, with or without the extra
     require_onnx()
-    _check_opset(opset)
     prepared = prepare_for_export(model)
     example = example_input(prepared, input_size, batch=2 if dynamic_batch else 1)
     dynamic = _dynamic_shapes(prepared, dynamic_batch, dynamic_spatial)
@@ -141,10 +142,17 @@ def export_onnx(
         The path written.
 
     Raises:
+        TypeError: If ``model`` is not a module, ``path`` not a path or ``metadata`` not a dict.
         MissingExtraError: If ``onnx``/``onnxscript`` are missing (install hint included).
         ValueError: For an unsupported opset or input size, or a folder as ``path``.
     """
+    check_module(model, "export_onnx")
     path = output_file(path, "model.onnx")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(
+            "metadata must be a dict of extra metadata_props entries (JSON-serializable values), "
+            f"e.g. {{'dataset': 'mnist'}}, got {type(metadata).__name__}."
+        )
     proto = onnx_model_proto(
         model, opset=opset, dynamic_batch=dynamic_batch, input_size=input_size, verbose=verbose
     )
@@ -177,12 +185,29 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         Every ``metadata_props`` entry; values that are not JSON are kept as text.
 
     Raises:
+        TypeError: If ``path`` is not a str or ``os.PathLike``.
         MissingExtraError: If ``onnx`` is not installed.
+        FileNotFoundError: If ``path`` does not exist.
+        IsADirectoryError: If ``path`` is a folder.
+        ValueError: If the file is not an ONNX model.
     """
+    path = check_path("path", path)
     require_onnx("onnx")
     import onnx
+    from google.protobuf.message import DecodeError
 
-    proto = onnx.load(str(path), load_external_data=False)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder; read_onnx_metadata reads one .onnx file, e.g. {path / 'model.onnx'}."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX file {path} does not exist; pass a file written by export_onnx or export_model.")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(
+            f"{path} is not an ONNX model ({error}); pass a .onnx file written by export_onnx or export_model."
+        ) from error
     decoded: dict[str, Any] = {}
     for prop in proto.metadata_props:
         try:

@@ -67,7 +67,12 @@ def default_backend() -> str:
 
 
 def backend_of(module: nn.Module) -> str:
-    """The backend an :func:`optimize_for_inference` result runs on: ``"onnxruntime"`` or ``"torch"``."""
+    """The backend an :func:`optimize_for_inference` result runs on: ``"onnxruntime"`` or ``"torch"``.
+
+    Raises:
+        TypeError: If ``module`` is not a :class:`torch.nn.Module`.
+    """
+    check_module(module, "backend_of")
     return str(getattr(module, "backend", "torch"))
 
 

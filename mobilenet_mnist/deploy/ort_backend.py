@@ -89,6 +89,12 @@ class OnnxRuntimeModule(nn.Module):
         backend: ``"onnxruntime"``.
         precision: ``"fp32"`` or ``"int8"``.
         session: The ``onnxruntime.InferenceSession``.
+
+    Raises:
+        TypeError: If ``onnx_bytes`` is not bytes or ``source`` not a module.
+        ValueError: If ``onnx_bytes`` is no ONNX model of this package (input ``"input"``,
+            output ``"logits"``), or ``precision``, ``input_side`` or ``num_threads`` is invalid.
+        MissingExtraError: If ``onnxruntime`` is not installed.
     """
 
     backend = "onnxruntime"
@@ -96,6 +102,7 @@ class OnnxRuntimeModule(nn.Module):
     def __init__(self, onnx_bytes: bytes, source: nn.Module, *, precision: str = "fp32",
                  input_side: int | None = None, num_threads: int | None = None) -> None:
         super().__init__()
+        _check_module_args(onnx_bytes, source, precision, input_side, num_threads)
         self.pretrained_cfg: dict[str, Any] = dict(getattr(source, "pretrained_cfg", None) or {})
         self.in_chans, side, _ = input_shape(source)
         self.input_size = input_side or side
@@ -112,9 +119,21 @@ class OnnxRuntimeModule(nn.Module):
 
     def _new_session(self) -> Any:
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph, InvalidProtobuf
 
-        return ort.InferenceSession(self._onnx_bytes, session_options(self.num_threads),
-                                    providers=["CPUExecutionProvider"])
+        try:
+            session = ort.InferenceSession(
+                self._onnx_bytes, session_options(self.num_threads), providers=["CPUExecutionProvider"]
+            )
+        except (InvalidProtobuf, InvalidGraph) as error:
+            raise ValueError(f"onnx_bytes is not a valid ONNX model ({error}). {_BUILD_HINT}") from error
+        names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+        if names != ([ONNX_INPUT_NAME], [ONNX_OUTPUT_NAME]):
+            raise ValueError(
+                f"This ONNX model has inputs {names[0]} and outputs {names[1]}; OnnxRuntimeModule runs models "
+                f"exported by this package (input {ONNX_INPUT_NAME!r}, output {ONNX_OUTPUT_NAME!r}). {_BUILD_HINT}"
+            )
+        return session
 
     @property
     def onnx_bytes(self) -> bytes:
@@ -165,6 +184,31 @@ class OnnxRuntimeModule(nn.Module):
         side = self.input_side or f">={self.min_input_size}"
         return (f"precision={self.precision!r}, input=(N, {self.in_chans}, {side}, {side}), "
                 f"num_classes={self.num_classes}, threads={self.num_threads}")
+
+
+_BUILD_HINT = (
+    "Pass the bytes of a file written by export_onnx (Path('model.onnx').read_bytes()), or build the "
+    "module with optimize_for_inference(model, backend='onnxruntime')."
+)
+
+
+def _check_module_args(
+    onnx_bytes: object, source: object, precision: object, input_side: object, num_threads: object
+) -> None:
+    """Refuse bad :class:`OnnxRuntimeModule` arguments before a session is built."""
+    if not isinstance(onnx_bytes, (bytes, bytearray)):
+        raise TypeError(
+            f"onnx_bytes must be a serialized ONNX model (bytes), got {type(onnx_bytes).__name__}. {_BUILD_HINT}"
+        )
+    check_module(source, "OnnxRuntimeModule")
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}.")
+    if input_side is not None:  # at least the smallest side the strides take
+        lowest = getattr(getattr(source, "arch", None), "min_input_size", 1)
+        check_number("input_side", input_side, lowest, integer=True)
+    if num_threads is not None:
+        check_number("num_threads", num_threads, 1, integer=True)
+    require_onnx("onnxruntime")
 
 
 def _fp32_bytes(model: nn.Module, verbose: bool) -> bytes:

@@ -201,12 +201,21 @@ def quantize_int8(
         returning float logits; it carries the float model's ``pretrained_cfg``.
 
     Raises:
-        ValueError: For an unknown engine, bad calibration images, or a model whose head
-            does not average-pool (``global_pool`` other than ``"avg"``).
+        TypeError: If ``model`` is not a :class:`~mobilenet_mnist.MobileNetV1`, or the
+            calibration images are not a tensor.
+        ValueError: For an unknown engine, bad calibration images or ``num_calibration``, or
+            a model whose head does not average-pool (``global_pool`` other than ``"avg"``).
     """
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
+    from ..models import MobileNetV1
+
+    if not isinstance(model, MobileNetV1):
+        raise TypeError(
+            f"quantize_int8 expects a float MobileNetV1 (e.g. from create_model), got {type(model).__name__}."
+        )
+    check_number("num_calibration", num_calibration, 1, integer=True)
     _check_engine(engine)
     _check_average_pool(model)
     sample = sample_calibration_images(calibration_images, num_calibration)
@@ -312,6 +321,7 @@ def quantize_onnx(
     """
     # Bad arguments first: they are refused the same way whether or not the extra is installed.
     path = output_file(path, "model_int8.onnx")
+    check_number("num_calibration", num_calibration, 1, integer=True)
     inputs = calibration_inputs(model, sample_calibration_images(calibration_images, num_calibration), input_size)
     require_onnx("onnx", "onnxscript", "onnxruntime")
     import onnx

@@ -5,6 +5,7 @@
 import torch
 from torch import nn
 
+from ..utils.checks import check_number
 from ..utils.names import unknown_name_message
 
 __all__ = [
@@ -26,7 +27,23 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     """Round a scaled channel count to a multiple of ``divisor`` (as timm/TF do).
 
     Never rounds down by more than 10 %, so narrow widths keep their capacity.
+
+    Args:
+        value: The scaled channel count, a positive number.
+        divisor: The multiple to round to, a positive int.
+        min_value: The smallest result, a positive int; defaults to ``divisor``.
+
+    Returns:
+        The rounded channel count.
+
+    Raises:
+        TypeError: If an argument is not a number (``divisor`` and ``min_value``: an int).
+        ValueError: If an argument is not finite or not positive.
     """
+    check_number("value", value, 0, low_inclusive=False)
+    check_number("divisor", divisor, 1, integer=True)
+    if min_value is not None:
+        check_number("min_value", min_value, 1, integer=True)
     min_value = min_value or divisor
     rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
     if rounded < 0.9 * value:

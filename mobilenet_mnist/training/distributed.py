@@ -66,9 +66,16 @@ def get_dist_context(sync_bn: bool = False) -> DistContext:
 
     gloo is used on the CPU and NCCL on CUDA.
 
+    Args:
+        sync_bn: Convert BatchNorm to SyncBatchNorm when wrapping a model for several processes.
+
     Raises:
+        TypeError: If ``sync_bn`` is not a bool.
+        ValueError: If a torchrun environment variable is not an integer.
         RuntimeError: If the torchrun environment is incomplete or inconsistent.
     """
+    if not isinstance(sync_bn, bool):
+        raise TypeError(f"sync_bn must be True or False, got {sync_bn!r}.")
     if "WORLD_SIZE" not in os.environ or _env_int("WORLD_SIZE") <= 1:
         return DistContext(sync_bn=sync_bn)
     missing = [name for name in _REQUIRED_ENV if name not in os.environ]

@@ -28,6 +28,7 @@ import torch
 
 from ..data.datasets import DATASETS
 from ..models import MobileNetV1
+from ..utils.checks import check_path
 from ..utils.files import atomic_write_bytes
 from .components import build_model
 from .config import EXTENSION_FIELDS, RUNTIME_FIELDS, TrainConfig
@@ -200,15 +201,21 @@ def extend_run(run_dir: str | Path, cfg: TrainConfig, output_dir: str | Path) ->
         The path of the written checkpoint.
 
     Raises:
+        TypeError: If ``cfg`` is not a :class:`TrainConfig`, or a folder is not a path.
         FileNotFoundError: If ``run_dir`` has no ``last.ckpt``.
         ValueError: If the run is unfinished, or its recipe is not the start of ``cfg``.
         FileExistsError: If ``output_dir`` already holds a checkpoint.
     """
-    source = Path(run_dir) / CHECKPOINT_NAME
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(
+            f"cfg must be a TrainConfig (the longer recipe), e.g. TrainConfig.from_dict({{..., 'swa_epochs': 2}}), "
+            f"got {type(cfg).__name__}."
+        )
+    source = check_path("run_dir", run_dir) / CHECKPOINT_NAME
+    out = check_path("output_dir", output_dir)
     checkpoint = read_checkpoint(source)
     done = TrainConfig.from_dict(checkpoint["config"])
     _check_extension(done, cfg, int(checkpoint["epoch"]), source)
-    out = Path(output_dir)
     if (out / CHECKPOINT_NAME).exists():
         raise FileExistsError(f"{out / CHECKPOINT_NAME} exists; extend into a new, empty run folder.")
     history = json.loads(checkpoint["history"])

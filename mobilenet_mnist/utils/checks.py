@@ -7,9 +7,11 @@ value out of range; both messages name the argument, what was given and what is 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
-__all__ = ["check_module", "check_number", "is_int"]
+__all__ = ["check_module", "check_number", "check_path", "is_int"]
 
 
 def is_int(value: object) -> bool:
@@ -72,3 +74,23 @@ def check_module(model: object, caller: str) -> None:
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"{caller} expects a torch.nn.Module, got {type(model).__name__}.")
+
+
+def check_path(name: str, value: object) -> Path:
+    """``value`` as a :class:`~pathlib.Path`; a ``TypeError`` naming ``name`` unless it is a path.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value given.
+
+    Returns:
+        ``Path(value)``.
+
+    Raises:
+        TypeError: If ``value`` is not a ``str`` or ``os.PathLike``.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"{name} must be a file or folder path (str or os.PathLike), got {type(value).__name__} ({value!r})."
+        )
+    return Path(value)
