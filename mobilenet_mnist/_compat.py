@@ -64,6 +64,8 @@ MOVED_NAMES: dict[str, str] = {
     "fuse_conv_bn": "deploy",
     "InferenceWrapper": "deploy",
     "quantize_onnx": "deploy",
+    "load_pretrained": "hub",
+    "push_to_hub": "hub",
 }
 
 _PACKAGE = __name__.rpartition(".")[0]

@@ -57,12 +57,10 @@ from mobilenet_mnist import (
     list_models,
     list_pretrained,
     load_dataset,
-    load_pretrained,
     mobilenet_v1,
     optimize_for_inference,
     preprocess,
     profile_model,
-    push_to_hub,
     register_arch,
     register_model,
     register_timm,
@@ -91,6 +89,7 @@ from mobilenet_mnist.deploy import (
     quantize_onnx,
     read_onnx_metadata,
 )
+from mobilenet_mnist.hub import load_pretrained, push_to_hub
 from mobilenet_mnist.models import (
     count_params,
     factory,

@@ -319,8 +319,10 @@ def test_torch_only_options_are_refused_on_onnxruntime(options: dict, message: s
         ({"calibration_images": torch.zeros(4, 28, 28, dtype=torch.uint8)}, "pass int8=True with them"),
         ({"input_size": 28}, "fp32 models take any side"),
         ({"int8": 1}, "int8 must be True or False"),
-        ({"int8": True, "calibration_images": torch.zeros(4, 28, 28, dtype=torch.uint8), "num_calibration": 0},
-         "num_calibration must be >= 1"),
+        (
+            {"int8": True, "calibration_images": torch.zeros(4, 28, 28, dtype=torch.uint8), "num_calibration": 0},
+            "num_calibration must be >= 1",
+        ),
     ],
 )
 def test_bad_int8_options_are_explained(options: dict, message: str) -> None:
@@ -373,6 +375,8 @@ def test_evaluate_names_the_valid_backends() -> None:
     from mobilenet_mnist import evaluate
     from mobilenet_mnist.data.datasets import ImageTensors
 
-    data = ImageTensors(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), tuple("0123456789"))
+    data = ImageTensors(
+        torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), tuple("0123456789")
+    )
     with pytest.raises(ValueError, match=r"backend.*'auto', 'torch', 'onnxruntime'|auto.*torch.*onnxruntime"):
         evaluate(trained("mobilenet_v1_025"), data, 32, backend="tensorrt")

@@ -53,16 +53,34 @@ def test_published_files_match_the_registry(name: str) -> None:
     assert {p.name for p in hub_file.parent.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
 
 
+#: The config.json files release 0.2.0 published beside the same weights (hub/ now holds today's layout).
+RELEASE_0_2_0 = Path(__file__).resolve().parent / "data" / "release_0_2_0"
+
+
 @pytest.mark.parametrize("name", PUBLISHED)
-def test_folders_written_by_release_0_2_0_still_load(name: str) -> None:
-    folder = REPO_ROOT / "hub" / name
+def test_folders_written_by_release_0_2_0_still_load(name: str, tmp_path: Path) -> None:
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(RELEASE_0_2_0 / name / "config.json", folder / "config.json")
+    (folder / "model.safetensors").symlink_to(REPO_ROOT / "hub" / name / "model.safetensors")
     config = json.loads((folder / "config.json").read_text())
     assert "model_args" not in config and config["model_name"] == name.split(".")[0]  # 0.2.0's flat layout
     cfg = get_pretrained_cfg(name)
     model = from_pretrained(folder)
     loaded = model.pretrained_cfg
     assert (loaded["architecture"], loaded["tag"], model.width_mult) == (cfg.architecture, cfg.tag, cfg.width_mult)
-    assert (loaded["labels"], loaded["metrics"], loaded["sha256"]) == (cfg.labels, cfg.metrics, cfg.sha256)
+    assert (loaded["labels"], loaded["sha256"]) == (cfg.labels, cfg.sha256)
+    assert loaded["metrics"] == {"test_accuracy": cfg.metrics["test_accuracy"]}  # 0.2.0 measured no calibration
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_hub_folders_state_the_registry_record(name: str) -> None:
+    cfg = get_pretrained_cfg(name)
+    config = json.loads((REPO_ROOT / "hub" / name / "config.json").read_text())
+    assert config["weights"]["sha256"] == cfg.sha256 and config["architecture"] == cfg.architecture
+    loaded = from_pretrained(REPO_ROOT / "hub" / name).pretrained_cfg
+    for key in ("labels", "metrics", "temperature", "ood_score", "ood_threshold", "recipe", "train_time_s"):
+        assert loaded.get(key) == getattr(cfg, key), key
 
 
 def test_a_bare_file_of_release_0_2_0_rebuilds_its_network(tmp_path: Path) -> None:

@@ -217,7 +217,7 @@ def test_info_of_a_model_lists_its_weights_and_json_has_the_layers(capsys: pytes
 
 _MINIMAL_ARGV = {
     "train": [], "evaluate": ["NAME"], "predict": ["digit.png"], "list": [], "info": ["NAME"],
-    "publish": ["RUN", "--tag", "t", "--recipe", "r"], "export": ["NAME"], "benchmark": [],
+    "publish": ["RUN", "--tag", "t", "--recipe", "r"], "export": ["NAME"], "benchmark": [], "demo": [],
 }  # fmt: skip
 
 

@@ -118,7 +118,8 @@ def test_published_entries_need_their_file_pinned(registry: Path) -> None:
 
 
 def test_field_roles_hold_the_record_together() -> None:
-    assert PretrainedCfg.field_names("head") == HEAD_FIELDS == ("labels", "metrics")
+    assert PretrainedCfg.field_names("head") == HEAD_FIELDS == (
+        "labels", "metrics", "temperature", "ood_score", "ood_threshold")  # fmt: skip
     assert {"architecture", "input_size", "num_classes"} <= set(PretrainedCfg.field_names("model"))
     assert {"sha256", "file_size", "hf_hub_id", "source"} <= set(PretrainedCfg.field_names("file"))
     cfg = make_cfg()

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import mobilenet_mnist
-from mobilenet_mnist import create_model, from_pretrained, load_pretrained, mobilenet_v1, save_pretrained
-from mobilenet_mnist.hub import WeightsUnavailableError
+from mobilenet_mnist import create_model, from_pretrained, mobilenet_v1, save_pretrained
+from mobilenet_mnist.hub import WeightsUnavailableError, load_pretrained
 from mobilenet_mnist.models import get_pretrained_cfg, list_pretrained
 from mobilenet_mnist.training.loop import _atomic_torch_save
 from mobilenet_mnist.utils.files import atomic_write_bytes, sha256_file

@@ -1,4 +1,4 @@
-"""The ``mobilenet-mnist`` command: train, evaluate, predict, list, info, publish, export, benchmark.
+"""The ``mobilenet-mnist`` command: train, evaluate, predict, list, info, publish, export, benchmark, demo.
 
 One module per command (``add_parser(sub)`` declares its options, ``run(args)`` does the
 work); this module builds the parser and runs a command with the package's logging and
@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "command_module"]
 #: The commands, in ``--help`` order, and the module of each (``list`` would shadow a builtin).
 COMMANDS: dict[str, str] = {
     "train": "train", "evaluate": "evaluate", "predict": "predict", "list": "listing", "info": "info",
-    "publish": "publish", "export": "export", "benchmark": "benchmark",
+    "publish": "publish", "export": "export", "benchmark": "benchmark", "demo": "demo",
 }  # fmt: skip
 
 

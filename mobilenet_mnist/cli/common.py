@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 
@@ -34,16 +33,10 @@ non_negative_int = int_at_least(0, "an int >= 0")
 
 
 def load_model(name: str) -> Any:
-    """A model from a registered weight name, a local file/folder or a Hub repo id."""
-    from ..models.factory import create_model, list_models
+    """A model from a registered weight name, a local file/folder or a Hub repo id.
 
-    if Path(name).exists() or ("/" in name and "." not in name.split("/")[0]):
-        from ..hub import from_pretrained
+    The one definition is :func:`mobilenet_mnist.hub.load.load_model_by_name`.
+    """
+    from ..hub.load import load_model_by_name
 
-        return from_pretrained(name)
-    base = name.partition(".")[0]
-    if base in list_models():
-        return create_model(name, pretrained=True)
-    from ..hub import from_pretrained
-
-    return from_pretrained(name)
+    return load_model_by_name(name)

@@ -1,18 +1,22 @@
-"""MNIST-family data sets, preprocessing of user images, and training augmentation."""
+"""MNIST-family data sets, preprocessing of user images and real digits, and training augmentation."""
 
 from .augment import AugmentConfig, augment_batch
 from .convert import tensors_from_dataset
 from .datasets import DATASETS, ImageTensors, load_dataset, read_idx, train_val_split
+from .digits import BlankImageError, normalize_digits, prepare_digits
 from .transforms import create_transform, pil_to_array, preprocess, resize_normalize, to_batch
 
 __all__ = [
     "DATASETS",
     "AugmentConfig",
+    "BlankImageError",
     "ImageTensors",
     "augment_batch",
     "create_transform",
     "load_dataset",
+    "normalize_digits",
     "pil_to_array",
+    "prepare_digits",
     "preprocess",
     "read_idx",
     "resize_normalize",

@@ -22,13 +22,16 @@ from .optimize import (
     optimize_for_inference,
 )
 from .ort_backend import OnnxRuntimeModule
+from .predict import DigitPrediction, Predictor, predict
 from .quantize import quantize_int8, quantize_onnx
 
 __all__ = [
     "BACKENDS",
+    "DigitPrediction",
     "InferenceWrapper",
     "MissingExtraError",
     "OnnxRuntimeModule",
+    "Predictor",
     "backend_of",
     "default_backend",
     "export_model",
@@ -37,6 +40,7 @@ __all__ = [
     "export_torchscript",
     "fuse_conv_bn",
     "optimize_for_inference",
+    "predict",
     "quantize_int8",
     "quantize_onnx",
     "read_onnx_metadata",

@@ -351,7 +351,7 @@ def predict(
         ('7', '99.8%', True)
 
     Args:
-        images: One image or several (see :meth:`Predictor.__call__`).
+        images: One image or several, of any kind and size (see :class:`Predictor`).
         model: A weight name, folder, file, Hub repo id, or a model.
         top_k: How many (label, probability) pairs each prediction lists.
         prepare: Make any digit image look like MNIST first (False: images already do).

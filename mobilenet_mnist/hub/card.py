@@ -108,6 +108,8 @@ def _results(cfg: Mapping[str, Any]) -> list[str]:
         return [*lines, "No measured results were recorded for these weights.", ""]
     lines += ["| metric | input | value |", "|---|---|---:|"]
     for name, value in metrics.items():
+        if isinstance(value, Mapping) and not all(str(side).isdigit() for side in value):
+            continue  # named sub-metrics (the calibration) have their own section
         if isinstance(value, Mapping):
             rows = sorted((int(side), v) for side, v in value.items())
             lines += [f"| {name} | {side}×{side} | {v} |" for side, v in rows]
@@ -142,10 +144,40 @@ def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> 
         "",
         *_usage(config, repo_id),
         *_results(cfg),
+        *_calibration(cfg),
         *_details(cfg),
         "## Licence", "", f"{cfg.get('license') or 'See the repository.'}", "",
     ]
     return "\n".join(lines)
+
+
+def _calibration(cfg: Mapping[str, Any]) -> list[str]:
+    """The temperature, what it does to the calibration error, and the "not like the training data" threshold."""
+    temperature = cfg.get("temperature")
+    if temperature is None:
+        return []
+    measured = (cfg.get("metrics") or {}).get("calibration") or {}
+    dataset = _DATASET_TITLES.get(cfg.get("dataset") or "", cfg.get("dataset") or "the")
+    lines = [
+        "## Calibrated probabilities",
+        "",
+        f"Divide the logits by the temperature T = {temperature:.4g} before the softmax: "
+        "`softmax(logits / T)` are calibrated probabilities (temperature scaling, Guo et al. 2017, "
+        "fitted on the training recipe's held-out validation images).",
+    ]
+    if "ece_before" in measured and "ece_after" in measured:
+        lines[-1] += (
+            f" Expected calibration error on the {dataset} test set (15 bins): {measured['ece_before']:.2f} % "
+            f"with T = 1, {measured['ece_after']:.2f} % with T = {temperature:.4g}."
+        )
+    if cfg.get("ood_threshold") is not None:
+        auroc = f" (AUROC {measured['ood_auroc']:.3f} against non-{dataset} images)" if "ood_auroc" in measured else ""
+        lines += [
+            "",
+            f"An image whose `{cfg.get('ood_score')}` score is above {cfg['ood_threshold']:.4g} is unlike the "
+            f"training images{auroc}: `mobilenet_mnist.deploy.predict.Predictor` flags it (`is_digit=False`).",
+        ]
+    return [*lines, ""]
 
 
 def _details(cfg: Mapping[str, Any]) -> list[str]:

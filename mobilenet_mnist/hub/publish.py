@@ -37,9 +37,9 @@ from ..models.pretrained import (
 )
 from ..utils.files import atomic_write_bytes, sha256_file
 from .load import from_pretrained
-from .save import save_pretrained
+from .save import save_pretrained, write_metadata
 
-__all__ = ["DATASET_LABELS", "publish_checkpoint", "upload_checkpoint"]
+__all__ = ["DATASET_LABELS", "publish_checkpoint", "refresh_checkpoint_metadata", "upload_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +173,42 @@ def publish_checkpoint(
     write_registry_entry(cfg, registry_path, overwrite=overwrite)
     logger.info("Published %s: %s (%d bytes, sha256 %s).", name, folder, cfg.file_size, cfg.sha256)
     return cfg
+
+
+def refresh_checkpoint_metadata(name: str, *, hub_root: str | Path = "hub") -> Path:
+    """Rewrite ``hub/<name>/config.json`` and ``README.md`` from the registry entry; the weights stay.
+
+    After the entry gained measurements (e.g. a calibration written with
+    :func:`~mobilenet_mnist.models.pretrained.write_registry_entry`), the Hub folder says the
+    same: ``model.safetensors`` is not rewritten, so its sha256 still matches the registry.
+    Fields the entry leaves unset (e.g. ``train_hardware``) keep the folder's own values.
+    Upload the folder again (:func:`upload_checkpoint`) for Hub users to see it.
+
+    Args:
+        name: Registered name, e.g. ``"mobilenet_v1_050.mnist"``.
+        hub_root: Folder holding the Hub-layout folders.
+
+    Returns:
+        The folder.
+
+    Raises:
+        KeyError: For an unknown name.
+        ValueError: If the folder's weights do not match the registry entry's sha256.
+    """
+    cfg = get_pretrained_cfg(name)
+    folder = Path(hub_root) / name
+    found = sha256_file(folder / WEIGHTS_NAME)
+    if found != cfg.sha256:
+        raise ValueError(
+            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} for {name!r}; "
+            "republish it with publish_checkpoint(..., overwrite=True) instead."
+        )
+    keep = ("metrics", "tag", "dataset", "labels", "license", "recipe", "train_time_s", "train_hardware",
+            "temperature", "ood_score", "ood_threshold")  # fmt: skip
+    model = from_pretrained(folder)
+    own = model.pretrained_cfg  # what the folder said so far: kept where the registry says nothing
+    meta = {key: own.get(key) if getattr(cfg, key) is None else getattr(cfg, key) for key in keep}
+    return write_metadata(model, folder, repo_id=cfg.hf_hub_id, **meta)
 
 
 def upload_checkpoint(

@@ -17,7 +17,7 @@ from ..models.config import CONFIG_NAME, WEIGHTS_NAME, model_config, safetensors
 from ..models.mobilenet import MobileNetV1
 from ..utils.files import atomic_write_bytes, sha256_file
 
-__all__ = ["CARD_NAME", "save_pretrained"]
+__all__ = ["CARD_NAME", "save_pretrained", "write_metadata"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def save_pretrained(model: MobileNetV1, folder: str | Path, *, repo_id: str | No
         **meta: Keywords of :func:`~mobilenet_mnist.models.config.model_config`: ``metrics``
             (name → number, or ``{"test_accuracy": {input side: %}}``), ``tag``, ``dataset``,
             ``labels``, ``license``, ``recipe``, ``train_time_s``, ``train_hardware`` (where it
-            was trained, e.g. ``"one NVIDIA H200"``).
+            was trained, e.g. ``"one NVIDIA H200"``), ``temperature``, ``ood_score`` and
+            ``ood_threshold`` (a calibration, see ``benchmarks/calibrate.py``).
 
     Returns:
         The folder.
@@ -79,8 +80,6 @@ def save_pretrained(model: MobileNetV1, folder: str | Path, *, repo_id: str | No
         ValueError: If its tensors do not fit a rebuilt model, ``labels`` do not fit, or
             ``folder`` is an existing file.
     """
-    from .card import render_model_card
-
     if not isinstance(model, MobileNetV1):
         raise TypeError(f"save_pretrained expects a MobileNetV1, got {type(model).__name__}.")
     _check_rebuildable(model)
@@ -91,10 +90,65 @@ def save_pretrained(model: MobileNetV1, folder: str | Path, *, repo_id: str | No
             f"{CARD_NAME}): pass a folder path, e.g. {folder.with_suffix('')}_model."
         )
     config = model_config(model, **meta)
+    atomic_write_bytes(folder / WEIGHTS_NAME, _safetensors_bytes(model, config))
+    _write_config_and_card(folder, config, repo_id)
+    logger.info("Saved %s to %s.", config["architecture"], folder)
+    return folder
+
+
+def _write_config_and_card(folder: Path, config: dict[str, Any], repo_id: str | None) -> None:
+    """``config.json`` pinning the folder's weight file (size, sha256), then the model card."""
+    from .card import render_model_card
+
     weights = folder / WEIGHTS_NAME
-    atomic_write_bytes(weights, _safetensors_bytes(model, config))
     config["weights"] = {"filename": WEIGHTS_NAME, "file_size": weights.stat().st_size, "sha256": sha256_file(weights)}
     atomic_write_bytes(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
     atomic_write_bytes(folder / CARD_NAME, render_model_card(config, repo_id).encode("utf-8"))
-    logger.info("Saved %s to %s.", config["architecture"], folder)
+
+
+def write_metadata(model: MobileNetV1, folder: str | Path, *, repo_id: str | None = None, **meta: Any) -> Path:
+    """Rewrite ``config.json`` and ``README.md`` of a saved folder; its weight file stays as it is.
+
+    For metadata measured after saving (e.g. a calibration): ``model.safetensors`` is not
+    rewritten, so its sha256 (pinned anew in ``config.json``) does not change.
+
+    Args:
+        model: The model whose weights the folder holds (checked tensor by tensor).
+        folder: A folder written by :func:`save_pretrained` (or release 0.2.0).
+        repo_id: Hub repo id shown in the card's usage snippet.
+        **meta: Keywords of :func:`~mobilenet_mnist.models.config.model_config`, as for
+            :func:`save_pretrained`.
+
+    Returns:
+        The folder.
+
+    Raises:
+        TypeError: If ``model`` is not a :class:`MobileNetV1`.
+        FileNotFoundError: If the folder holds no ``model.safetensors``.
+        ValueError: If the file's tensors are not the model's, or ``meta`` is invalid.
+    """
+    from safetensors.torch import load_file
+
+    if not isinstance(model, MobileNetV1):
+        raise TypeError(f"write_metadata expects a MobileNetV1, got {type(model).__name__}.")
+    folder = Path(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise FileNotFoundError(f"No {WEIGHTS_NAME} in {folder}; save the model with save_pretrained first.")
+    stored = load_file(str(weights))
+    differ = sorted(k for k, v in model.state_dict().items() if k not in stored or not _same(v, stored[k]))
+    if differ or len(stored) != len(model.state_dict()):
+        raise ValueError(
+            f"{weights} does not hold this model's weights (differing keys: {differ[:5]}); load the model "
+            "from that folder, or save it with save_pretrained."
+        )
+    config = model_config(model, **meta)
+    _write_config_and_card(folder, config, repo_id)
+    logger.info("Rewrote the metadata of %s in %s.", config["architecture"], folder)
     return folder
+
+
+def _same(tensor: Any, stored: Any) -> bool:
+    import torch
+
+    return torch.equal(tensor.detach().cpu(), stored)

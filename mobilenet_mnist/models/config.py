@@ -33,11 +33,12 @@ rebuild its model too.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..utils.checks import check_number
 from .archs import IMAGENET_ARCH, MNIST_ARCH, ArchConfig, LayerConfig, get_arch, list_archs
 from .mobilenet import GENERIC_NAME, MobileNetV1
 from .pretrained_cfg import WEIGHTS_NAME, PretrainedCfg, upgrade_legacy_record
@@ -110,20 +111,34 @@ def model_config(
     recipe: str | None = None,
     train_time_s: float | None = None,
     train_hardware: str | None = None,
+    temperature: float | None = None,
+    ood_score: str | None = None,
+    ood_threshold: float | None = None,
 ) -> dict[str, Any]:
     """The ``config.json`` content for ``model``, less its ``weights`` pin (see the module docstring).
 
     Unset ``tag``, ``dataset``, ``labels`` and ``license`` come from ``model.pretrained_cfg``;
-    ``metrics``, ``recipe`` and the training time never do, since they describe exact weights
-    (pass them when you measured). Parameters and multiply-adds are counted afresh.
+    ``metrics``, ``recipe``, the training time and the calibration (``temperature``,
+    ``ood_score``, ``ood_threshold``, see :class:`PretrainedCfg`) never do, since they describe
+    exact weights (pass them when you measured). Parameters and multiply-adds are counted afresh.
 
     Raises:
-        TypeError: If ``model`` is not a :class:`MobileNetV1`.
-        ValueError: If ``labels`` does not have one entry per class, or a metric is not a
-            number or a dict of input side → number.
+        TypeError: If ``model`` is not a :class:`MobileNetV1`, ``metrics`` not a dict,
+            ``labels`` not a list or ``train_time_s`` not a number.
+        ValueError: If ``labels`` does not have one entry per class, ``train_time_s`` is
+            negative, or a metric is not a number or a dict of input side → number.
     """
     if not isinstance(model, MobileNetV1):
         raise TypeError(f"model_config expects a MobileNetV1, got {type(model).__name__}.")
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise TypeError(
+            "metrics must be a dict of metric name → number or {input side: number}, e.g. "
+            f"{{'test_accuracy': {{32: 99.1}}}}, got {type(metrics).__name__}."
+        )
+    if labels is not None and (isinstance(labels, str) or not isinstance(labels, Sequence)):
+        raise TypeError(f"labels must be a list of class names, one per class, got {type(labels).__name__}.")
+    if train_time_s is not None:
+        check_number("train_time_s", train_time_s, 0)
     if labels is not None and len(labels) != model.num_classes:
         raise ValueError(
             f"labels has {len(labels)} entries but the model has {model.num_classes} classes; "
@@ -132,6 +147,7 @@ def model_config(
     record = _record_to_save(model, dict(
         metrics=dict(metrics or {}), tag=tag, dataset=dataset, labels=labels, license=license,
         recipe=recipe, train_time_s=train_time_s, train_hardware=train_hardware,
+        temperature=temperature, ood_score=ood_score, ood_threshold=ood_threshold,
     ))
     saved = {k: v for k, v in record.to_dict().items() if k not in PretrainedCfg.field_names("file")}
     return {

@@ -180,7 +180,7 @@ class FeatureInfo:
 def _features_cfg(model: nn.Module) -> dict[str, Any]:
     """The wrapped model's ``pretrained_cfg`` without what describes its (removed) classifier."""
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
-    for key in ("num_classes", "classifier", "labels", "metrics"):
+    for key in ("num_classes", "classifier", "labels", "metrics", "temperature", "ood_score", "ood_threshold"):
         cfg.pop(key, None)
     return cfg
 

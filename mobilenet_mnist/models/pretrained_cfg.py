@@ -17,14 +17,15 @@ together when a model changes (:meth:`PretrainedCfg.field_names`):
     Describes the network as built (name, layer config, width, input, classes). When
     weights are loaded into a model, the model's values win.
 ``head``
-    Describes the classifier's outputs (labels, measured metrics); a new head drops them
-    (:meth:`PretrainedCfg.for_new_head`).
+    Describes the classifier's outputs (labels, measured metrics, the calibration of its
+    logits); a new head drops them (:meth:`PretrainedCfg.for_new_head`).
 ``file``
     Where one weight file lives (Hub repo, revision, file name, sha256, size, shipped copy,
     source). A saved folder states them anew in ``config.json``'s ``weights`` block.
 ``run``
-    How exact weights were made and scored (metrics, recipe, training time and hardware);
-    saving states them anew rather than inheriting them.
+    How exact weights were made and scored (metrics, calibration, recipe, training time and
+    hardware); saving states them anew rather than inheriting them (weights trained further
+    need measuring again).
 """
 
 from __future__ import annotations
@@ -93,8 +94,18 @@ class PretrainedCfg:
         classifier: Module name of the classifier (replaced for other ``num_classes``).
         labels: One class name per output.
         dataset: Training dataset, e.g. ``"mnist"`` or ``"fashion_mnist"``.
-        metrics: Measured results: name → number, or input side → number;
-            ``metrics["test_accuracy"]`` is top-1 accuracy (%) on the full test set per side.
+        metrics: Measured results: name → number, or name → {input side or sub-metric name →
+            number}; ``metrics["test_accuracy"]`` is top-1 accuracy (%) on the full test set
+            per side, ``metrics["calibration"]`` what ``benchmarks/calibrate.py`` measured
+            (ECE in %, before and after ``temperature``; AUROC of the ``ood_score`` for
+            digits against non-digits).
+        temperature: Temperature ``T`` of the logits, fitted on held-out images (Guo et al.,
+            2017): ``softmax(logits / T)`` are calibrated probabilities. None: not calibrated
+            (use ``T = 1``).
+        ood_score: How "unlike the training images" is scored from the logits (a method of
+            :func:`mobilenet_mnist.training.calibration.not_a_digit_score`, e.g. ``"margin"``).
+        ood_threshold: Images whose ``ood_score`` is above it are flagged "not a digit?"
+            (not like the training images); None: no threshold was chosen.
         num_params: Parameters, BatchNorm included.
         macs: Multiply-adds per image at the native input size.
         license: SPDX licence id of the weights (default: the project's, ``"mit"``).
@@ -130,6 +141,9 @@ class PretrainedCfg:
     labels: tuple[str, ...] | None = _roles("head")
     dataset: str | None = _roles()
     metrics: dict[str, Any] = field(default_factory=dict, hash=False, metadata={"roles": ("head", "run")})
+    temperature: float | None = _roles("head", "run")
+    ood_score: str | None = _roles("head", "run")
+    ood_threshold: float | None = _roles("head", "run")
     num_params: int | None = _roles()
     macs: int | None = _roles()
     license: str | None = _roles(default="mit")
@@ -245,14 +259,13 @@ def _is_required(f: dataclasses.Field) -> bool:
 
 
 def _metrics_from_json(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON object keys are strings; the input sides of per-side metrics are ints."""
+    """JSON object keys are strings; the input sides of per-side metrics are ints (named sub-metrics stay str)."""
     out: dict[str, Any] = {}
     for name, value in metrics.items():
-        if isinstance(value, Mapping):
-            try:
-                out[name] = {int(side): value[side] for side in value}
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"metrics[{name!r}] must map input sides (ints) to numbers: {error}.") from error
+        if isinstance(value, Mapping) and all(str(key).isdigit() for key in value):
+            out[name] = {int(side): value[side] for side in value}
+        elif isinstance(value, Mapping):
+            out[name] = dict(value)
         else:
             out[name] = value
     return out
@@ -284,6 +297,7 @@ def _problems(cfg: PretrainedCfg) -> list[str]:
         *_identity_problems(cfg),
         *_input_problems(cfg),
         *_head_problems(cfg),
+        *_calibration_problems(cfg),
         *_file_problems(cfg),
     ]
 
@@ -342,6 +356,19 @@ def _head_problems(cfg: PretrainedCfg) -> list[str]:
     bad = {k: v for k, v in cfg.test_accuracy.items() if _is_number(v) and not 0.0 <= v <= 100.0}
     if bad:
         problems.append(f"test_accuracy values are percentages in [0, 100], got {bad}")
+    return problems
+
+
+def _calibration_problems(cfg: PretrainedCfg) -> list[str]:
+    problems = []
+    if cfg.temperature is not None and (not _is_number(cfg.temperature) or cfg.temperature <= 0):
+        problems.append(f"temperature must be a positive number or None, got {cfg.temperature!r}")
+    if cfg.ood_score is not None and (not isinstance(cfg.ood_score, str) or not cfg.ood_score):
+        problems.append(f"ood_score must name a score method (e.g. 'margin') or be None, got {cfg.ood_score!r}")
+    if cfg.ood_threshold is not None and not _is_number(cfg.ood_threshold):
+        problems.append(f"ood_threshold must be a finite number or None, got {cfg.ood_threshold!r}")
+    elif cfg.ood_threshold is not None and cfg.ood_score is None:
+        problems.append("ood_threshold needs ood_score, the method whose scores it thresholds")
     return problems
 
 
