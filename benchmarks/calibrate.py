@@ -24,7 +24,7 @@ their sha256 checked against the registry):
    For the MNIST models also printed digits (fonts, seed ``--test-seed``) and
    scikit-learn's 8×8 handwritten digits: accuracy and the share wrongly flagged.
 
-Images go through exactly what :class:`mobilenet_mnist.deploy.predict.Predictor` does:
+Images go through exactly what :class:`mobilenet_mnist.deploy.Predictor` does:
 digit models with ``prepare=True`` (the digits normalized once and shared by the
 checkpoints), the Fashion-MNIST model with ``prepare=False``.
 
@@ -61,7 +61,7 @@ from benchmarks.digit_sets import printed_digits, render_glyphs, sklearn_digits
 from benchmarks.measure import command_line, load_average
 from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, train_val_split
 from mobilenet_mnist.data.digits import normalize_digits
-from mobilenet_mnist.deploy.predict import Predictor
+from mobilenet_mnist.deploy import Predictor
 from mobilenet_mnist.hub.load import from_pretrained
 from mobilenet_mnist.hub.publish import refresh_checkpoint_metadata
 from mobilenet_mnist.models.pretrained import get_pretrained_cfg, list_pretrained, write_registry_entry

@@ -22,6 +22,7 @@ reason); they run as strict xfails until it lands and are left off the page.
 from __future__ import annotations
 
 import errno
+import functools
 import gzip
 import importlib
 import math
@@ -78,6 +79,7 @@ from mobilenet_mnist.data import (
     to_batch,
     train_val_split,
 )
+from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, prepare_digits
 from mobilenet_mnist.deploy import (
     OnnxRuntimeModule,
     backend_of,
@@ -89,6 +91,7 @@ from mobilenet_mnist.deploy import (
     quantize_onnx,
     read_onnx_metadata,
 )
+from mobilenet_mnist.deploy.predictor import Predictor, predict
 from mobilenet_mnist.hub import load_pretrained, push_to_hub
 from mobilenet_mnist.models import (
     count_params,
@@ -112,6 +115,14 @@ from mobilenet_mnist.training import (
     predict_logits,
     tensors_from_dataset,
     unfreeze_backbone,
+)
+from mobilenet_mnist.training.calibration import (
+    auroc,
+    calibrated_probs,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    not_a_digit_score,
 )
 
 PACKAGE_DIR = Path(mobilenet_mnist.__file__).resolve().parent
@@ -1151,6 +1162,99 @@ CLI = [
         r"No last\.ckpt in .*norun: is it a training run folder\?", "what it looked for"),
 ]
 
+
+@functools.cache
+def _predictor_of(model: nn.Module) -> Predictor:
+    """A Predictor on the small audit model (PyTorch backend: built in milliseconds)."""
+    return Predictor(model, backend="torch")
+
+
+def _predict_with(env: Env, images: Any, **kwargs: Any) -> Any:
+    return _predictor_of(env.model)(images, **kwargs)
+
+
+REAL_DIGITS = [
+    Case("normalize_digits", '``blank="x"``', lambda e: normalize_digits(e.digit, blank="x"), ValueError,
+         r'blank must be "raise" .* or "keep" .*, got \'x\'', "the valid values"),
+    Case("normalize_digits", "``blank=None``", lambda e: normalize_digits(e.digit, blank=None), ValueError,
+         r'blank must be "raise" .* or "keep"', "the valid values"),
+    Case("normalize_digits", "a file name", lambda e: normalize_digits("digit.png"), TypeError,
+         r"numpy arrays, PIL images or lists of them, got str", "the accepted types"),
+    Case("normalize_digits", "an empty list", lambda e: normalize_digits([]), ValueError,
+         r"empty list", "what is missing"),
+    Case("normalize_digits", "a bad entry in a list", lambda e: normalize_digits([e.digit, {"image": 1}]),
+         TypeError, r"Image 1 of the list", "which entry"),
+    Case("normalize_digits", "float pixels in 0–255", lambda e: normalize_digits(e.digit.astype(np.float32)),
+         ValueError, r"scaled to \[0, 1\]", "the expected range"),
+    Case("normalize_digits", "an empty batch", lambda e: normalize_digits(np.zeros((0, 28, 28), np.uint8)), ValueError,
+         r"empty batch", "what is missing"),
+    Case("normalize_digits", "a blank page", lambda e: normalize_digits(np.full((40, 40), 230, np.uint8)),
+         BlankImageError, r"hold no ink .*indices \[0\]\. Pass blank=\"keep\"", "which images, and how to keep them"),
+    Case("prepare_digits", "``input_size=0``", lambda e: prepare_digits(e.digit, input_size=0), ValueError,
+         r"input_size must be a positive int, got 0", "the valid values"),
+    Case("prepare_digits", '``mean="0.1"``', lambda e: prepare_digits(e.digit, mean="0.1"), TypeError,
+         r"mean must be a sequence of numbers, one per channel, got str", "the expected form"),
+    Case("prepare_digits", '``blank="skip"``', lambda e: prepare_digits(e.digit, blank="skip"), ValueError,
+         r'blank must be "raise" .* or "keep"', "the valid values"),
+    Case("Predictor", "``top_k=0``", lambda e: _predict_with(e, e.digit, top_k=0), ValueError,
+         r"top_k must be an int >= 1 .*got 0", "the valid values"),
+    Case("Predictor", '``top_k="3"``', lambda e: _predict_with(e, e.digit, top_k="3"), TypeError,
+         r"top_k must be an int >= 1 .*got str", "the valid values"),
+    Case("Predictor", "``top_k=True``", lambda e: _predict_with(e, e.digit, top_k=True), TypeError,
+         r"top_k must be an int >= 1", "the valid values"),
+    Case("Predictor", "a file name as the image", lambda e: _predict_with(e, "digit.png"), TypeError,
+         r"got str", "the accepted types"),
+    Case("Predictor", "an empty list", lambda e: _predict_with(e, []), ValueError,
+         r"empty list of images", "what is missing"),
+    Case("Predictor", "float pixels in 0–255", lambda e: _predict_with(e, torch.full((28, 28), 2.0)), ValueError,
+         r"Float images must be scaled to \[0, 1\]", "the expected range"),
+    Case("Predictor", "``backend=3``", lambda e: Predictor(e.model, backend=3), TypeError,
+         r"backend must be a str", "the expected type"),
+    Case("Predictor", '``prepare="yes"``', lambda e: Predictor(e.model, prepare="yes"), TypeError,
+         r"prepare must be True or False, got str", "the valid values"),
+    Case("Predictor", "an int as the model", lambda e: Predictor(3), TypeError,
+         r"model must be a weight name .* or a torch\.nn\.Module, got int", "what to pass"),
+    Case("Predictor", "a mistyped weight name", lambda e: Predictor("mobilnet_v1_100.mnist"), KeyError,
+         r"Did you mean 'mobilenet_v1_100\.mnist'\?", "the closest name"),
+    Case("Predictor", "``temperature=0``", lambda e: Predictor(e.model, backend="torch", temperature=0), ValueError,
+         r"temperature must be > 0, got 0", "the valid values"),
+    Case("predict", '``backend="tensorrt"``', lambda e: predict(e.digit, backend="tensorrt"), ValueError,
+         r"Unknown backend 'tensorrt'\. Valid names: auto, torch, onnxruntime", "the valid backends"),
+    Case("fit_temperature", "labels of another length",
+         lambda e: fit_temperature(torch.zeros(4, 3), torch.zeros(3, dtype=torch.long)), ValueError,
+         r"labels must have shape \(4,\)", "the expected shape"),
+    Case("fit_temperature", "a label out of range", lambda e: fit_temperature(torch.zeros(2, 3), torch.tensor([0, 3])),
+         ValueError, r"labels must be class indices in \[0, 3\), got range \[0, 3\]", "the valid range"),
+    Case("fit_temperature", "float labels", lambda e: fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0])),
+         TypeError, r"labels must hold integer class indices", "the expected type"),
+    Case("fit_temperature", "NaN logits", lambda e: fit_temperature(torch.full((2, 3), math.nan), torch.tensor([0, 1])),
+         ValueError, r"NaN or infinite", "what is wrong"),
+    Case("expected_calibration_error", "``n_bins=0``",
+         lambda e: expected_calibration_error(torch.zeros(2, 3), torch.tensor([0, 1]), 0), ValueError,
+         r"n_bins must be >= 1, got 0", "the valid values"),
+    Case("expected_calibration_error", '``kind="prob"``',
+         lambda e: expected_calibration_error(torch.zeros(2, 3), torch.tensor([0, 1]), kind="prob"), ValueError,
+         r"kind must be 'auto', 'probs' or 'logits', got 'prob'", "the valid values"),
+    Case("expected_calibration_error", 'rows that are no probabilities with ``kind="probs"``',
+         lambda e: expected_calibration_error(torch.ones(2, 3), torch.tensor([0, 1]), kind="probs"), ValueError,
+         r"kind='probs' needs rows of probabilities .* pass kind='logits'", "how to fix it"),
+    Case("calibrated_probs", "``temperature=0.0``", lambda e: calibrated_probs(torch.zeros(2, 3), 0.0), ValueError,
+         r"temperature must be > 0, got 0\.0", "the valid values"),
+    Case("not_a_digit_score", '``method="entropy"``',
+         lambda e: not_a_digit_score(torch.zeros(2, 3), 1.0, "entropy"), ValueError,
+         r"method must be one of 'margin', 'energy', 'max_prob', got 'entropy'", "the valid values"),
+    Case("auroc", "no positive scores", lambda e: auroc([], [1.0]), ValueError,
+         r"positive_scores must be a non-empty 1-D set of scores", "what is missing"),
+    Case("auroc", "a NaN score", lambda e: auroc([1.0], [math.nan]), ValueError,
+         r"negative_scores contain NaN or infinite values", "what is wrong"),
+    Case("auroc", "a string", lambda e: auroc("abc", [1.0]), TypeError,
+         r"positive_scores must be a 1-D tensor, array or list of numbers", "the accepted types"),
+    Case("choose_threshold", "``keep=0.0``", lambda e: choose_threshold([1.0, 2.0], keep=0.0), ValueError,
+         r"keep must be in \(0, 1\], got 0\.0", "the valid range"),
+    Case("choose_threshold", "a 2-D set of scores", lambda e: choose_threshold([[1.0, 2.0]]), ValueError,
+         r"digit_scores must be a non-empty 1-D set", "the expected form"),
+]
+
 AUDIT: dict[str, list[Case]] = {
     "Model arguments": MODEL_ARGS,
     "Names and registries": NAMES,
@@ -1159,6 +1263,7 @@ AUDIT: dict[str, list[Case]] = {
     "IDX files": IDX,
     "Data folders and datasets": DATA,
     "Preprocessing": PREPROCESS,
+    "Real digits and calibrated predictions": REAL_DIGITS,
     "Training": TRAINING,
     "Evaluation": EVALUATION,
     "Fine-tuning": FINETUNE,
@@ -1257,6 +1362,7 @@ NOT_AUDITED = {
     "FrozenStatsBatchNorm2d": "a building block", "InferenceWrapper": "built by optimize_for_inference",
     "LayerCost": "a result", "ModelCost": "a result", "TrainResult": "a result", "DistContext": "a result",
     "WeightsUnavailableError": "an exception", "MissingExtraError": "an exception",
+    "BlankImageError": "an exception", "DigitPrediction": "a result", "SCORE_METHODS": "a constant",
     "BACKENDS": "a constant", "default_backend": "no arguments to get wrong",
 }
 

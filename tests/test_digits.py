@@ -239,24 +239,7 @@ def test_an_image_gives_the_same_alone_or_in_a_batch(digits: np.ndarray) -> None
     torch.testing.assert_close(batch, alone, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "match"),
-    [
-        (lambda d: normalize_digits(d, blank="x"), ValueError, 'blank must be "raise"'),
-        (lambda d: normalize_digits(d, blank=None), ValueError, "blank must be"),
-        (lambda d: normalize_digits("digit.png"), TypeError, "PIL images"),
-        (lambda d: normalize_digits([]), ValueError, "empty list"),
-        (lambda d: normalize_digits([d, {"image": 1}]), TypeError, "Image 1 of the list"),
-        (lambda d: normalize_digits(d.astype(np.float32)), ValueError, r"scaled to \[0, 1\]"),
-        (lambda d: normalize_digits(d[:0]), ValueError, "empty batch"),
-        (lambda d: prepare_digits(d, input_size=0), ValueError, "input_size must be a positive int"),
-        (lambda d: prepare_digits(d, mean="0.1"), TypeError, "mean must be a sequence"),
-        (lambda d: prepare_digits(d, blank="skip"), ValueError, "blank must be"),
-    ],
-)
-def test_bad_input_errors_say_what_and_how(digits: np.ndarray, call, error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        call(digits)
+# Bad input: rows in tests/test_audit.py ("Real digits and calibrated predictions").
 
 
 # ---------------------------------------------------------------- accuracy with the shipped weights

@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 from mobilenet_mnist import from_pretrained, mobilenet_v1
 from mobilenet_mnist.cli import main
 from mobilenet_mnist.data.datasets import load_dataset
-from mobilenet_mnist.deploy import predict as predict_module
-from mobilenet_mnist.deploy.predict import DigitPrediction, Predictor, predict
+from mobilenet_mnist.deploy import predictor as predict_module
+from mobilenet_mnist.deploy.predictor import DigitPrediction, Predictor, predict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Letters that look like no digit, drawn with Pillow's own font (no system fonts needed).
@@ -172,30 +172,7 @@ def test_the_fashion_checkpoint_warns_that_digit_preparation_is_for_digits(caplo
     assert "prepare" not in caplog.text
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "match"),
-    [
-        (lambda p: p(torch.zeros(28, 28), top_k=0), ValueError, r"top_k must be an int >= 1 .*got 0"),
-        (lambda p: p(torch.zeros(28, 28), top_k="3"), TypeError, r"top_k must be an int >= 1 .*got str"),
-        (lambda p: p(torch.zeros(28, 28), top_k=True), TypeError, r"top_k must be an int"),
-        (lambda p: p("digit.png"), TypeError, r"got str"),
-        (lambda p: p([]), ValueError, r"empty list of images"),
-        (lambda p: p(torch.full((28, 28), 2.0)), ValueError, r"Float images must be scaled to \[0, 1\]"),
-        (lambda p: predict(torch.zeros(28, 28), backend="tensorrt"), ValueError,
-         r"Unknown backend 'tensorrt'\. Valid names: auto, torch, onnxruntime"),
-        (lambda p: Predictor(backend=3), TypeError, r"backend must be a str"),
-        (lambda p: Predictor(prepare="yes"), TypeError, r"prepare must be True or False, got str"),
-        (lambda p: Predictor(3), TypeError, r"model must be a weight name .* or a torch\.nn\.Module, got int"),
-        (lambda p: Predictor("mobilnet_v1_100.mnist"), KeyError, r"Did you mean 'mobilenet_v1_100\.mnist'\?"),
-        (lambda p: Predictor(mobilenet_v1(width_mult=0.25), backend="torch", temperature=0), ValueError,
-         r"temperature must be > 0, got 0"),
-    ],
-)  # fmt: skip
-def test_bad_input_is_refused_clearly(predictor: Predictor, call, error: type[Exception], match: str) -> None:
-    with pytest.raises(error, match=match):
-        call(predictor)
-
-
+# Bad input: rows in tests/test_audit.py ("Real digits and calibrated predictions").
 # ------------------------------------------------------------------------- the command
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))

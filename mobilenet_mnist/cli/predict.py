@@ -1,7 +1,7 @@
 """``mobilenet-mnist predict``: labels with calibrated probabilities for image files and folders.
 
 ``IMAGE...`` prints one line per file: the top-k labels with calibrated probabilities
-(:class:`~mobilenet_mnist.deploy.predict.Predictor`), and ``[not a digit?]`` or
+(:class:`~mobilenet_mnist.deploy.Predictor`), and ``[not a digit?]`` or
 ``[blank]`` where the image does not look like a digit. A ``FOLDER`` predicts the images in
 it; a folder whose subfolders are named by label (``0/`` … ``9/``, as torchvision's
 ``ImageFolder``) is scored instead: the lines list the images predicted wrong or flagged,
@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy.predict import Predictor
+    from ..deploy.predictor import Predictor
 
     model = load_model(args.model).eval()
     labels = tuple(model.pretrained_cfg.get("labels") or (str(i) for i in range(model.num_classes)))

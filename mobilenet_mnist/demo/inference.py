@@ -1,6 +1,6 @@
 """What the demo page computes, with no web framework: a picture in, a displayable answer out.
 
-:class:`CheckpointCache` holds one :class:`~mobilenet_mnist.deploy.predict.Predictor` per
+:class:`CheckpointCache` holds one :class:`~mobilenet_mnist.deploy.Predictor` per
 published checkpoint, built the first time a page asks for it (thread-safe: several
 users at once share one). :func:`recognize` turns what the page sends (a sketch from
 Gradio's Sketchpad, an uploaded photo) into a :class:`DemoResult`: the 28×28 digit the
@@ -122,12 +122,12 @@ class CheckpointCache:
         The weights come from ``weights_dir`` when it holds the file (checked against the
         registry's sha256), else as :func:`~mobilenet_mnist.create_model` finds them. Digit
         preparation is on for MNIST checkpoints only; others (Fashion-MNIST) take the
-        picture as it is, as :class:`~mobilenet_mnist.deploy.predict.Predictor` advises.
+        picture as it is, as :class:`~mobilenet_mnist.deploy.Predictor` advises.
 
         Raises:
             ValueError: If the file in ``weights_dir`` is not the published one.
         """
-        from ..deploy.predict import Predictor
+        from ..deploy.predictor import Predictor
         from ..models.factory import create_model
         from ..models.pretrained import get_pretrained_cfg
 

@@ -22,7 +22,7 @@ from .optimize import (
     optimize_for_inference,
 )
 from .ort_backend import OnnxRuntimeModule
-from .predict import DigitPrediction, Predictor, predict
+from .predictor import DigitPrediction, Predictor, predict
 from .quantize import quantize_int8, quantize_onnx
 
 __all__ = [

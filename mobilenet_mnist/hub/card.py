@@ -175,7 +175,7 @@ def _calibration(cfg: Mapping[str, Any]) -> list[str]:
         lines += [
             "",
             f"An image whose `{cfg.get('ood_score')}` score is above {cfg['ood_threshold']:.4g} is unlike the "
-            f"training images{auroc}: `mobilenet_mnist.deploy.predict.Predictor` flags it (`is_digit=False`).",
+            f"training images{auroc}: `mobilenet_mnist.deploy.Predictor` flags it (`is_digit=False`).",
         ]
     return [*lines, ""]
 

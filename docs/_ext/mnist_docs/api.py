@@ -66,7 +66,7 @@ TOPICS: tuple[Topic, ...] = (
           ("deploy", "deploy.common", "deploy.onnx_export", "deploy.export", "deploy.quantize", "deploy.quiet")),
     Topic("prediction", "Predicting digits",
           "Users' own digit images: MNIST-style preparation, calibrated predictions, the not-a-digit flag.",
-          ("data.digits", "data.ink", "deploy.predict")),
+          ("data.digits", "data.ink", "deploy.predictor")),
     Topic("demo", "Demo", "The web page: draw or upload a digit and see what the model says.",
           ("demo", "demo.app", "demo.inference")),
     Topic("cli", "Command line and utilities", "The ``mobilenet-mnist`` command and shared helpers.",

@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.digits import FRAME, MIN_CONTRAST, normalize_digits
+from ..data.digits import FRAME, normalize_digits
+from ..data.ink import MIN_CONTRAST
 from ..data.transforms import check_normalization, preprocess, resize_normalize, to_batch
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
@@ -147,7 +148,7 @@ class Predictor:
 
     Example:
         >>> import torch
-        >>> from mobilenet_mnist.deploy.predict import Predictor
+        >>> from mobilenet_mnist.deploy import Predictor
         >>> predictor = Predictor(backend="torch")  # the shipped mobilenet_v1_100.mnist  # doctest: +SKIP
         >>> page = torch.full((60, 40), 230, dtype=torch.uint8)
         >>> page[10:50, 18:22] = 20                    # a dark "1" on light paper
@@ -345,7 +346,7 @@ def predict(
 
     Example:
         >>> from PIL import Image
-        >>> from mobilenet_mnist.deploy.predict import predict
+        >>> from mobilenet_mnist import predict
         >>> (result,) = predict(Image.open("digit.png"))  # doctest: +SKIP
         >>> result.label, f"{result.probability:.1%}", result.is_digit  # doctest: +SKIP
         ('7', '99.8%', True)
