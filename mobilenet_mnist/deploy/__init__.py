@@ -1,12 +1,12 @@
 """Deployment: fast inference backends, export formats (ONNX, TorchScript, ExportedProgram), int8, speed.
 
 Modules, lowest first (each imports only those above it, :mod:`.optimize` the ONNX Runtime
-backend only inside its function): :mod:`.quiet` (hides exporter chatter), :mod:`.common`
+backend only inside its function): :mod:`.quiet` (hides exporter chatter), :mod:`~mobilenet_mnist.deploy.common`
 (what exporters share: prepared model, input shape, metadata, the ONNX extra check),
 :mod:`.torch_backend` (BatchNorm folding, channels_last, 1×1 convs as matrix products),
 :mod:`.onnx_export`, :mod:`.quantize` (int8), :mod:`.ort_backend` (ONNX Runtime behind a
 torch module), :mod:`.optimize` (:func:`optimize_for_inference`, which picks the backend),
-:mod:`.export` (every format, :func:`export_model`), and :mod:`.speed` with
+:mod:`~mobilenet_mnist.deploy.export` (every format, :func:`export_model`), and :mod:`.speed` with
 :mod:`.speed_report` (``mobilenet-mnist benchmark``).
 """
 

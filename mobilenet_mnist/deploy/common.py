@@ -1,6 +1,6 @@
 """What every exporter shares: the prepared model, its input shape, and the metadata it records.
 
-:mod:`.onnx_export`, :mod:`.export` and :mod:`.quantize` all import from here (and never
+:mod:`.onnx_export`, :mod:`~mobilenet_mnist.deploy.export` and :mod:`.quantize` all import from here (and never
 from each other's private names): the fused channels_last copy that gets exported
 (:func:`prepare_for_export`), the input shape (:func:`input_shape`), the metadata written
 into every file (:func:`export_metadata`, :func:`onnx_metadata_props`) and the check for

@@ -1,11 +1,11 @@
 """Export a model for deployment: ONNX, TorchScript and ``torch.export`` programs, fp32 or int8.
 
 Every exporter works on a copy of the model in eval mode with BatchNorm folded into the
-convolutions (:func:`~.common.prepare_for_export`), writes its file atomically (a
+convolutions (:func:`~mobilenet_mnist.deploy.common.prepare_for_export`), writes its file atomically (a
 temporary file in the same folder, fsynced, then renamed), and returns the path it wrote.
 :func:`export_model` is the single entry point (used by ``mobilenet-mnist export``); it
 also writes int8 models (see :mod:`.quantize`). The ONNX exporter lives in
-:mod:`.onnx_export` and is re-exported here, with the metadata helpers of :mod:`.common`,
+:mod:`.onnx_export` and is re-exported here, with the metadata helpers of :mod:`~mobilenet_mnist.deploy.common`,
 so ``mobilenet_mnist.deploy.export`` keeps every export name in one place.
 """
 

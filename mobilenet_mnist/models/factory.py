@@ -152,7 +152,7 @@ def create_model(
             (e.g. ``{"hf_hub_revision": "main"}``); ``{"file": path}`` loads a local file
             instead.
         checkpoint_path: Weights (``.safetensors`` file or saved folder) to load after the
-            model is built, adapted as :func:`~mobilenet_mnist.load_pretrained` adapts them.
+            model is built, adapted as :func:`~mobilenet_mnist.hub.load_pretrained` adapts them.
         cache_dir: Hugging Face cache folder for Hub weights (default: ``HF_HUB_CACHE``).
         features_only: Return a backbone whose forward gives the list of feature maps of
             ``out_indices`` (see :mod:`.features`), described by its ``feature_info``.
