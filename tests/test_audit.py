@@ -80,6 +80,7 @@ from mobilenet_mnist.data import (
     train_val_split,
 )
 from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, prepare_digits
+from mobilenet_mnist.data.transforms import open_image
 from mobilenet_mnist.deploy import (
     OnnxRuntimeModule,
     backend_of,
@@ -1202,8 +1203,12 @@ REAL_DIGITS = [
          r"top_k must be an int >= 1 .*got str", "the valid values"),
     Case("Predictor", "``top_k=True``", lambda e: _predict_with(e, e.digit, top_k=True), TypeError,
          r"top_k must be an int >= 1", "the valid values"),
-    Case("Predictor", "a file name as the image", lambda e: _predict_with(e, "digit.png"), TypeError,
-         r"got str", "the accepted types"),
+    Case("Predictor", "a missing image file", lambda e: _predict_with(e, e.tmp / "nope.png"), ValueError,
+         r"Cannot read image .*nope\.png: .*Pass a PNG, JPEG", "the file and the formats read"),
+    Case("Predictor", "a number as the image", lambda e: _predict_with(e, 3), TypeError,
+         r"numpy arrays, PIL images or lists of them, got int", "the accepted types"),
+    Case("open_image", "a text file", lambda e: open_image(e.write("notes.png", b"not an image")), ValueError,
+         r"Cannot read image .*notes\.png: .*Pass a PNG, JPEG, BMP, TIFF", "the file and the formats read"),
     Case("Predictor", "an empty list", lambda e: _predict_with(e, []), ValueError,
          r"empty list of images", "what is missing"),
     Case("Predictor", "float pixels in 0–255", lambda e: _predict_with(e, torch.full((28, 28), 2.0)), ValueError,

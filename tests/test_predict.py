@@ -119,6 +119,19 @@ def test_a_model_without_calibration_uses_t_1_and_flags_only_blank_images(digits
     assert tuned.temperature == 0.5 and not any(r.is_digit for r in tuned(digits[0]))
 
 
+def test_image_files_are_read_like_the_images_in_them(predictor: Predictor, digits, tmp_path: Path) -> None:
+    images, labels = digits
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(255 - images[i].numpy()).convert("RGB").save(paths[i])  # dark ink on white, RGB
+    from_files = predictor([paths[0], str(paths[1]), images[2]])
+    from_arrays = predictor([255 - images[0].numpy(), 255 - images[1].numpy(), images[2]])
+    assert [p.label for p in from_files] == [p.label for p in from_arrays] == labels[:3]
+    assert [p.probability for p in from_files] == pytest.approx([p.probability for p in from_arrays], abs=1e-5)
+    assert predictor(paths[0])[0].label == labels[0]
+
+
 def test_top_k_is_capped_at_the_number_of_classes(predictor: Predictor, digits) -> None:
     (result,) = predictor(digits[0][0], top_k=50)
     assert len(result.top_k) == 10 and sum(p for _, p in result.top_k) == pytest.approx(1.0, abs=1e-5)

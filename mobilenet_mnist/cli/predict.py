@@ -111,8 +111,10 @@ def _folder_items(folder: Path, labels: tuple[str, ...]) -> list[tuple[Path, str
 
 def _read(path: Path, invert: bool) -> Any:
     """The image of ``path`` (inverted on request), or None after an error line."""
+    from ..data.transforms import open_image
+
     try:
-        image = _open_image(path)
+        image = open_image(path)
     except (OSError, ValueError) as error:
         _error(str(error))
         return None
@@ -124,20 +126,6 @@ def _read(path: Path, invert: bool) -> Any:
 
     x = to_batch(image, 1)  # preprocess's conversions (alpha onto black, 16-bit and float modes kept exact)
     return 255 - x if x.dtype == torch.uint8 else 1 - x
-
-
-def _open_image(path: Path) -> Any:
-    """A fully decoded PIL image, or an error naming the file and what is wrong."""
-    from PIL import Image
-
-    try:
-        image = Image.open(path)
-        image.load()  # decode now: truncated files fail here, not inside the model
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(
-            f"Cannot read image {path}: {error}. Pass a PNG, JPEG, BMP, TIFF or other format Pillow reads."
-        ) from error
-    return image
 
 
 def _predict(predictor: Any, images: list[Any], top_k: int) -> list[Any]:

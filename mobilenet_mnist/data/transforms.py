@@ -7,6 +7,7 @@ images or batches, and resizes and normalizes them exactly as the training pipel
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,10 @@ import torch.nn.functional as F
 
 from ..utils.checks import check_number
 
-__all__ = ["check_normalization", "create_transform", "pil_to_array", "preprocess", "resize_normalize", "to_batch"]
+__all__ = [
+    "check_normalization", "create_transform", "open_image", "pil_to_array", "preprocess", "resize_normalize",
+    "to_batch",
+]  # fmt: skip
 
 
 def resize_normalize(
@@ -76,6 +80,30 @@ def _numpy_to_tensor(array: np.ndarray) -> torch.Tensor:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported image dtype {array.dtype}; use uint8 (0-255) or float (0-1).")
     return torch.from_numpy(np.array(array, dtype=array.dtype.newbyteorder("=")))  # a native-order copy
+
+
+def open_image(path: str | os.PathLike[str]) -> Any:
+    """A fully decoded PIL image read from ``path``.
+
+    Args:
+        path: An image file in any format Pillow reads (PNG, JPEG, BMP, TIFF, ...).
+
+    Returns:
+        The ``PIL.Image.Image``, decoded now (a truncated file fails here, not later).
+
+    Raises:
+        ValueError: If the file is missing, unreadable or not an image; the message names it.
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(
+            f"Cannot read image {os.fspath(path)}: {error}. Pass a PNG, JPEG, BMP, TIFF or other format Pillow reads."
+        ) from error
+    return image
 
 
 def pil_to_array(image: Any, in_chans: int) -> np.ndarray:

@@ -40,7 +40,7 @@ from torch import nn
 
 from ..data.digits import FRAME, normalize_digits
 from ..data.ink import MIN_CONTRAST
-from ..data.transforms import check_normalization, preprocess, resize_normalize, to_batch
+from ..data.transforms import check_normalization, open_image, preprocess, resize_normalize, to_batch
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
 from ..utils.checks import check_module, check_number, is_int
@@ -238,8 +238,8 @@ class Predictor:
         """Label images.
 
         Args:
-            images: One image or several: a PIL image, a uint8/uint16/float tensor or
-                numpy array of shape (H, W), (N, H, W) or (N, C, H, W), or a list of any of
+            images: One image or several: an image file's path, a PIL image, a
+                uint8/uint16/float tensor or numpy array of shape (H, W), (N, H, W) or (N, C, H, W), or a list of any of
                 these, of any sizes (everything :func:`~mobilenet_mnist.preprocess` takes).
             top_k: How many (label, probability) pairs each prediction lists (at most the
                 number of classes).
@@ -249,7 +249,8 @@ class Predictor:
 
         Raises:
             TypeError: For unsupported image types or dtypes, or a ``top_k`` that is no int.
-            ValueError: For ``top_k`` < 1, bad shapes, empty inputs or values out of range.
+            ValueError: For ``top_k`` < 1, unreadable image files, bad shapes, empty inputs
+                or values out of range.
         """
         k = _check_top_k(top_k)
         outputs = self.logits(images)
@@ -268,6 +269,7 @@ class Predictor:
             TypeError: For unsupported image types or dtypes.
             ValueError: For bad shapes, empty inputs or values out of range.
         """
+        images = _opened(images)
         if self.prepare:
             seen, has_ink = normalize_digits(images, blank="keep")
             x = preprocess(seen, self.input_size, self.mean, self.std, self.in_chans)
@@ -313,6 +315,15 @@ class Predictor:
                 score=float(scores[row]), image=outputs.images[row], blank=not bool(outputs.has_ink[row]),
             ))  # fmt: skip
         return results
+
+
+def _opened(images: Any) -> Any:
+    """``images`` with file paths (one, or entries of a list) replaced by their decoded images."""
+    if isinstance(images, (str, os.PathLike)):
+        return open_image(images)
+    if isinstance(images, (list, tuple)):
+        return [open_image(item) if isinstance(item, (str, os.PathLike)) else item for item in images]
+    return images
 
 
 def _frame_view(batch: torch.Tensor) -> torch.Tensor:
