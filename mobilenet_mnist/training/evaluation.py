@@ -145,14 +145,12 @@ def evaluate(
     batch_size: int = 500,
     channels_last: bool = True,
     progress: bool = False,
-    backend: str | None = None,
 ) -> EvalResult:
     """Top-1 accuracy and confusion matrix of ``model`` (in eval mode) on ``data``.
 
-    With ``backend`` set, the images go through
-    :func:`~mobilenet_mnist.optimize_for_inference` (the library's fast path: the same
-    predictions, several times faster); by default through ``model`` as it is, which is
-    what the training loop needs (no export per epoch).
+    For the library's fast path, pass ``optimize_for_inference(model)``: the same
+    predictions, several times faster (what ``mobilenet-mnist evaluate`` does); the
+    training loop passes the model as it is (no export per epoch).
 
     Args:
         model: A classifier over ``len(data.classes)`` classes.
@@ -161,9 +159,6 @@ def evaluate(
         batch_size: Images per forward pass.
         channels_last: Feed NHWC tensors (faster on CPUs; same results).
         progress: Show a tqdm progress bar over the batches (on stderr).
-        backend: ``None`` (the model as it is), or a backend of
-            :func:`~mobilenet_mnist.optimize_for_inference`: ``"auto"``, ``"torch"`` or
-            ``"onnxruntime"``.
 
     Returns:
         An :class:`EvalResult`.
@@ -171,7 +166,7 @@ def evaluate(
     Raises:
         TypeError: If ``data`` is not :class:`~mobilenet_mnist.data.datasets.ImageTensors`.
         ValueError: If the model's outputs do not match the classes, or as
-            :func:`predict_logits` and :func:`~mobilenet_mnist.optimize_for_inference`.
+            :func:`predict_logits`.
     """
     if not isinstance(data, ImageTensors):
         raise TypeError(
@@ -180,10 +175,6 @@ def evaluate(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"The model must be a torch.nn.Module, got {type(model).__name__}.")
-    if backend is not None:
-        from ..deploy.optimize import optimize_for_inference  # lazy: ONNX export only when asked
-
-        model = optimize_for_inference(model, backend=backend)
     was_training = model.training
     model.eval()
     try:

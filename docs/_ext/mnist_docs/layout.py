@@ -17,7 +17,7 @@ from .common import INCLUDE_DIR, REPO_DIR, list_table, literal, write_if_changed
 PACKAGE_DIR = REPO_DIR / "mobilenet_mnist"
 #: Layers, lowest first: a part may import from its own layer and those before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("utils", "version"), ("models",), ("hub", "data"), ("training", "deploy"), ("demo",), ("cli",),
+    ("utils", "version"), ("models",), ("hub", "data"), ("training",), ("deploy",), ("demo",), ("cli",),
 )
 TOP_LEVEL = "top level"
 _ROLE = re.compile(r":[\w:]+:`~?\.?([^`<]*?)(?:\s*<[^>]*>)?`")
