@@ -145,6 +145,7 @@ def render_model_card(config: Mapping[str, Any], repo_id: str | None = None) -> 
         *_usage(config, repo_id),
         *_results(cfg),
         *_calibration(cfg),
+        *_robustness(cfg),
         *_details(cfg),
         "## Licence", "", f"{cfg.get('license') or 'See the repository.'}", "",
     ]
@@ -177,6 +178,37 @@ def _calibration(cfg: Mapping[str, Any]) -> list[str]:
             f"An image whose `{cfg.get('ood_score')}` score is above {cfg['ood_threshold']:.4g} is unlike the "
             f"training images{auroc}: `mobilenet_mnist.deploy.Predictor` flags it (`is_digit=False`).",
         ]
+    return [*lines, ""]
+
+
+_ROBUSTNESS_SETS = {"sklearn_digits": "scikit-learn 8×8 handwritten digits", "printed_digits": "printed digits",
+                    "mnist": "MNIST test, clean", "fashion_mnist": "Fashion-MNIST test, clean"}  # fmt: skip
+
+
+def _robustness(cfg: Mapping[str, Any]) -> list[str]:
+    """Accuracy on other digits and under corruptions (``metrics["robustness"]``: ``"set/feed"`` → %)."""
+    measured = (cfg.get("metrics") or {}).get("robustness") or {}
+    table: dict[str, dict[str, Any]] = {}
+    for key, value in measured.items():
+        where, _, feed = str(key).rpartition("/")
+        table.setdefault(where, {})[feed] = value
+    if not table:
+        return []
+    lines = [
+        "## Robustness",
+        "",
+        "Top-1 accuracy (%) on digits that are not MNIST's and on test images under MNIST-C-style "
+        "corruptions (name=strength), fed through `preprocess` and through `prepare_digits` "
+        "(`benchmarks/real_digits.py`).",
+        "",
+    ]
+    feeds = [f for f in ("preprocess", "prepare_digits") if any(f in row for row in table.values())]
+    lines += ["| set | " + " | ".join(f"`{f}`" for f in feeds) + " |", "|---|" + "---:|" * len(feeds)]
+    for where, row in table.items():
+        dataset, _, corruption = where.partition("_c/")
+        title = _ROBUSTNESS_SETS.get(where) or f"{_DATASET_TITLES.get(dataset, dataset)} test, {corruption}"
+        cells = [f"{row[f]:.1f}" if f in row else "—" for f in feeds]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
