@@ -76,7 +76,13 @@ def backend_of(module: nn.Module) -> str:
     return str(getattr(module, "backend", "torch"))
 
 
-def _check_backend(backend: object) -> str:
+def check_backend(backend: object) -> str:
+    """``backend`` if it names a backend of :data:`BACKENDS`.
+
+    Raises:
+        TypeError: If ``backend`` is not a str.
+        ValueError: If it is no backend; the message lists the valid ones.
+    """
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
     if backend not in BACKENDS:
@@ -188,7 +194,7 @@ def optimize_for_inference(
     """
     check_module(model, "optimize_for_inference")
     torch_only = _torch_only(fuse, channels_last, compile, dtype)
-    chosen = _resolve(_check_backend(backend), torch_only)
+    chosen = _resolve(check_backend(backend), torch_only)
     _check_int8_options(int8, calibration_images, input_size)
     check_number("num_calibration", num_calibration, 1, integer=True)
     if chosen == "onnxruntime":

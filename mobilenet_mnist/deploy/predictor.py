@@ -44,8 +44,7 @@ from ..data.transforms import check_normalization, open_image, preprocess, resiz
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
 from ..utils.checks import check_module, check_number, is_int
-from ..utils.names import unknown_name_message
-from .optimize import BACKENDS, backend_of, optimize_for_inference
+from .optimize import backend_of, check_backend, optimize_for_inference
 
 __all__ = ["DEFAULT_MODEL", "DigitPrediction", "Predictor", "PredictorOutputs", "predict"]
 
@@ -103,14 +102,6 @@ class PredictorOutputs:
 
 
 # ------------------------------------------------------------------------- checks
-def _check_backend(backend: object) -> str:
-    if not isinstance(backend, str):
-        raise TypeError(f"backend must be a str, one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
-    if backend not in BACKENDS:
-        raise ValueError(unknown_name_message("backend", backend, BACKENDS))
-    return backend
-
-
 def _check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} ({value!r}).")
@@ -187,7 +178,7 @@ class Predictor:
         temperature: float | None = None,
         threshold: float | None = None,
     ) -> None:
-        _check_backend(backend)
+        check_backend(backend)
         self.prepare = _check_bool("prepare", prepare)
         module = _load(model)
         check_module(module, "Predictor")
@@ -378,7 +369,7 @@ def predict(
         KeyError: For an unknown weight name.
     """
     _check_top_k(top_k)
-    _check_backend(backend)
+    check_backend(backend)
     _check_bool("prepare", prepare)
     if isinstance(model, (str, os.PathLike)):
         predictor = _cached_predictor(model, backend, prepare)
