@@ -27,7 +27,7 @@ sys.path.insert(0, str(DOCS_DIR))
 pytest.importorskip("sphinx", reason='needs the docs extra: pip install -e ".[docs]"')
 
 from check_links import check_site  # noqa: E402  (docs/ is not a package)
-from mnist_docs import api, audit, errors, layout, pareto, recipe, zoo  # noqa: E402
+from mnist_docs import api, audit, errors, evaluation, figures_digits, layout, pareto, recipe, zoo  # noqa: E402
 
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -199,6 +199,87 @@ def test_pareto_points_measure_cost_at_each_side() -> None:
     model = mobilenet_v1(width_mult=0.25)
     assert sorted(p[0] for p in pts) == sorted(
         float(profile_model(model, input_size=side).macs) for side in (24, 32))
+
+
+def test_reliability_bins_match_a_hand_example_and_the_library_ece() -> None:
+    import numpy as np
+    import torch
+
+    from mobilenet_mnist.training.calibration import expected_calibration_error
+
+    # 10 classes, 5 bins; top-1 (class, confidence): (0, 0.9) right, (0, 0.9) wrong,
+    # (1, 0.6) right, (0, 0.19) right: bins 4, 4, 2 and 0
+    probs = np.zeros((4, 10))
+    for row, (top, conf) in enumerate([(0, 0.9), (0, 0.9), (1, 0.6), (0, 0.19)]):
+        probs[row] = (1 - conf) / 9
+        probs[row, top] = conf
+    labels = np.array([0, 1, 1, 0])
+    count, accuracy, confidence = figures_digits.reliability_bins(probs, labels, n_bins=5)
+    assert count.tolist() == [1, 0, 1, 0, 2]
+    assert accuracy[0] == 1.0 and accuracy[2] == 1.0 and accuracy[4] == 0.5 and np.isnan(accuracy[1])
+    assert confidence[4] == pytest.approx(0.9) and confidence[2] == pytest.approx(0.6)
+    ece = figures_digits.ece_from_bins(count, accuracy, confidence)
+    assert ece == pytest.approx((0.81 + 0.4 + 2 * 0.4) / 4)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(300, 10)) * 3
+    labels = rng.integers(0, 10, 300)
+    probs = evaluation.softmax(logits)
+    ours = figures_digits.ece_from_bins(*figures_digits.reliability_bins(probs, labels, 15))
+    assert ours == pytest.approx(expected_calibration_error(torch.from_numpy(probs), torch.from_numpy(labels), 15))
+
+
+def test_checkpoint_cache_keys_follow_weights_and_settings(tmp_path: Path) -> None:
+    import torch
+
+    model = torch.nn.Linear(2, 2)
+    model.pretrained_cfg = {"sha256": None}  # no registry hash: the weights are hashed
+    before = evaluation._cache_key(model, tmp_path)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert evaluation._cache_key(model, tmp_path) != before
+    settings = {"rotate": (0.0, 15.0)}
+    key = figures_digits.curve_cache_key(model, tmp_path, settings, b"code")
+    assert key == figures_digits.curve_cache_key(model, tmp_path, settings, b"code")
+    assert key != figures_digits.curve_cache_key(model, tmp_path, {"rotate": (0.0, 30.0)}, b"code")
+    assert key != figures_digits.curve_cache_key(model, tmp_path, settings, b"changed code")
+
+
+def test_corrupted_inputs_share_the_clean_subset() -> None:
+    cfg = {"input_size": (1, 32, 32), "mean": (0.1307,), "std": (0.3081,)}
+    key = figures_digits.CorruptedInputs.key
+    assert key("rotate", 0, "preprocess", cfg) == key("noise", 0.0, "preprocess", cfg)
+    assert key("rotate", 15, "preprocess", cfg) != key("rotate", 15, "prepare_digits", cfg)
+    assert key("rotate", 15, "preprocess", cfg) != key("shift", 15, "preprocess", cfg)
+
+
+def test_checkpoint_figures_are_written(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 40)
+    logits = rng.normal(size=(40, 10)) * 4
+    mistakes = figures_digits.mistake_indices(labels, logits, count=5)
+    assert len(mistakes) == 5 and all(logits[i].argmax() != labels[i] for i in mistakes)
+    assert mistakes == sorted(mistakes)
+    evaluation.draw_grid(images, labels, evaluation.softmax(logits), tmp_path / "grid.png",
+                         indices=mistakes, columns=4)
+    figures_digits.draw_reliability([("a", logits, 0.5), ("b", logits * 2, 2.0)], labels,
+                                    tmp_path / "reliability.png")
+    settings = {"rotate": (0.0, 30.0), "noise": (0.0, 64.0)}
+    curve = {path: {"rotate": [99.0, 90.0], "noise": [99.0, 50.0]} for path in figures_digits.PATHS}
+    figures_digits.draw_curves({"α = 0.25": curve, "α = 1.0": curve}, settings, tmp_path / "curves.png")
+    for name in ("grid.png", "reliability.png", "curves.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_inputs_give_a_note_or_fail_in_strict_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = evaluation.FigureUnavailableError("no MNIST here")
+    monkeypatch.delenv(evaluation.STRICT_ENV, raising=False)
+    assert "no MNIST here" in figures_digits._unavailable(reason, "the figures")
+    monkeypatch.setenv(evaluation.STRICT_ENV, "1")
+    with pytest.raises(evaluation.FigureUnavailableError):
+        figures_digits._unavailable(reason, "the figures")
 
 
 def test_recipe_table_explains_every_training_field() -> None:

@@ -4,7 +4,8 @@ On ``builder-inited`` (before any page is read) it writes into ``docs/generated/
 the API reference pages from the public names of the package and its subpackages, the
 model-zoo tables and the Pareto plot from the weight registry, the architecture tables
 and diagram from the layer-config registry, the package-layout tables from the source
-tree, the evaluation figures of the default checkpoint, the bad-input tables from the
+tree, the evaluation figures of the default checkpoint and of every MNIST
+checkpoint (:mod:`.figures_digits`), the bad-input tables from the
 rows of ``tests/test_audit.py``, and a copy of the changelog. It also resolves references
 to defining-module paths through their public aliases (see :mod:`.refs`).
 """
@@ -24,6 +25,7 @@ from .common import INCLUDE_DIR, figure, write_if_changed
 from .diagram import generate_diagram
 from .errors import generate_errors
 from .evaluation import generate_evaluation
+from .figures_digits import generate_digit_figures
 from .layout import generate_layout
 from .pareto import generate_pareto
 from .recipe import generate_recipe
@@ -53,6 +55,7 @@ def generate_all(app: Any) -> None:
     cfgs = _timed("model-zoo tables", generate_zoo)
     _timed("Pareto plot", generate_pareto, cfgs)
     evaluated = _timed("evaluation figures", generate_evaluation)
+    _timed("figures of every MNIST checkpoint", generate_digit_figures)
     _timed("training recipe table", generate_recipe)
     _timed("error messages", generate_errors)
     _timed("bad-input tables", generate_audit)
