@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..utils.checks import check_number
 
 __all__ = [
@@ -248,8 +249,8 @@ def check_normalization(mean: Any, std: Any, in_chans: Any) -> int:
 def preprocess(
     images: Any,
     input_size: int = 32,
-    mean: Sequence[float] = (0.1307,),
-    std: Sequence[float] = (0.3081,),
+    mean: Sequence[float] = (MNIST_MEAN,),
+    std: Sequence[float] = (MNIST_STD,),
     in_chans: int | None = None,
 ) -> torch.Tensor:
     """Turn digits as users have them into the model's input.

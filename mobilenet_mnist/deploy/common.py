@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..utils.checks import check_module, check_number, check_path
 
 __all__ = [
@@ -172,8 +173,8 @@ def export_metadata(model: nn.Module, input_size: int | None = None, **extra: An
         "library_version": __version__,
         "input_size": list(input_shape(model, input_size)),
         "input_layout": "NCHW",
-        "mean": list(cfg.get("mean", (0.1307,))),
-        "std": list(cfg.get("std", (0.3081,))),
+        "mean": list(cfg.get("mean", (MNIST_MEAN,))),
+        "std": list(cfg.get("std", (MNIST_STD,))),
         "interpolation": cfg.get("interpolation", "bilinear"),
         "preprocessing": "x = (resize(pixels / 255, input_size, bilinear) - mean) / std",
         "labels": list(labels),

@@ -43,7 +43,7 @@ from ..data.ink import MIN_CONTRAST
 from ..data.transforms import check_normalization, open_image, preprocess, resize_normalize, to_batch
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
-from ..utils.checks import check_module, check_number, is_int
+from ..utils.checks import check_bool, check_module, check_number, is_int
 from .optimize import backend_of, check_backend, optimize_for_inference
 
 __all__ = ["DEFAULT_MODEL", "DigitPrediction", "Predictor", "PredictorOutputs", "predict"]
@@ -102,12 +102,6 @@ class PredictorOutputs:
 
 
 # ------------------------------------------------------------------------- checks
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} ({value!r}).")
-    return value
-
-
 def _check_top_k(top_k: object) -> int:
     if not is_int(top_k):
         raise TypeError(f"top_k must be an int >= 1 (how many classes to list), got {type(top_k).__name__}.")
@@ -179,7 +173,7 @@ class Predictor:
         threshold: float | None = None,
     ) -> None:
         check_backend(backend)
-        self.prepare = _check_bool("prepare", prepare)
+        self.prepare = check_bool("prepare", prepare)
         module = _load(model)
         check_module(module, "Predictor")
         cfg = dict(getattr(module, "pretrained_cfg", None) or {})
@@ -370,7 +364,7 @@ def predict(
     """
     _check_top_k(top_k)
     check_backend(backend)
-    _check_bool("prepare", prepare)
+    check_bool("prepare", prepare)
     if isinstance(model, (str, os.PathLike)):
         predictor = _cached_predictor(model, backend, prepare)
     else:

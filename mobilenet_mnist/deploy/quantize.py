@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..utils.checks import check_number
 from .common import ONNX_INPUT_NAME, export_metadata, input_shape, output_file, require_onnx
 from .onnx_export import DEFAULT_OPSET, onnx_model_proto, save_onnx
@@ -101,7 +102,7 @@ def calibration_inputs(model: nn.Module, images: torch.Tensor, input_size: int |
     in_chans, side, _ = input_shape(model, input_size)
     if images.dtype == torch.uint8:
         cfg = getattr(model, "pretrained_cfg", None) or {}
-        mean, std = cfg.get("mean", (0.1307,) * in_chans), cfg.get("std", (0.3081,) * in_chans)
+        mean, std = cfg.get("mean", (MNIST_MEAN,) * in_chans), cfg.get("std", (MNIST_STD,) * in_chans)
         return preprocess(images, input_size=side, mean=mean, std=std, in_chans=in_chans)
     if images.dim() != 4 or images.shape[1] != in_chans:
         raise ValueError(

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..data.datasets import ImageTensors
 from ..data.transforms import resize_normalize
+from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 
 __all__ = ["EvalResult", "evaluate", "predict_logits"]
 
@@ -89,7 +90,7 @@ def predict_logits(
         TypeError: If ``model`` is not a module or ``images`` not a tensor.
         ValueError: For no images, a bad shape, ``input_size`` or ``batch_size``.
     """
-    cfg = getattr(model, "pretrained_cfg", {"mean": (0.1307,), "std": (0.3081,), "input_size": (1,)})
+    cfg = getattr(model, "pretrained_cfg", {"mean": (MNIST_MEAN,), "std": (MNIST_STD,), "input_size": (1,)})
     in_chans = cfg["input_size"][0]
     _check_predict_args(model, images, input_size, batch_size, in_chans)
     param = next(model.parameters())

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check_module", "check_number", "check_path", "is_int"]
+__all__ = ["check_bool", "check_module", "check_number", "check_path", "is_int"]
 
 
 def is_int(value: object) -> bool:
@@ -66,6 +66,17 @@ def _range_text(low: float, high: float, low_inclusive: bool) -> str:
     if math.isinf(low):
         return f"<= {high:g}"
     return f"in {'[' if low_inclusive else '('}{low:g}, {high:g}]"
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Check that ``value`` is ``True`` or ``False`` (not 0/1, not a string).
+
+    Raises:
+        TypeError: If it is anything else; the message names ``name`` and what was given.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} ({value!r}).")
+    return value
 
 
 def check_module(model: object, caller: str) -> None:
