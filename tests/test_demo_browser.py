@@ -38,7 +38,7 @@ def browser_ready() -> None:
 def test_digits_drawn_with_the_mouse_are_recognized_offline(browser_ready: None) -> None:
     with demo_server(free_port()) as server, chromium() as browser:
         page = open_page(browser, server.url)
-        assert page.locator("#sketch").get_by_text("select the draw tool to start").count() == 0  # brush picked
+        assert page.locator("#sketch").get_by_text("select the draw tool to start").count() == 0  # brush
         for digit in ("1", "7", "0"):
             clear(page)  # also checks that the brush is picked again after clearing
             draw(page, DIGITS[digit])
@@ -49,6 +49,6 @@ def test_digits_drawn_with_the_mouse_are_recognized_offline(browser_ready: None)
         assert "0.22 M parameters" in page.locator("#model-info").inner_text()
         assert top_class(page) == "0"
         assert page.external_requests == []
-        code, output = server.stop()
+        code, output = server.stop()  # with the page still open: Ctrl-C must not wait for it
     assert code == 130 and output.rstrip().endswith("mobilenet-mnist demo: interrupted"), output
     assert "Demo ready in" in output and "Traceback" not in output

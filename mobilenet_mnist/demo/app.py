@@ -15,6 +15,7 @@ import importlib
 import io
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ INSTALL_HINT = 'pip install "mobilenet-mnist[demo]"'
 CANVAS_SIDE = 280
 #: Brush radius in canvas pixels: a stroke about a 12th of a digit's height, as MNIST's strokes are.
 BRUSH_RADIUS = 12
+#: Seconds Ctrl-C waits for the server to close; open browser tabs can keep it waiting longer.
+CLOSE_TIMEOUT_S = 5.0
 _TITLE = "mobilenet-mnist demo"
 # Gradio's Sketchpad opens (and clears) with no tool picked ("select the draw tool to
 # start"): pick the brush once the canvas is there, so that a visitor can draw at once.
@@ -295,6 +298,17 @@ def _serve_until_interrupted(demo: Any) -> None:
         while True:
             time.sleep(0.5)
     finally:
-        with contextlib.redirect_stdout(io.StringIO()):  # Gradio prints "Closing server ..."
-            demo.close()
-        logger.info("Demo server closed.")
+        # Closing waits for open connections (a browser tab keeps one): bounded, so Ctrl-C
+        # always ends the command; the server's threads end with the process.
+        closer = threading.Thread(target=_close_quietly, args=(demo,), daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            logger.info("Demo server still had open connections after %.0f s; stopping anyway.", CLOSE_TIMEOUT_S)
+        else:
+            logger.info("Demo server closed.")
+
+
+def _close_quietly(demo: Any) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):  # Gradio prints "Closing server ..."
+        demo.close()
