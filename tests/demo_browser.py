@@ -78,6 +78,16 @@ class DemoServer:
         return self.process.returncode, out
 
 
+def _default_sigint() -> None:
+    """Give the server Ctrl-C's default meaning even under a runner that ignores SIGINT.
+
+    A shell starts background jobs (``cmd &``, e.g. a CI script run with ``nohup ... &``)
+    with SIGINT ignored and children inherit that, so the server would never see the
+    Ctrl-C that ``DemoServer.stop`` sends, as it does in a terminal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def demo_server(
     port: int, *args: str, weights_dir: Path | None = HUB_DIR, timeout: float = 120
@@ -89,7 +99,7 @@ def demo_server(
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)  # fmt: skip
+                               text=True, preexec_fn=_default_sigint)  # fmt: skip
     server = DemoServer(process, f"http://127.0.0.1:{port}/")
     try:
         _wait_until_serving(server, timeout)
