@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..utils.files import sha256_file
 from ..utils.names import unknown_name_message
 
 __all__ = [
@@ -137,14 +136,14 @@ class CheckpointCache:
         if local is None or not local.is_file():
             logger.info("Loading %s", name)
             return Predictor(name, backend=self.backend, prepare=prepare)
-        found = sha256_file(local)
+        logger.info("Loading %s from %s", name, local)
+        model = create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(local)}).eval()
+        found = model.pretrained_cfg["sha256"]  # hashed while the file was read: no second pass
         if cfg.sha256 and found != cfg.sha256:
             raise ValueError(
                 f"{local} is not the published {name}: its sha256 is {found}, the registry's {cfg.sha256}. "
                 f"Replace it with the published file, or remove it to load {name} from the Hugging Face Hub."
             )
-        logger.info("Loading %s from %s", name, local)
-        model = create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(local)}).eval()
         return Predictor(model, backend=self.backend, prepare=prepare)
 
 

@@ -175,6 +175,24 @@ def publish_checkpoint(
     return cfg
 
 
+def _published_folder(name: str, hub_root: str | Path) -> tuple[PretrainedCfg, Path]:
+    """The registry entry of ``name`` and its ``hub/<name>/`` folder, whose weights must match it.
+
+    Raises:
+        KeyError: For an unknown name.
+        ValueError: If the folder's weights do not have the registry's sha256.
+    """
+    cfg = get_pretrained_cfg(name)
+    folder = Path(hub_root) / name
+    found = sha256_file(folder / WEIGHTS_NAME)
+    if found != cfg.sha256:
+        raise ValueError(
+            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} "
+            f"for {name!r}; republish it with publish_checkpoint(..., overwrite=True) first."
+        )
+    return cfg, folder
+
+
 def refresh_checkpoint_metadata(name: str, *, hub_root: str | Path = "hub") -> Path:
     """Rewrite ``hub/<name>/config.json`` and ``README.md`` from the registry entry; the weights stay.
 
@@ -195,14 +213,7 @@ def refresh_checkpoint_metadata(name: str, *, hub_root: str | Path = "hub") -> P
         KeyError: For an unknown name.
         ValueError: If the folder's weights do not match the registry entry's sha256.
     """
-    cfg = get_pretrained_cfg(name)
-    folder = Path(hub_root) / name
-    found = sha256_file(folder / WEIGHTS_NAME)
-    if found != cfg.sha256:
-        raise ValueError(
-            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} for {name!r}; "
-            "republish it with publish_checkpoint(..., overwrite=True) instead."
-        )
+    cfg, folder = _published_folder(name, hub_root)
     keep = ("metrics", "tag", "dataset", "labels", "license", "recipe", "train_time_s", "train_hardware",
             "temperature", "ood_score", "ood_threshold")  # fmt: skip
     model = from_pretrained(folder)
@@ -241,14 +252,7 @@ def upload_checkpoint(
     """
     from huggingface_hub import HfApi
 
-    cfg = get_pretrained_cfg(name)
-    folder = Path(hub_root) / name
-    found = sha256_file(folder / WEIGHTS_NAME)
-    if found != cfg.sha256:
-        raise ValueError(
-            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} "
-            f"for {name!r}; republish it with publish_checkpoint(..., overwrite=True) first."
-        )
+    cfg, folder = _published_folder(name, hub_root)
     api = HfApi(token=token)
     api.create_repo(cfg.hf_hub_id, private=private, exist_ok=True, repo_type="model")
     commit = api.upload_folder(
