@@ -23,6 +23,8 @@ from torch import nn
 from mobilenet_mnist import from_pretrained, list_models, mobilenet_v1
 from mobilenet_mnist.deploy import OnnxRuntimeModule, backend_of, default_backend, optimize_for_inference
 from mobilenet_mnist.deploy.common import MissingExtraError
+from mobilenet_mnist.deploy.onednn_graph import GraphMobileNetV1, OneDnnGraph
+from mobilenet_mnist.deploy.ort_shards import MIN_SHARDED_BATCH, ShardedRunner, chunk_size
 from mobilenet_mnist.deploy.packed_conv import PackedConvAct
 from mobilenet_mnist.deploy.torch_backend import is_fused
 
@@ -165,6 +167,35 @@ def test_session_options_follow_torch() -> None:
     assert fast.session.get_providers() == ["CPUExecutionProvider"]
 
 
+def test_large_batches_run_in_per_thread_slices(mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of MIN_SHARDED_BATCH or more go to single-threaded sessions, one per thread, in chunks."""
+    fast = OnnxRuntimeModule(_optimized("mobilenet_v1_025", "onnxruntime").onnx_bytes, _trained("mobilenet_v1_025"),
+                             num_threads=2)  # fmt: skip
+    x, _ = mnist_inputs(str(mnist_dir), 100, offset=3000)
+    calls: list[int] = []
+    real_run = ShardedRunner._run_slice
+
+    def counting(self, session, part, chunk):  # record the slice sizes the runner hands out
+        calls.append(len(part))
+        return real_run(self, session, part, chunk)
+
+    monkeypatch.setattr(ShardedRunner, "_run_slice", counting)
+    small = fast_logits(fast, x[: MIN_SHARDED_BATCH - 1])
+    assert calls == []  # below the threshold: the one two-threaded session
+    large = fast_logits(fast, x)
+    assert sorted(calls) == [50, 50]
+    assert [s.get_session_options().intra_op_num_threads for s in fast._shards._sessions] == [1, 1]
+    torch.testing.assert_close(large[: len(small)], small, atol=1e-5, rtol=0)
+    assert_same_answers(large, plain_logits(_trained("mobilenet_v1_025"), x))
+
+
+def test_chunk_size_keeps_chunks_cache_sized() -> None:
+    assert chunk_size(32, 32) == 32 and chunk_size(64, 64) == 8 and chunk_size(1024, 1024) == 1
+    single = OnnxRuntimeModule(_optimized("mobilenet_v1_025", "onnxruntime").onnx_bytes, _trained("mobilenet_v1_025"),
+                               num_threads=1)  # fmt: skip
+    assert not single._shards.wants(256)  # one thread: nothing to split
+
+
 def test_onnxruntime_module_copies_and_pickles(mnist_dir: Path) -> None:
     fast = _optimized("mobilenet_v1_025", "onnxruntime")
     x, _ = mnist_inputs(str(mnist_dir), 4)
@@ -180,7 +211,8 @@ def test_onnxruntime_module_copies_and_pickles(mnist_dir: Path) -> None:
 def test_torch_backend_keeps_the_model_api(mnist_dir: Path) -> None:
     model = trained("mobilenet_v1_025")
     fast = optimize_for_inference(model, backend="torch")
-    assert type(fast) is type(model) and is_fused(fast) and not fast.training
+    assert isinstance(fast, type(model)) and type(fast) is GraphMobileNetV1  # a MobileNetV1 run as one graph
+    assert is_fused(fast) and not fast.training
     assert isinstance(fast.stem, PackedConvAct)
     assert not any(p.requires_grad for p in fast.parameters())
     x, _ = mnist_inputs(str(mnist_dir), 3)
@@ -193,21 +225,71 @@ def test_torch_backend_keeps_the_model_api(mnist_dir: Path) -> None:
     torch.testing.assert_close(fast_logits(clone, x), fast_logits(fast, x), atol=0, rtol=0)
 
 
-def test_torch_backend_batch_one_avoids_the_slow_reference_conv() -> None:
-    """PyTorch's reference kernel took half the batch-1 time of the plain fast path."""
+def _ops(fn) -> set[str]:
     from torch.profiler import profile
 
+    with torch.inference_mode(), profile() as recorded:
+        fn()
+    return {event.key for event in recorded.key_averages()}
+
+
+def test_torch_backend_batch_one_avoids_the_slow_reference_conv() -> None:
+    """PyTorch's reference kernel took half the batch-1 time of the plain fast path."""
     fast = optimize_for_inference(trained("mobilenet_v1_100"), backend="torch")
     plain = trained("mobilenet_v1_100")
     x = torch.randn(1, 1, 32, 32)
-    with torch.inference_mode(), profile() as fast_profile:
-        fast(x)
-    with torch.inference_mode(), profile() as plain_profile:
-        plain(x)
-    fast_ops = {event.key for event in fast_profile.key_averages()}
-    assert "aten::_slow_conv2d_forward" in {event.key for event in plain_profile.key_averages()}
-    assert "aten::_slow_conv2d_forward" not in fast_ops
-    assert "mkldnn::_convolution_pointwise" in fast_ops
+    with torch.inference_mode():
+        fast(x)  # the first call for a shape traces and compiles its graph
+    assert "aten::_slow_conv2d_forward" in _ops(lambda: plain(x))
+    whole = _ops(lambda: fast(x))  # the whole network as oneDNN Graph partitions
+    assert any(op.startswith("LlgaPartition") for op in whole)
+    assert not {"aten::_slow_conv2d_forward", "aten::convolution", "mkldnn::_convolution_pointwise"} & whole
+    layers = _ops(lambda: fast.forward_head(fast.forward_features(x)))  # layer by layer: prepacked oneDNN
+    assert "mkldnn::_convolution_pointwise" in layers and "aten::_slow_conv2d_forward" not in layers
+
+
+def test_torch_backend_graph_gives_repeatable_answers() -> None:
+    """One graph per input shape: the first answer for a shape equals every later one, and copies agree."""
+    fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")
+    inputs = {b: torch.randn(b, 1, 32, 32, generator=torch.Generator().manual_seed(b)) for b in (1, 3, 8)}
+    first = {batch: fast_logits(fast, x) for batch, x in inputs.items()}
+    for _ in range(2):
+        for batch, x in inputs.items():
+            assert torch.equal(fast_logits(fast, x), first[batch])
+    for clone in (copy.deepcopy(fast), pickle.loads(pickle.dumps(fast))):  # graphs are rebuilt, not copied
+        assert type(clone) is GraphMobileNetV1 and "_onednn_graph" not in clone.__dict__
+        torch.testing.assert_close(fast_logits(clone, inputs[3]), first[3], atol=1e-6, rtol=0)
+
+
+def test_torch_backend_leaves_the_global_fuser_switch_off() -> None:
+    """Other TorchScript code in the process must not be optimized by the oneDNN Graph fuser."""
+    fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")
+    threads = [threading.Thread(target=fast_logits, args=(fast, torch.zeros(b, 1, 32, 32))) for b in (1, 2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch.jit.onednn_fusion_enabled() is False
+    assert len(fast._onednn_graph._graphs) == 4
+
+
+def test_torch_backend_graph_keeps_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(OneDnnGraph, "MAX_SHAPES", 2)
+    fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")
+    for batch in (1, 2, 3, 2):
+        fast_logits(fast, torch.zeros(batch, 1, 32, 32))
+    assert list(fast._onednn_graph._graphs) == [(3, 1, 32, 32), (2, 1, 32, 32)]  # least recently used dropped
+
+
+def test_torch_backend_without_onednn_graph_runs_layer_by_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mobilenet_mnist.deploy.onednn_graph as onednn_graph
+
+    monkeypatch.setattr(onednn_graph, "onednn_graph_available", lambda: False)
+    model = trained("mobilenet_v1_025")
+    fast = optimize_for_inference(model, backend="torch")
+    assert type(fast) is type(model) and isinstance(fast.stem, PackedConvAct)
+    x = torch.randn(2, 1, 32, 32)
+    assert_same_answers(fast_logits(fast, x), plain_logits(model, x))
 
 
 def test_torch_backend_sees_weight_changes(mnist_dir: Path) -> None:

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..models.layers import ConvBnAct
 
-__all__ = ["PackedConvAct", "onednn_available", "pack_conv_layers"]
+__all__ = ["PackedConvAct", "is_eager", "onednn_available", "pack_conv_layers", "weight_version"]
 
 #: Activations oneDNN fuses into the convolution, by module type.
 _FUSED_ACTS = {nn.ReLU: "relu", nn.Identity: "none"}
@@ -44,7 +44,7 @@ def onednn_available() -> bool:
     )  # fmt: skip
 
 
-def _eager() -> bool:
+def is_eager() -> bool:
     """False while exporting, compiling, tracing or scripting: those must see standard ops."""
     if torch.jit.is_scripting() or torch.jit.is_tracing():
         return False
@@ -103,7 +103,7 @@ class PackedConvAct(ConvBnAct):
             return False
         if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
             return False
-        return _eager()
+        return is_eager()
 
     @torch.jit.unused
     def _onednn_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +118,7 @@ class PackedConvAct(ConvBnAct):
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         """The weights in oneDNN's layout for a batch-1 input of ``x``'s size, reordered once."""
         weight = self._modules["conv"].weight
-        key = (x.shape[2], x.shape[3], weight.data_ptr(), _version(weight))
+        key = (x.shape[2], x.shape[3], weight.data_ptr(), weight_version(weight))
         packed = self._packed.get(key)
         if packed is None:
             padding, stride, dilation, groups = self._geometry
@@ -138,7 +138,7 @@ class PackedConvAct(ConvBnAct):
         return state
 
 
-def _version(tensor: torch.Tensor) -> int:
+def weight_version(tensor: torch.Tensor) -> int:
     """The in-place version counter (changes on ``load_state_dict``); 0 for inference tensors."""
     try:
         return int(tensor._version)

@@ -9,7 +9,11 @@ work around them rather than changing their maths:
 * each conv+ReLU block runs as one oneDNN call with weights reordered once
   (:class:`~.packed_conv.PackedConvAct`), which also keeps batch-1 convolutions off
   PyTorch's slow reference kernel (``aten::_slow_conv2d_forward``);
-* autograd bookkeeping is switched off (parameters do not require grad).
+* autograd bookkeeping is switched off (parameters do not require grad);
+* a plain :class:`~mobilenet_mnist.MobileNetV1` becomes a
+  :class:`~.onednn_graph.GraphMobileNetV1`: eager fp32 inference runs the whole network as
+  one frozen oneDNN graph, with none of the per-layer call overhead
+  (:mod:`.onednn_graph`); the layers above serve everything else.
 
 Predictions are the plain model's (fp32 logits within 1e-4); the result is still a
 :class:`~mobilenet_mnist.MobileNetV1` that ``torch.export`` and the ONNX exporter take
@@ -27,6 +31,7 @@ from torch import nn
 
 from ..models.fusion import fuse_conv_bn, is_fused
 from ..utils.checks import check_module
+from .onednn_graph import use_onednn_graph
 from .packed_conv import pack_conv_layers
 
 __all__ = [
@@ -134,6 +139,8 @@ def optimize_torch(
     if channels_last:
         out = out.to(memory_format=torch.channels_last)
         pack_conv_layers(out)  # fused blocks only: one prepacked oneDNN conv+ReLU each
+        if fuse and dtype == torch.float32 and not compile:
+            use_onednn_graph(out)
     if dtype != torch.float32:
         out = InferenceWrapper(out.to(dtype), dtype, channels_last).eval()
     if compile:
