@@ -3,9 +3,11 @@
 Modules, lowest first (each imports only those above it, :mod:`.optimize` the ONNX Runtime
 backend only inside its function): :mod:`.quiet` (hides exporter chatter), :mod:`~mobilenet_mnist.deploy.common`
 (what exporters share: prepared model, input shape, metadata, the ONNX extra check),
-:mod:`.torch_backend` (BatchNorm folding, channels_last, 1×1 convs as matrix products),
-:mod:`.onnx_export`, :mod:`.quantize` (int8), :mod:`.ort_backend` (ONNX Runtime behind a
-torch module), :mod:`.optimize` (:func:`optimize_for_inference`, which picks the backend),
+:mod:`.packed_conv` (one prepacked oneDNN conv+ReLU per layer), :mod:`.onednn_graph` (the
+whole network as one frozen oneDNN graph), :mod:`.torch_backend` (BatchNorm folding,
+channels_last, both of those), :mod:`.onnx_export`, :mod:`.quantize` (int8),
+:mod:`.ort_shards` (large batches split across single-threaded sessions),
+:mod:`.ort_backend` (ONNX Runtime behind a torch module), :mod:`.optimize` (:func:`optimize_for_inference`, which picks the backend),
 :mod:`~mobilenet_mnist.deploy.export` (every format, :func:`export_model`), and :mod:`.speed` with
 :mod:`.speed_report` (``mobilenet-mnist benchmark``).
 """

@@ -5,9 +5,9 @@ gives the plain model's answers (fp32 logits within 1e-4), at any batch size:
 
 * ``backend="onnxruntime"``: the model exported to ONNX and run by ONNX Runtime
   (:mod:`.ort_backend`); the fastest path on CPUs, at large batches and at batch 1;
-* ``backend="torch"``: the model kept in PyTorch, BatchNorm folded, channels_last, 1×1
-  convolutions as matrix products (:mod:`.torch_backend`); still an ordinary
-  :class:`~mobilenet_mnist.MobileNetV1` (``forward_intermediates`` and friends work);
+* ``backend="torch"``: the model kept in PyTorch, BatchNorm folded, channels_last, its
+  inference run as one frozen oneDNN graph per input shape (:mod:`.torch_backend`); still
+  a :class:`~mobilenet_mnist.MobileNetV1` (``forward_intermediates`` and friends work);
 * ``backend="auto"`` (default): ONNX Runtime when the ``onnx`` extra is installed,
   PyTorch otherwise, or PyTorch when a PyTorch-only option (``compile``, ``dtype``,
   ``fuse=False``, ``channels_last=False``) is asked for.
@@ -171,7 +171,8 @@ def optimize_for_inference(
         input_size: With ``int8``: the input side to calibrate at (default the model's);
             the ONNX Runtime int8 graph takes only that side. fp32 results take any side.
         fuse: PyTorch only: fold BatchNorm into the convs (:func:`fuse_conv_bn`).
-        channels_last: PyTorch only: NHWC weights and 1×1 convolutions as matrix products.
+        channels_last: PyTorch only: NHWC weights, prepacked oneDNN layers and (with ``fuse``,
+            float32, no ``compile``) the whole-network oneDNN graph.
         compile: PyTorch only: wrap with ``torch.compile(dynamic=False)`` (Inductor; needs a
             C++ compiler; each new input shape compiles once, tens of seconds).
         dtype: PyTorch only: ``None``/``torch.float32``, or ``torch.bfloat16`` (inputs and
