@@ -6,7 +6,9 @@ width α and for each way of running a network:
 * inference throughput at a large batch (images/s, median over repeats),
 * latency at batch 1 (median and 90th percentile over many repeats),
 * training throughput (one SGD-momentum + cross-entropy step per batch, images/s),
-* peak memory of inference and of training (see :func:`benchmarks.measure.measure_peak_memory`),
+* peak memory of inference (a fresh copy running two batches:
+  :func:`mobilenet_mnist.deploy.measure.fresh_copy_peak_memory`) and of training (the
+  steady state: :func:`benchmarks.measure.measure_peak_memory`),
 
 and the CPU's fp32 matrix-multiplication peak (:func:`benchmarks.measure.measure_matmul_peak`),
 so each network's multiply-add rate can be read as a fraction of what the CPU can do.
@@ -27,6 +29,7 @@ the report is written by :mod:`benchmarks.report`. The installed package's own, 
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import logging
 import statistics
@@ -39,6 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mobilenet_mnist.deploy.measure import fresh_copy_peak_memory
 from mobilenet_mnist.deploy.optimize import bf16_supported, default_backend, optimize_for_inference
 from mobilenet_mnist.deploy.speed import time_calls
 from mobilenet_mnist.models.factory import mobilenet_v1
@@ -132,12 +136,16 @@ class _Entry:
     network: str
     way: str
     width: float | None
-    infer: Callable[[torch.Tensor], torch.Tensor]
+    model: nn.Module
+    make_infer: Callable[[nn.Module], Callable[[torch.Tensor], torch.Tensor]]
     train_step: Callable[[torch.Tensor, torch.Tensor], float] | None
     params: int
     macs: int
     samples: dict[str, list[float]] = field(default_factory=dict)
     memory: dict[str, float | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.infer = self.make_infer(self.model)
 
 
 def _infer_fn(model: nn.Module, *, inference_mode: bool, channels_last: bool) -> Callable:
@@ -176,11 +184,11 @@ def _mobilenet_entries(width: float, cfg: BenchmarkConfig) -> list[_Entry]:
         ways.append(("fast+bf16", half, True, (True, True)))
     entries = []
     for way, model, inference_mode, train in ways:
-        infer = _infer_fn(model, inference_mode=inference_mode, channels_last=way != "naive")
+        make_infer = functools.partial(_infer_fn, inference_mode=inference_mode, channels_last=way != "naive")
         step = None if train is None else make_train_step(
             copy.deepcopy(base), channels_last=train[0], bf16=train[1], fused=way != "naive"
         )
-        entries.append(_Entry(name, way, width, infer, step, params, macs))
+        entries.append(_Entry(name, way, width, model, make_infer, step, params, macs))
     return entries
 
 
@@ -212,9 +220,9 @@ def _peer_entries(cfg: BenchmarkConfig) -> tuple[list[_Entry], list[dict[str, An
             skipped.append({"network": name, "way": "peer", "width": 1.0, "status": f"skipped: {err}"})
             continue
         params, macs = count_costs(model, cfg.input_size)
-        infer = _infer_fn(model, inference_mode=True, channels_last=False)
+        make_infer = functools.partial(_infer_fn, inference_mode=True, channels_last=False)
         step = make_train_step(copy.deepcopy(model), channels_last=False)
-        entries.append(_Entry(name, "peer", 1.0, infer, step, params, macs))
+        entries.append(_Entry(name, "peer", 1.0, model, make_infer, step, params, macs))
     return entries, skipped
 
 
@@ -230,9 +238,12 @@ def _inputs(cfg: BenchmarkConfig) -> dict[str, torch.Tensor]:
 
 
 def _measure_memory(entry: _Entry, data: dict[str, torch.Tensor]) -> None:
-    """Steady-state peaks: one untimed call first (compilation, lazy optimizer state)."""
-    entry.infer(data["batch"])
-    entry.memory["infer"] = measure_peak_memory(lambda: entry.infer(data["batch"]))
+    """Inference: a fresh copy running two batches (weights, caches, arenas, activations).
+
+    Training: the steady state, after one untimed step (lazy optimizer state).
+    """
+    batch = data["batch"]
+    entry.memory["infer"] = fresh_copy_peak_memory(entry.model, lambda fresh: entry.make_infer(fresh)(batch))
     if entry.train_step is None:
         return
     step = entry.train_step

@@ -35,10 +35,14 @@ CONV_OPS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward", "aten::thn
             "Conv")  # the last: ONNX Runtime's node type
 SLOW_CONV = "aten::_slow_conv2d_forward"
 OTHER = "other (overhead, reorders, pooling)"
+#: The PyTorch backend's frozen oneDNN graph runs fused groups of layers that the profiler cannot split.
+GRAPH = "oneDNN graph partitions (convs, fused)"
 
 
 def _kind(name: str, shapes: list) -> str | None:
     """Layer kind of a leaf op from its name and input shapes (None: not a leaf we count)."""
+    if name.startswith("LlgaPartition"):
+        return GRAPH
     if name in CONV_OPS and len(shapes) > 1 and len(shapes[1]) == 4:
         weight = shapes[1]
         if weight[1] == 1 and weight[0] > 1:

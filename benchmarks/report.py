@@ -64,8 +64,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         *(_markdown_row(r) for r in result["rows"]),
         "",
         "× naive: speed-up over the same network run naively (for peers: over α=1.0 naive). "
-        "% of peak: inference multiply-add rate / matmul peak. Memory: peak resident-set "
-        "growth while running a batch (activations, gradients, scratch); weights and optimizer state excluded.",
+        "% of peak: inference multiply-add rate / matmul peak. Memory: peak resident-set growth; "
+        "inference: a fresh copy of the way running two batches (weights, caches, arenas, activations); "
+        "training: a step in steady state (activations, gradients, scratch; weights and optimizer state excluded).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -7,9 +7,10 @@ backend only inside its function): :mod:`.quiet` (hides exporter chatter), :mod:
 whole network as one frozen oneDNN graph), :mod:`.torch_backend` (BatchNorm folding,
 channels_last, both of those), :mod:`.onnx_export`, :mod:`.quantize` (int8),
 :mod:`.ort_shards` (large batches split across single-threaded sessions),
-:mod:`.ort_backend` (ONNX Runtime behind a torch module), :mod:`.optimize` (:func:`optimize_for_inference`, which picks the backend),
-:mod:`~mobilenet_mnist.deploy.export` (every format, :func:`export_model`), and :mod:`.speed` with
-:mod:`.speed_report` (``mobilenet-mnist benchmark``).
+:mod:`.ort_backend` (ONNX Runtime behind a torch module), :mod:`.optimize`
+(:func:`optimize_for_inference`, which picks the backend), :mod:`~mobilenet_mnist.deploy.export`
+(every format, :func:`export_model`), and :mod:`.speed` with :mod:`.speed_report`
+(``mobilenet-mnist benchmark``).
 """
 
 from .common import MissingExtraError

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import functools
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["machine_info", "matmul_peak", "peak_memory_mib", "time_calls"]
+__all__ = ["fresh_copy_peak_memory", "machine_info", "matmul_peak", "peak_memory_mib", "time_calls"]
 
 
 def time_calls(fn: Callable[[], object], *, warmup: int, repeats: int) -> list[float]:
@@ -115,6 +116,24 @@ def peak_memory_mib(fn: Callable[[], object], calls: int = 2) -> float | None:
         fn()
     peak = _proc_status_kib("VmHWM")
     return None if peak is None else max(0, peak - before) / 1024
+
+
+def fresh_copy_peak_memory(module: torch.nn.Module, call: Callable[[torch.nn.Module], object],
+                           calls: int = 2) -> float | None:  # fmt: skip
+    """Peak memory, in MiB, of a fresh copy of ``module`` while ``call(copy)`` runs ``calls`` times.
+
+    A copy holds its own weights and starts with empty caches (oneDNN's reordered weights,
+    compiled graphs, ONNX Runtime's sessions and memory arenas), so every way of running a
+    network is charged for everything it needs, not only for what it allocates after
+    warming up (see :func:`peak_memory_mib`).
+    """
+
+    def run() -> None:
+        fresh = copy.deepcopy(module)
+        for _ in range(calls):
+            call(fresh)
+
+    return peak_memory_mib(run, calls=1)
 
 
 # ----------------------------------------------------------------------- the machine

@@ -22,7 +22,6 @@ script ``benchmarks/run_benchmarks.py``. The report (JSON and Markdown) is writt
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import logging
 import statistics
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 from ..utils.checks import check_number
-from .measure import machine_info, matmul_peak, peak_memory_mib, time_calls
+from .measure import fresh_copy_peak_memory, machine_info, matmul_peak, time_calls
 from .optimize import default_backend, optimize_for_inference
 
 __all__ = [
@@ -149,22 +148,6 @@ def _ways(width: float, cfg: SpeedConfig, calibration: torch.Tensor) -> Iterator
         yield "onnxruntime-int8", optimize_for_inference(model, int8=True, calibration_images=calibration)
 
 
-def _fresh_copy_memory(way: str, module: torch.nn.Module, batch: torch.Tensor) -> float | None:
-    """Peak memory of a fresh copy of the way running two large batches.
-
-    A copy holds its own weights, and starts with empty caches (oneDNN's reordered
-    weights, ONNX Runtime's session and memory arena), so every way is charged for
-    everything it needs, not only for what it allocates after warming up.
-    """
-
-    def run() -> None:
-        infer = _caller(way, copy.deepcopy(module))
-        infer(batch)
-        infer(batch)
-
-    return peak_memory_mib(run, calls=1)
-
-
 def _time_way(way: str, module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], cfg: SpeedConfig,
               samples: dict[str, list[float]]) -> None:
     """Add one round of large-batch and batch-1 timings of ``module`` to ``samples``."""
@@ -186,7 +169,7 @@ def _row(width: float, way: str, module: torch.nn.Module, samples: dict[str, lis
         "images_per_s": cfg.batch_size / statistics.median(samples["batch"]),
         "latency_ms_median": 1e3 * statistics.median(latency_s),
         "latency_ms_p90": 1e3 * latency_s[min(len(latency_s) - 1, round(0.9 * (len(latency_s) - 1)))],
-        "mem_mib": _fresh_copy_memory(way, module, batch) if cfg.memory else None,
+        "mem_mib": fresh_copy_peak_memory(module, lambda fresh: _caller(way, fresh)(batch)) if cfg.memory else None,
         "samples": {"batch": len(samples["batch"]), "latency": len(latency_s)},
     }  # fmt: skip
     logger.info("%s %s: %.0f img/s, %.2f ms", row["network"], way, row["images_per_s"], row["latency_ms_median"])
