@@ -261,6 +261,23 @@ def test_torch_backend_graph_gives_repeatable_answers() -> None:
         torch.testing.assert_close(fast_logits(clone, inputs[3]), first[3], atol=1e-6, rtol=0)
 
 
+def test_torch_backend_graph_follows_changes_to_the_model() -> None:
+    """A replaced head or layer rebuilds the graphs (they must never answer for the old model)."""
+    model = trained("mobilenet_v1_025")
+    fast = optimize_for_inference(model, backend="torch")
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert fast_logits(fast, x).shape == (2, 10)
+    fast.reset_classifier(5)
+    assert fast_logits(fast, x).shape == (2, 5)
+    torch.testing.assert_close(fast_logits(fast, x), fast.forward_head(fast.forward_features(x)), atol=ATOL, rtol=0)
+    before = fast_logits(fast, x)
+    fast.stages[0][0].conv_pw.act = nn.Identity()  # a layer deep inside, swapped
+    after = fast_logits(fast, x)
+    assert not torch.allclose(before, after)
+    with torch.inference_mode():
+        torch.testing.assert_close(after, fast.forward_head(fast.forward_features(x)), atol=ATOL, rtol=0)
+
+
 def test_torch_backend_leaves_the_global_fuser_switch_off() -> None:
     """Other TorchScript code in the process must not be optimized by the oneDNN Graph fuser."""
     fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")

@@ -54,9 +54,9 @@ class OneDnnGraph:
     at 1.6 ms instead of 0.8 ms when alternating with other sizes). Each input shape gets
     its own graph instead (at most :attr:`MAX_SHAPES`, least recently used dropped first),
     built and compiled when the shape is first seen, so even the first answer comes from
-    the fused kernels and repeated calls give identical results. Holds no reference to the
-    model: :meth:`run` is given it each time, and drops every graph when the model's
-    weights are not those they were built from.
+    the fused kernels and repeated calls give identical results. :meth:`run` is given the
+    model each time, and drops every graph when the model's submodules or weights are not
+    those they were built from.
     """
 
     #: Input shapes whose graphs are kept.
@@ -65,8 +65,10 @@ class OneDnnGraph:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._graphs: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self._key: tuple[Any, ...] = ()
+        self._key: tuple[Any, ...] | None = None  # the weights the graphs were built from
         self._slots: tuple[tuple[dict[str, Any], str], ...] = ()  # (module._parameters, name) per weight
+        self._edges: tuple[tuple[dict[str, Any], str, Any], ...] = ()  # (parent._modules, name, child)
+        self._root: dict[str, Any] | None = None  # the model's own submodule dict
 
     def run(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """``model(x)`` computed by the frozen oneDNN graph for ``x``'s shape (built first if needed)."""
@@ -79,13 +81,17 @@ class OneDnnGraph:
     def _graph_for(self, model: nn.Module, x: torch.Tensor) -> Any:
         shape = tuple(x.shape)
         with self._lock:  # graphs run outside it; only lookups and (first-call) builds are serialized
-            if not self._slots or self._weights_key() != self._key:
+            if not self._built_from_current(model):
+                self._edges = tuple(
+                    (module._modules, name, child) for module in model.modules()
+                    for name, child in module._modules.items()
+                )  # fmt: skip
                 self._slots = tuple(
                     (module._parameters, name) for module in model.modules()
                     for name, weight in module._parameters.items() if weight is not None
                 )  # fmt: skip
                 self._graphs.clear()
-                self._key = self._weights_key()
+                self._root, self._key = model._modules, self._weights_key()
             graph = self._graphs.get(shape)
             if graph is None:
                 graph = _fused_graph(model, x)
@@ -94,6 +100,20 @@ class OneDnnGraph:
                     self._graphs.popitem(last=False)
             self._graphs.move_to_end(shape)
             return graph
+
+    def _built_from_current(self, model: nn.Module) -> bool:
+        """Whether ``model`` still has the submodules and weights the graphs were built from.
+
+        A replaced submodule anywhere (``reset_classifier``, a swapped layer) or a weight
+        replaced or edited in place means the graphs are stale. Checked on every call from
+        the recorded parent-child links and weight slots (tens of microseconds, far less
+        than walking the model).
+        """
+        if self._key is None or self._root is not model._modules:
+            return False
+        if any(modules.get(name) is not child for modules, name, child in self._edges):
+            return False
+        return self._weights_key() == self._key
 
     def _weights_key(self) -> tuple[Any, ...]:
         """Identity and in-place version of every weight: changes when one is replaced or edited.
