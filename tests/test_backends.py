@@ -189,6 +189,33 @@ def test_large_batches_run_in_per_thread_slices(mnist_dir: Path, monkeypatch: py
     assert_same_answers(large, plain_logits(_trained("mobilenet_v1_025"), x))
 
 
+def _sharded_answer(fast: nn.Module, x: torch.Tensor, answers: object) -> None:
+    answers.put(fast_logits(fast, x).numpy())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method: Linux only")
+def test_large_batches_work_in_a_forked_child(mnist_dir: Path) -> None:
+    """The slices' worker threads do not survive fork: a child process builds its own."""
+    import multiprocessing
+
+    fast = OnnxRuntimeModule(_optimized("mobilenet_v1_025", "onnxruntime").onnx_bytes, _trained("mobilenet_v1_025"),
+                             num_threads=2)  # fmt: skip
+    x, _ = mnist_inputs(str(mnist_dir), 40, offset=4000)
+    expected = fast_logits(fast, x)  # the parent's pool exists before the fork
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_sharded_answer, args=(fast, x, answers))
+    child.start()
+    try:
+        got = answers.get(timeout=120)
+        child.join(timeout=30)
+    finally:
+        if child.is_alive():  # a hung child must not outlive the test
+            child.kill()
+    assert child.exitcode == 0
+    torch.testing.assert_close(torch.from_numpy(got), expected, atol=1e-5, rtol=0)
+
+
 def test_chunk_size_keeps_chunks_cache_sized() -> None:
     assert chunk_size(32, 32) == 32 and chunk_size(64, 64) == 8 and chunk_size(1024, 1024) == 1
     single = OnnxRuntimeModule(_optimized("mobilenet_v1_025", "onnxruntime").onnx_bytes, _trained("mobilenet_v1_025"),

@@ -16,6 +16,7 @@ the lower latency.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ class ShardedRunner:
         self._lock = threading.Lock()
         self._sessions: list[Any] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._pid = os.getpid()
 
     def wants(self, batch: int) -> bool:
         """Whether a batch of this size is worth splitting (several threads, large enough)."""
@@ -81,9 +83,14 @@ class ShardedRunner:
         return np.concatenate(pieces)
 
     def _ready(self) -> tuple[list[Any], ThreadPoolExecutor]:
-        """The sessions and worker threads, built once (under a lock: concurrent first calls)."""
+        """The sessions and worker threads, built once (under a lock: concurrent first calls).
+
+        Built again in a forked child process: a pool's threads do not survive ``fork``
+        (work handed to them would wait forever).
+        """
         with self._lock:
-            if self._pool is None:
+            if self._pool is None or self._pid != os.getpid():
+                self._pid = os.getpid()
                 self._sessions = [self._new_session(1) for _ in range(self.num_threads)]
                 self._pool = ThreadPoolExecutor(self.num_threads - 1, thread_name_prefix="mobilenet-mnist-ort")
             return self._sessions, self._pool
