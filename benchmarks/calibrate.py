@@ -57,6 +57,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.checkpoint_options import REPO_ROOT, add_checkpoint_options
 from benchmarks.digit_sets import printed_digits, render_glyphs, sklearn_digits
 from benchmarks.measure import command_line, load_average
 from mobilenet_mnist.data.datasets import ImageTensors, load_dataset, train_val_split
@@ -76,7 +77,6 @@ from mobilenet_mnist.training.calibration import (
 from mobilenet_mnist.training.config import get_preset
 from mobilenet_mnist.utils.files import atomic_write_bytes, sha256_file
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 #: Letters that do not look like a digit in common fonts (left out: O o D Q I i l j J Z z S s b G T B g q).
 LETTERS = "ACEFHKLMNPRUVWXYacdefhkmnprtuvwxy"
@@ -88,10 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="MNIST IDX folder (default: $MOBILENET_MNIST_DATA)")
-    parser.add_argument("--fashion-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: Debian's)")
-    parser.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every published one)")
-    parser.add_argument("--hub-root", type=Path, default=REPO_ROOT / "hub", help="folder of hub/<name>/ folders")
-    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
+    add_checkpoint_options(parser, backend="auto")
     parser.add_argument("--keep", type=float, default=0.99, help="share of validation digits to accept (0.99)")
     parser.add_argument("--val-seed", type=int, default=1, help="seed of the validation non-digits (1)")
     parser.add_argument("--test-seed", type=int, default=2, help="seed of the test non-digits (2)")

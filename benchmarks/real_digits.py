@@ -52,6 +52,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.checkpoint_options import REPO_ROOT, add_checkpoint_options
 from benchmarks.corruptions import CORRUPTIONS, DEFAULT_STRENGTH, corrupt
 from benchmarks.digit_sets import printed_digits, render_glyphs, sklearn_digits
 from benchmarks.measure import command_line, load_average
@@ -64,7 +65,6 @@ from mobilenet_mnist.hub.publish import refresh_checkpoint_metadata
 from mobilenet_mnist.models.pretrained import get_pretrained_cfg, list_pretrained, write_registry_entry
 from mobilenet_mnist.utils.files import atomic_write_bytes, sha256_file
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 FEEDS = ("preprocess", "prepare_digits")
 BATCH = 500
@@ -79,10 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="folder with the MNIST IDX files")
-    parser.add_argument("--fashion-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: Debian's)")
-    parser.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every published one)")
-    parser.add_argument("--hub-root", type=Path, default=REPO_ROOT / "hub", help="folder of hub/<name>/ folders")
-    parser.add_argument("--backend", default="onnxruntime", choices=["auto", "torch", "onnxruntime"])
+    add_checkpoint_options(parser, backend="onnxruntime")
     parser.add_argument("--mnist-count", type=int, default=2000, help="first N test images corrupted (2000)")
     parser.add_argument("--quick", action="store_true", help="small sets (a check that it runs); writes nothing")
     parser.add_argument("--no-write", dest="results", action="store_false", help="do not write results/")

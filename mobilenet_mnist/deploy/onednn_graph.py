@@ -31,7 +31,7 @@ from torch import nn
 
 from ..models.input_checks import check_model_input
 from ..models.mobilenet import MobileNetV1
-from .packed_conv import is_eager, weight_version
+from .packed_conv import eager_fp32_inference, weight_version
 
 __all__ = ["GraphMobileNetV1", "OneDnnGraph", "onednn_graph_available", "use_onednn_graph"]
 
@@ -173,14 +173,9 @@ class GraphMobileNetV1(MobileNetV1):
 
     @torch.jit.unused
     def _graph_ready(self, x: torch.Tensor) -> bool:
-        if self.training or type(x) is not torch.Tensor or x.dtype != torch.float32 or not x.is_cpu:
+        if self.training or not eager_fp32_inference(x, self.stem.conv.weight):
             return False
-        weight = self.stem.conv.weight
-        if weight.dtype != torch.float32 or not weight.is_cpu or x.dim() != 4:
-            return False
-        if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())):
-            return False
-        return is_eager()
+        return not (torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()))
 
     @torch.jit.unused
     def _graph_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.input_checks import nonfinite_input_message
 from ..utils.checks import check_module, check_number
 from .common import ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, MissingExtraError, input_shape, require_onnx
 from .onnx_export import onnx_model_proto
@@ -212,10 +213,13 @@ def _float32_array(x: torch.Tensor) -> np.ndarray:
 
 
 def _check_finite(array: np.ndarray) -> None:
-    """Refuse NaN or infinite values: one sum (finite iff every value is, barring overflow), else the exact test."""
+    """Refuse NaN or infinite values, as the model does, but in NumPy (see :func:`_float32_array`).
+
+    One sum first (finite iff every value is, barring overflow), else the exact test.
+    """
     if np.isfinite(array.sum()) or np.isfinite(array).all():
         return
-    raise ValueError("The input contains NaN or infinite values.")
+    raise ValueError(nonfinite_input_message(int(np.isnan(array).sum()), int(np.isinf(array).sum()), array.size))
 
 
 _BUILD_HINT = (

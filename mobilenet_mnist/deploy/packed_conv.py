@@ -28,7 +28,14 @@ from torch import nn
 
 from ..models.layers import ConvBnAct
 
-__all__ = ["PackedConvAct", "is_eager", "onednn_available", "pack_conv_layers", "weight_version"]
+__all__ = [
+    "PackedConvAct",
+    "eager_fp32_inference",
+    "is_eager",
+    "onednn_available",
+    "pack_conv_layers",
+    "weight_version",
+]
 
 #: Activations oneDNN fuses into the convolution, by module type.
 _FUSED_ACTS = {nn.ReLU: "relu", nn.Identity: "none"}
@@ -49,6 +56,21 @@ def is_eager() -> bool:
     if torch.jit.is_scripting() or torch.jit.is_tracing():
         return False
     return not (torch.compiler.is_compiling() or torch.compiler.is_exporting())
+
+
+def eager_fp32_inference(x: object, weight: torch.Tensor) -> bool:
+    """Whether ``x`` with ``weight`` is an eager float32 CPU inference call: oneDNN's fast paths apply.
+
+    ``x`` is a plain 4-D float32 CPU tensor, ``weight`` float32 on the CPU, no gradient is
+    wanted from either, and nothing is exporting, compiling, tracing or scripting.
+    """
+    if type(x) is not torch.Tensor or x.dtype != torch.float32 or not x.is_cpu or x.dim() != 4:
+        return False
+    if weight.dtype != torch.float32 or not weight.is_cpu:
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return False
+    return is_eager()
 
 
 class PackedConvAct(ConvBnAct):
@@ -96,14 +118,7 @@ class PackedConvAct(ConvBnAct):
     # ``_modules`` directly, skipping nn.Module.__getattr__ (a few microseconds per layer at batch 1).
     @torch.jit.unused
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        if not self._static_ok or type(x) is not torch.Tensor or x.dtype != torch.float32 or not x.is_cpu:
-            return False
-        weight = self._modules["conv"].weight
-        if weight.dtype != torch.float32 or not weight.is_cpu or x.dim() != 4:
-            return False
-        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-            return False
-        return is_eager()
+        return self._static_ok and eager_fp32_inference(x, self._modules["conv"].weight)
 
     @torch.jit.unused
     def _onednn_forward(self, x: torch.Tensor) -> torch.Tensor:

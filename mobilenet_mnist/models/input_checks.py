@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["check_model_input"]
+__all__ = ["check_model_input", "nonfinite_input_message"]
 
 # Tensor methods that convert to each dtype, for "did you mean" hints in dtype errors.
 _DTYPE_METHODS = {torch.float32: "float", torch.float64: "double", torch.float16: "half", torch.bfloat16: "bfloat16"}
@@ -105,9 +105,13 @@ def _check_finite(x: torch.Tensor) -> None:
             return
     except RuntimeError:  # meta/fake tensors, vmap and make_fx tracing have no readable values
         return
-    nan, inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
-    raise ValueError(
-        f"The input contains NaN or infinite values ({nan} NaN, {inf} inf of {x.numel()}), so "
+    raise ValueError(nonfinite_input_message(int(torch.isnan(x).sum()), int(torch.isinf(x).sum()), x.numel()))
+
+
+def nonfinite_input_message(nan: int, inf: int, total: int) -> str:
+    """What every inference path says about an input with ``nan`` NaN and ``inf`` infinite values of ``total``."""
+    return (
+        f"The input contains NaN or infinite values ({nan} NaN, {inf} inf of {total}), so "
         "the logits would be meaningless. Check the images and their normalisation "
         "(mobilenet_mnist.preprocess refuses such images)."
     )
