@@ -83,6 +83,54 @@ def test_hub_folders_state_the_registry_record(name: str) -> None:
         assert loaded.get(key) == getattr(cfg, key), key
 
 
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_hub_folders_are_what_the_release_refresh_writes(name: str, tmp_path: Path) -> None:
+    """``mobilenet-mnist publish --refresh`` has run since the registry, the card or the layout changed."""
+    from mobilenet_mnist.hub.publish import refresh_checkpoint_metadata
+
+    published = REPO_ROOT / "hub" / name
+    copy = tmp_path / name
+    copy.mkdir()
+    for file in ("config.json", "README.md"):
+        shutil.copy(published / file, copy / file)
+    (copy / "model.safetensors").symlink_to(published / "model.safetensors")
+    refresh_checkpoint_metadata(name, hub_root=tmp_path)
+    for file in ("config.json", "README.md"):
+        stale = f"hub/{name}/{file} is stale: run `mobilenet-mnist publish --refresh`"
+        assert (copy / file).read_text() == (published / file).read_text(), stale
+
+
+#: A config.json that main wrote between 0.2.0 and 0.3.0 (timm's layout, calibration, weights
+#: pin, library_version 0.2.0), before the 0.3.0 refresh rewrote hub/.
+PRE_0_3_0 = Path(__file__).resolve().parent / "data" / "pre_0_3_0" / "mobilenet_v1_050.mnist" / "config.json"
+
+
+def test_a_folder_written_before_0_3_0_still_loads_and_its_pin_is_checked(tmp_path: Path) -> None:
+    cfg = get_pretrained_cfg("mobilenet_v1_050.mnist")
+    old = json.loads(PRE_0_3_0.read_text())
+    assert (old["library_version"], old["weights"]["sha256"]) == ("0.2.0", cfg.sha256)
+    folder = tmp_path / cfg.name
+    folder.mkdir()
+    shutil.copy(PRE_0_3_0, folder / "config.json")
+    (folder / "model.safetensors").symlink_to(REPO_ROOT / "hub" / cfg.name / "model.safetensors")
+    model = from_pretrained(folder).eval()
+    loaded = model.pretrained_cfg
+    assert (loaded["architecture"], model.width_mult, loaded["sha256"]) == (cfg.architecture, 0.5, cfg.sha256)
+    stated = old["pretrained_cfg"]
+    assert (loaded["temperature"], loaded["ood_threshold"]) == (stated["temperature"], stated["ood_threshold"])
+    assert loaded["metrics"]["calibration"] == stated["metrics"]["calibration"]
+    assert loaded["train_hardware"] == stated["train_hardware"]
+    reference = from_pretrained(REPO_ROOT / "hub" / cfg.name).eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), reference(x))
+    other = REPO_ROOT / "hub" / "mobilenet_v1_025.mnist" / "model.safetensors"
+    (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").symlink_to(other)  # the old pin refuses other weights
+    with pytest.raises(ValueError, match=cfg.sha256):
+        from_pretrained(folder)
+
+
 def test_a_bare_file_of_release_0_2_0_rebuilds_its_network(tmp_path: Path) -> None:
     cfg = get_pretrained_cfg("mobilenet_v1_050.mnist")
     bare = tmp_path / "weights.safetensors"  # no config.json beside it: only the file's own metadata

@@ -512,6 +512,93 @@ def test_push_to_hub_checks_repo_id(small_model: MobileNetV1) -> None:
         push_to_hub(small_model, "no-owner")
 
 
+def _publish_small(hub_root: Path, tag: str, *, ship: bool = False) -> PretrainedCfg:
+    from mobilenet_mnist.hub.publish import publish_checkpoint
+
+    return publish_checkpoint(
+        randomize(mobilenet_v1(width_mult=0.25)), tag=tag, dataset="mnist", test_accuracy=ACCURACY, recipe="r",
+        train_time_s=60.0, train_hardware="one test GPU", hub_root=hub_root, hf_hub_revision="v0.1.0", ship=ship,
+    )  # fmt: skip
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_refresh_published_restates_the_registry_keeps_the_weights_and_pins_the_revision(
+    registry: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import mobilenet_mnist
+    from mobilenet_mnist.hub.publish import refresh_published
+
+    hub_root = tmp_path / "hub"
+    cfg = _publish_small(hub_root, "mnist", ship=True)
+    folder = hub_root / cfg.name
+    weights = (folder / "model.safetensors").read_bytes()
+    calibration = {"temperature": 0.55, "ece_before": 8.9, "ece_after": 0.12}
+    measured = dataclasses.replace(  # measured after publishing; where it trained is not restated
+        cfg, metrics={**cfg.metrics, "calibration": calibration}, temperature=0.55, ood_score="margin",
+        ood_threshold=-4.5, train_hardware=None,
+    )  # fmt: skip
+    pretrained.write_registry_entry(measured, overwrite=True)
+    (entry,) = refresh_published(hub_root=hub_root, revision="v9.9.9")
+    assert (folder / "model.safetensors").read_bytes() == weights
+    assert entry.hf_hub_revision == "v9.9.9" and entry.sha256 == cfg.sha256
+    assert read_registry_file(registry / "registry.json") == [entry]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["library_version"] == mobilenet_mnist.__version__
+    assert config["weights"]["sha256"] == cfg.sha256 and config["weights"]["file_size"] == len(weights)
+    stated = config["pretrained_cfg"]
+    assert stated["metrics"]["calibration"] == calibration and stated["ood_threshold"] == -4.5
+    assert stated["train_hardware"] == "one test GPU"  # the folder's own value, as the registry has none
+    card = (folder / "README.md").read_text()
+    assert "T = 0.55" in card and "on one test GPU." in card
+    before = _folder_files(folder)
+    refresh_published([cfg.name], hub_root=hub_root, revision="v9.9.9")
+    assert _folder_files(folder) == before  # a second run with the same registry changes nothing
+
+
+def test_refresh_published_writes_nothing_when_any_weights_differ(registry: Path, tmp_path: Path) -> None:
+    from mobilenet_mnist.hub.publish import refresh_published
+
+    hub_root = tmp_path / "hub"
+    first, second = _publish_small(hub_root, "aaa"), _publish_small(hub_root, "zzz", ship=True)
+    registry_text = (registry / "registry.json").read_text()
+    folders = {name: _folder_files(hub_root / name) for name in (first.name, second.name)}
+    shipped = registry / second.name / "model.safetensors"
+    shipped.write_bytes(shipped.read_bytes()[:-1] + b"x")
+    with pytest.raises(ValueError, match=rf"but the registry pins {second.sha256} .*'{second.name}'"):
+        refresh_published(hub_root=hub_root, revision="v9.9.9")
+    (hub_root / first.name / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="pass the hub_root"):
+        refresh_published([first.name], hub_root=hub_root)
+    assert (registry / "registry.json").read_text() == registry_text
+    assert _folder_files(hub_root / second.name) == folders[second.name]
+    with pytest.raises(KeyError, match=r"mobilenet_v1_025\.aaa"):
+        refresh_published(["mobilenet_v1_025.aab"], hub_root=hub_root)
+    with pytest.raises(ValueError, match="revision must name"):
+        refresh_published(hub_root=hub_root, revision="")
+
+
+def test_publish_refresh_command_refreshes_every_registered_checkpoint(
+    registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mobilenet_mnist.cli import main
+
+    hub_root = tmp_path / "hub"
+    names = [_publish_small(hub_root, tag).name for tag in ("mnist", "other")]
+    assert main(["publish", "--refresh", "--hub-root", str(hub_root), "--revision", "v1.2.3"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(row["name"], row["revision"]) for row in printed] == [(name, "v1.2.3") for name in names]
+    assert {cfg.hf_hub_revision for cfg in read_registry_file(registry / "registry.json")} == {"v1.2.3"}
+    assert main(["publish", "--refresh", "--tag", "mnist"]) == 2
+    assert "--refresh rewrites registered checkpoints and takes no --tag" in capsys.readouterr().err
+    assert main(["publish", "--tag", "mnist"]) == 2
+    assert "missing RUN_DIR, --recipe" in capsys.readouterr().err
+
+
 def test_import_does_not_load_huggingface_hub() -> None:
     code = (
         "import sys, mobilenet_mnist, mobilenet_mnist.hub, mobilenet_mnist.hub.publish, mobilenet_mnist.models;"

@@ -11,6 +11,11 @@
    multiply-adds, accuracy, recipe, ...), written atomically;
 3. for the default checkpoint (``ship=True``) a copy of the weights inside the package,
    so ``pretrained=True`` works offline on a fresh install.
+
+For a release, :func:`refresh_published` (``mobilenet-mnist publish --refresh``) rewrites
+every registered checkpoint's ``config.json`` and model card from its registry entry with
+this version's code, leaves the weights as they are (their sha256 is checked before and
+after) and pins the entries to the release's Hub revision.
 """
 
 from __future__ import annotations
@@ -32,14 +37,22 @@ from ..models.pretrained import (
     DEFAULT_REVISION,
     PretrainedCfg,
     get_pretrained_cfg,
+    list_pretrained,
     read_registry_file,
+    shipped_weights_path,
     write_registry_entry,
 )
 from ..utils.files import atomic_write_bytes, sha256_file
 from .load import from_pretrained
 from .save import save_pretrained, write_metadata
 
-__all__ = ["DATASET_LABELS", "publish_checkpoint", "refresh_checkpoint_metadata", "upload_checkpoint"]
+__all__ = [
+    "DATASET_LABELS",
+    "publish_checkpoint",
+    "refresh_checkpoint_metadata",
+    "refresh_published",
+    "upload_checkpoint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -175,32 +188,62 @@ def publish_checkpoint(
     return cfg
 
 
+def _check_pinned(path: Path, cfg: PretrainedCfg, remedy: str) -> None:
+    """Raise unless ``path`` is the file ``cfg`` pins (size and sha256).
+
+    Raises:
+        FileNotFoundError: If there is no file at ``path``.
+        ValueError: If its size or sha256 differ from the registry's; ``remedy`` says what to do.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist, but the registry entry {cfg.name!r} needs it; {remedy}.")
+    found, size = sha256_file(path), path.stat().st_size
+    if (found, size) != (cfg.sha256, cfg.file_size):
+        raise ValueError(
+            f"{path} has sha256 {found} ({size} bytes), but the registry pins {cfg.sha256} "
+            f"({cfg.file_size} bytes) for {cfg.name!r}; {remedy}."
+        )
+
+
 def _published_folder(name: str, hub_root: str | Path) -> tuple[PretrainedCfg, Path]:
     """The registry entry of ``name`` and its ``hub/<name>/`` folder, whose weights must match it.
 
     Raises:
         KeyError: For an unknown name.
-        ValueError: If the folder's weights do not have the registry's sha256.
+        FileNotFoundError: If the folder has no weights.
+        ValueError: If the folder's weights do not have the registry's sha256 and size.
     """
     cfg = get_pretrained_cfg(name)
     folder = Path(hub_root) / name
-    found = sha256_file(folder / WEIGHTS_NAME)
-    if found != cfg.sha256:
-        raise ValueError(
-            f"{folder / WEIGHTS_NAME} has sha256 {found}, but the registry pins {cfg.sha256} "
-            f"for {name!r}; republish it with publish_checkpoint(..., overwrite=True) first."
-        )
+    remedy = (f"pass the hub_root (--hub-root) that holds {name}/, or republish it with "
+              "publish_checkpoint(..., overwrite=True) first")  # fmt: skip
+    _check_pinned(folder / WEIGHTS_NAME, cfg, remedy)
     return cfg, folder
+
+
+def _check_same_network(cfg: PretrainedCfg, found: dict[str, object], folder: Path) -> None:
+    """Refuse a folder whose network (name, width, input, classes, ...) is not the registered one."""
+    differ = {
+        key: (found.get(key), getattr(cfg, key)) for key in PretrainedCfg.field_names("model")
+        if getattr(cfg, key) is not None and found.get(key) is not None and found.get(key) != getattr(cfg, key)
+    }  # fmt: skip
+    if differ:
+        raise ValueError(
+            f"{folder} builds another network than the registry entry {cfg.name!r} describes "
+            f"(folder, registry): {differ}; republish it with publish_checkpoint(..., overwrite=True)."
+        )
 
 
 def refresh_checkpoint_metadata(name: str, *, hub_root: str | Path = "hub") -> Path:
     """Rewrite ``hub/<name>/config.json`` and ``README.md`` from the registry entry; the weights stay.
 
     After the entry gained measurements (e.g. a calibration written with
-    :func:`~mobilenet_mnist.models.pretrained.write_registry_entry`), the Hub folder says the
-    same: ``model.safetensors`` is not rewritten, so its sha256 still matches the registry.
-    Fields the entry leaves unset (e.g. ``train_hardware``) keep the folder's own values.
-    Upload the folder again (:func:`upload_checkpoint`) for Hub users to see it.
+    :func:`~mobilenet_mnist.models.pretrained.write_registry_entry`), or after a release
+    changed the ``config.json`` layout or the model card, the Hub folder says the same as the
+    entry, in this version's layout: ``model.safetensors`` is not rewritten, so its sha256
+    still matches the registry. Fields the entry leaves unset (e.g. ``train_hardware``) keep
+    the folder's own values. Upload the folder again (:func:`upload_checkpoint`) for Hub
+    users to see it.
 
     Args:
         name: Registered name, e.g. ``"mobilenet_v1_050.mnist"``.
@@ -211,15 +254,76 @@ def refresh_checkpoint_metadata(name: str, *, hub_root: str | Path = "hub") -> P
 
     Raises:
         KeyError: For an unknown name.
-        ValueError: If the folder's weights do not match the registry entry's sha256.
+        FileNotFoundError: If the folder holds no weights.
+        ValueError: If the folder's weights do not match the registry entry's sha256, or the
+            folder builds another network than the entry describes.
     """
     cfg, folder = _published_folder(name, hub_root)
-    keep = ("metrics", "tag", "dataset", "labels", "license", "recipe", "train_time_s", "train_hardware",
-            "temperature", "ood_score", "ood_threshold")  # fmt: skip
     model = from_pretrained(folder)
     own = model.pretrained_cfg  # what the folder said so far: kept where the registry says nothing
-    meta = {key: own.get(key) if getattr(cfg, key) is None else getattr(cfg, key) for key in keep}
-    return write_metadata(model, folder, repo_id=cfg.hf_hub_id, **meta)
+    _check_same_network(cfg, own, folder)
+    stated = {k: v for k, v in cfg.to_dict().items() if k not in PretrainedCfg.field_names("file")}
+    model.pretrained_cfg = {**own, **stated}
+    # saving never inherits how weights were made and scored: state them explicitly
+    measured = {key: model.pretrained_cfg.get(key) for key in PretrainedCfg.field_names("run")}
+    return write_metadata(model, folder, repo_id=cfg.hf_hub_id, **measured)
+
+
+def refresh_published(
+    names: Sequence[str] | None = None, *, hub_root: str | Path = "hub", revision: str = DEFAULT_REVISION
+) -> list[PretrainedCfg]:
+    """Refresh registered checkpoints' Hub folders for a release and pin them to its revision.
+
+    For each checkpoint: :func:`refresh_checkpoint_metadata` (``config.json`` and model card
+    from the registry entry, in this version's layout, ``library_version`` included), then
+    the registry entry's ``hf_hub_revision`` set to ``revision``. The weights are never
+    rewritten: every folder's (and shipped copy's) sha256 and size are checked against the
+    registry before anything is written, and again after. Run it again after adding
+    measurements to the registry; an unchanged registry gives byte-identical files. Then
+    upload each folder (:func:`upload_checkpoint`), which tags the Hub commit with ``revision``.
+
+    Example:
+        >>> refresh_published(hub_root="hub", revision="v0.3.0")  # doctest: +SKIP
+
+    Args:
+        names: Registered names (default: every registered checkpoint).
+        hub_root: Folder holding one Hub-layout folder per checkpoint.
+        revision: Hub revision to pin (default: this release's tag, ``v`` + the version).
+
+    Returns:
+        The registry entries written, in ``names`` order.
+
+    Raises:
+        TypeError: If ``revision`` is not a str or ``names`` not a list of str.
+        ValueError: If ``revision`` is empty, nothing is registered, or a folder's or shipped
+            copy's weights differ from the registry (then nothing is written).
+        KeyError: For an unknown name.
+        FileNotFoundError: If a registered checkpoint has no folder under ``hub_root``.
+    """
+    if not isinstance(revision, str):
+        raise TypeError(f"revision must be a Hub tag, branch or commit (str), got {type(revision).__name__}.")
+    if not revision.strip():
+        raise ValueError(f"revision must name a Hub tag, branch or commit, e.g. {DEFAULT_REVISION!r}; got ''.")
+    if isinstance(names, str) or not isinstance(names, (Sequence, type(None))):
+        raise TypeError(f"names must be a list of registered names or None, got {type(names).__name__}.")
+    names = list_pretrained() if names is None else list(names)
+    if not names:
+        raise ValueError("No checkpoints to refresh: none is registered (publish one with publish_checkpoint).")
+    for name in names:  # check them all before writing anything
+        cfg, _ = _published_folder(name, hub_root)
+        if cfg.shipped:
+            _check_pinned(shipped_weights_path(cfg), cfg, "copy the published file into the package")
+    return [_refresh_one(name, hub_root, revision) for name in names]
+
+
+def _refresh_one(name: str, hub_root: str | Path, revision: str) -> PretrainedCfg:
+    folder = refresh_checkpoint_metadata(name, hub_root=hub_root)
+    cfg = dataclasses.replace(get_pretrained_cfg(name), hf_hub_revision=revision)
+    _check_pinned(folder / WEIGHTS_NAME, cfg, "the refresh must never rewrite weights")
+    write_registry_entry(cfg, overwrite=True)
+    logger.info("Refreshed %s in %s (sha256 %s unchanged), pinned to revision %s.", name, folder,
+                cfg.sha256, revision)  # fmt: skip
+    return cfg
 
 
 def upload_checkpoint(

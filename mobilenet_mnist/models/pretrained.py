@@ -42,9 +42,10 @@ REGISTRY_PATH = WEIGHTS_DIR / "registry.json"
 #: Hugging Face organisation the project's checkpoints are published under.
 DEFAULT_HF_ORG = "mobilenet-mnist"
 #: Revision (a Hub tag, ``v`` + the package version) pinned for checkpoints published with
-#: this release; earlier checkpoints keep their own. The sha256 pins the content whatever the
+#: this release; a release refreshes every registered checkpoint's Hub folder and pins it to
+#: its tag (``mobilenet-mnist publish --refresh``). The sha256 pins the content whatever the
 #: revision resolves to.
-DEFAULT_REVISION = "v0.2.0"
+DEFAULT_REVISION = "v0.3.0"
 #: Registry file format written; schema 1 (0.2.0: ``model_name``, top-level ``test_accuracy``)
 #: is still read.
 REGISTRY_SCHEMA = 2
