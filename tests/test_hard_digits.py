@@ -1,0 +1,202 @@
+"""The hard digit set of ``benchmarks/hard_digits.py`` and its benchmark ``benchmarks/hard_set.py``.
+
+The generator: deterministic per seed, labels of the MNIST digits drawn, dev/test splits
+disjoint and clear of the first 2,000 test images, uint8 gray or RGB crops of 48–200 px,
+and each setting's defining feature measured on its images (form boxes and table lines
+are long straight dark lines, erased writing is a faint component, and so on). The
+benchmark (slow): a --quick run writes a JSON record of the right shape.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ lives in the repository, not in the package
+
+from benchmarks.hard_digits import SETTINGS, SPLITS, _mnist_test, hard_digits, sample_indices  # noqa: E402
+
+PER_SETTING = 3
+
+
+@pytest.fixture(scope="module")
+def hard_set(mnist_dir: Path) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    return hard_digits(mnist_dir, "dev", per_setting=PER_SETTING, seed=3)
+
+
+# ----------------------------------------------------------------------------- measures
+def gray(image: np.ndarray) -> np.ndarray:
+    """Float luma in 0–255."""
+    return image @ np.array([0.299, 0.587, 0.114]) if image.ndim == 3 else image.astype(np.float64)
+
+
+def darkness(image: np.ndarray) -> np.ndarray:
+    """How much darker than the paper each pixel is, as a fraction of the ink's contrast (0 paper, 1 ink)."""
+    g = ndimage.gaussian_filter(gray(image), 0.7)  # JPEG and sensor noise off; one-pixel lines stay
+    paper, ink = np.percentile(g, 60), np.percentile(g, 0.5)
+    return np.clip((paper - g) / max(paper - ink, 1.0), 0, 1)
+
+
+def line_cover(image: np.ndarray, level: float = 0.15) -> tuple[float, float]:
+    """The largest share of a row, and of a column, covered by pixels at least ``level`` dark.
+
+    Lines may slope by up to 3° (the image is turned by -3° to 3°, one degree at a time,
+    and a pixel's neighbours across the line count with it).
+    """
+    dark = (darkness(image) >= level).astype(np.uint8)
+    rows = cols = 0.0
+    for angle in range(-3, 4):
+        turned = ndimage.rotate(dark, angle, order=0, reshape=False) if angle else dark
+        rows = max(rows, ndimage.maximum_filter1d(turned, 3, axis=0).mean(1).max())
+        cols = max(cols, ndimage.maximum_filter1d(turned, 3, axis=1).mean(0).max())
+    return float(rows), float(cols)
+
+
+def line_count(image: np.ndarray, axis: int, lift: float = 5) -> int:
+    """Light lines along rows (axis 0) or columns (axis 1): runs of rows whose median is ``lift`` levels
+    darker than that of the rows around them (a gradient in the lighting is no line)."""
+    g = ndimage.minimum_filter1d(gray(image), 3, axis=axis)
+    profile = np.median(g, axis=1 - axis)
+    local = ndimage.median_filter(profile, 9, mode="nearest")
+    return int(np.sum(np.diff((profile <= local - lift).astype(int)) == 1))
+
+
+def faint_share(image: np.ndarray) -> float:
+    """The share of pixels that are faintly dark (5–40 % of the ink's contrast), edges of strokes excluded."""
+    d = darkness(image)
+    near_ink = ndimage.maximum_filter(d >= 0.5, 7)
+    return float(np.mean((d >= 0.05) & (d <= 0.4) & ~near_ink))
+
+
+# ----------------------------------------------------------------------------- the set
+def test_deterministic_for_a_seed_and_prefix_stable(mnist_dir: Path, hard_set) -> None:
+    again = hard_digits(mnist_dir, "dev", per_setting=2, seed=3, settings=["form_box", "erased_writing"])
+    assert list(again) == ["form_box", "erased_writing"]
+    for name, (images, labels) in again.items():
+        for a, b in zip(images, hard_set[name][0][:2], strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(labels, hard_set[name][1][:2])
+    other = hard_digits(mnist_dir, "dev", per_setting=2, seed=4, settings=["form_box"])
+    assert any(a.shape != b.shape or not np.array_equal(a, b)
+               for a, b in zip(other["form_box"][0], again["form_box"][0], strict=True))  # fmt: skip
+
+
+def test_labels_are_the_drawn_mnist_digits(mnist_dir: Path, hard_set) -> None:
+    _, mnist_labels = _mnist_test(str(mnist_dir))
+    indices = sample_indices("dev", PER_SETTING, seed=3)
+    assert list(hard_set) == list(SETTINGS) == list(indices)
+    for name, (_, labels) in hard_set.items():
+        assert labels.dtype == np.int64
+        np.testing.assert_array_equal(labels, mnist_labels[indices[name]])
+        assert len(set(indices[name].tolist())) == PER_SETTING
+
+
+def test_splits_are_disjoint_and_skip_the_first_2000() -> None:
+    dev = sample_indices("dev", 4000, seed=0)
+    test = sample_indices("test", 4000, seed=0)
+    for name in SETTINGS:
+        assert sorted(dev[name].tolist()) == list(range(2000, 6000))
+        assert sorted(test[name].tolist()) == list(range(6000, 10000))
+    assert SPLITS == {"dev": (2000, 6000), "test": (6000, 10000)}
+    with pytest.raises(ValueError, match="split must be one of"):
+        sample_indices("train", 5)
+    with pytest.raises(ValueError, match="per_setting"):
+        sample_indices("dev", 4001)
+
+
+def test_shapes_and_dtypes(hard_set) -> None:
+    sides = []
+    for name, (images, labels) in hard_set.items():
+        assert len(images) == len(labels) == PER_SETTING
+        for image in images:
+            assert image.dtype == np.uint8
+            assert image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3), (name, image.shape)
+            assert min(image.shape[:2]) >= 48 and max(image.shape[:2]) <= 200, (name, image.shape)
+            sides.append(image.shape[:2])
+    assert sum(h != w for h, w in sides) > len(sides) // 2  # not square, mostly
+    for name in ("phone_photo", "sticky_note", "whiteboard_glare", "chalkboard"):
+        assert all(image.ndim == 3 for image in hard_set[name][0]), name
+
+
+# ----------------------------------------------------------------------------- each setting's feature
+def test_clean_scan_is_dark_ink_on_white_paper(hard_set) -> None:
+    for image in hard_set["clean_scan"][0]:
+        assert image.ndim == 2
+        assert np.median(image) >= 200 and np.percentile(image, 1) <= 110
+
+
+def test_form_boxes_and_crossing_lines_are_long_straight_lines(hard_set) -> None:
+    for image in hard_set["form_box"][0]:
+        assert min(line_cover(image)) >= 0.75  # a box: lines along a row and along a column
+    for image in hard_set["line_through"][0]:
+        assert max(line_cover(image)) >= 0.95  # lines across the whole crop
+    assert np.median([min(line_cover(image)) for image in hard_set["clean_scan"][0]]) < 0.6
+
+
+def test_grid_and_ruled_paper_have_light_lines(hard_set) -> None:
+    for image in hard_set["grid_paper"][0]:
+        assert line_count(image, 0) >= 2 and line_count(image, 1) >= 2
+    for image in hard_set["ruled_paper"][0]:
+        assert line_count(image, 0) >= 2
+    assert np.median([line_count(image, 0) for image in hard_set["clean_scan"][0]]) < 1
+
+
+def test_photo_lighting_is_uneven(hard_set) -> None:
+    for image in hard_set["phone_photo"][0]:
+        background = ndimage.maximum_filter(gray(image), 9)  # the paper around the strokes
+        h, w = background.shape
+        blocks = [background[i * h // 3 : (i + 1) * h // 3, j * w // 3 : (j + 1) * w // 3] for i in range(3)
+                  for j in range(3)]  # fmt: skip
+        levels = [np.median(b) for b in blocks]
+        assert max(levels) - min(levels) >= 12
+
+
+def grain(image: np.ndarray) -> float:
+    """Fine-scale variation inside the strokes, as a fraction of the ink's contrast."""
+    g = gray(image)
+    stroke = ndimage.binary_erosion(darkness(image) >= 0.3)
+    detail = g - ndimage.gaussian_filter(g, 1.5)
+    return float(np.std(detail[stroke]) / max(np.percentile(g, 60) - np.percentile(g, 0.5), 1))
+
+
+def test_pencil_is_lighter_and_grainy(hard_set) -> None:
+    for image in hard_set["pencil"][0]:
+        assert np.percentile(image, 0.5) >= 60  # no black: graphite
+    assert np.median([np.percentile(image, 0.5) for image in hard_set["clean_scan"][0]]) < 60
+    pencil, clean = ([grain(image) for image in hard_set[name][0]] for name in ("pencil", "clean_scan"))
+    assert np.median(pencil) > 1.3 * np.median(clean)
+
+
+def test_sticky_notes_are_coloured(hard_set) -> None:
+    for image in hard_set["sticky_note"][0]:
+        colour = np.median(image.reshape(-1, 3), axis=0)
+        assert colour.max() - colour.min() >= 40
+
+
+def test_whiteboard_glare_is_a_bright_blob(hard_set) -> None:
+    for image in hard_set["whiteboard_glare"][0]:
+        smooth = ndimage.gaussian_filter(gray(image), 3)
+        assert np.percentile(smooth, 99.5) - np.median(smooth) >= 12
+
+
+def test_chalk_is_light_on_a_dark_board(hard_set) -> None:
+    for image in hard_set["chalkboard"][0]:
+        g = gray(image)
+        assert np.median(g) < 110 and np.percentile(g, 99.5) - np.median(g) >= 70
+
+
+def test_erased_writing_has_a_faint_component(hard_set) -> None:
+    for erased in hard_set["erased_writing"][0]:
+        assert faint_share(erased) >= 0.004
+    assert max(faint_share(image) for image in hard_set["clean_scan"][0]) < 0.003
+
+
+def test_neighbours_are_cut_at_the_crop_edges(hard_set) -> None:
+    for image in hard_set["touching_neighbours"][0]:
+        d = darkness(image) >= 0.5
+        assert d[:, :3].any() or d[:, -3:].any()
