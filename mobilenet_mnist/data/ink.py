@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .lines import remove_lines
+
 __all__ = ["extent", "find_ink", "ink_bright", "max3"]
 
 #: Ink components smaller than this fraction of the largest one are dropped as specks.
@@ -45,14 +47,25 @@ MIN_SHARE = 0.3
 MIN_SIDE_FOR_LIGHTING = 24
 #: Components are found on a copy reduced to at most this side (fast; joins tiny gaps).
 COMPONENT_SIDE = 32
+#: The background is the median of this outer fraction of each side.
+BORDER_FRACTION = 0.1
 #: Histogram bins of the quantiles (precision: the value range / bins).
 HIST_BINS = 1024
 
 
 def _border_median(x: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) → (N,) median of the outermost pixel ring."""
-    ring = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
-    return ring.flatten(1).median(dim=1).values
+    """(N, 1, H, W) → (N,) median of the border: the outer ``BORDER_FRACTION`` of each side.
+
+    A band rather than the outermost ring: a form box's line or a neighbour's stroke
+    along the image's edge would be the ring's median.
+    """
+    h, w = x.shape[-2:]
+    bh, bw = max(1, round(BORDER_FRACTION * h)), max(1, round(BORDER_FRACTION * w))
+    band = torch.cat(
+        [x[..., :bh, :].flatten(1), x[..., -bh:, :].flatten(1), x[..., :, :bw].flatten(1), x[..., :, -bw:].flatten(1)],
+        dim=1,
+    )
+    return band.median(dim=1).values
 
 
 def _quantiles(
@@ -241,7 +254,7 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     contrast = ink_smooth - bg_smooth
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
-    mask, share, largest_side = _drop_specks(ink.view_as(x))
+    mask, share, largest_side = _drop_specks(remove_lines(ink.view_as(x)))
     has_ink &= share >= MIN_SHARE  # scattered dots are noise, not a digit
     has_ink &= largest_side >= max(MIN_EXTENT, MIN_EXTENT_FRACTION * min(x.shape[-2:]))
     low = (bg_median + 3 * sigma).view(-1, 1, 1, 1)

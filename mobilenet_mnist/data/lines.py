@@ -1,0 +1,251 @@
+"""Printed straight lines in digit images: form boxes, grid and ruled lines, table borders.
+
+A digit written in a form box, on squared or ruled paper or across a table border comes
+with long thin straight lines in its ink mask. Taken for ink, a box reads as "0" and a rule
+through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in steps:
+
+1. candidates (:func:`_candidates`): for each orientation (near-horizontal, near-vertical,
+   tilted up to ``MAX_TILT`` degrees), the mask is projected across lines at several
+   angles; bins holding ink along at least ``LINE_SPAN`` of the image's side, at most
+   ``MAX_LINE_WIDTH`` of its side thick, are straight lines;
+2. the digit is told from the lines (:func:`_accepted`): a line is removed only when it
+   runs past the rest of the ink at both ends, or lies clear of it. A digit's own long
+   stroke (the bar of a tightly cropped "7", the base of a "2") ends where the digit does
+   and is kept; when only lines are left (a "1" in a box), the line nearest the image's
+   center is the digit;
+3. crossing strokes are restored (:func:`_restore_crossings`): where the rest of the ink
+   continues on both sides of a removed line, the pixels between are kept, so a digit
+   crossed by a rule is not cut in two.
+
+What it cannot do: curved or diagonal lines (more than ``MAX_TILT`` off the axes), lines
+shorter than ``LINE_SPAN`` of the image (a box much smaller than the crop), and a digit
+stroke that coincides with a line over its whole length is lost with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
+
+#: A line holds ink along at least this fraction of the image's side (its chord) ...
+LINE_SPAN = 0.6
+#: ... and is at most this fraction of the image's shorter side thick (plus one pixel).
+MAX_LINE_WIDTH = 0.06
+#: Lines tilted up to this many degrees from horizontal or vertical are found (photos of forms).
+MAX_TILT = 6
+#: Angle step of the search, in degrees.
+TILT_STEP = 1.0
+#: A line must run past the rest of the ink by this fraction of the side at both ends ...
+OVERHANG = 0.06
+#: ... or be at least this fraction of the side clear of it.
+CLEARANCE = 0.04
+#: A printed line runs to within this fraction of the image's side from both its edges ...
+BORDER_REACH = 0.05
+#: (... or is a box's side, meeting perpendicular lines at both ends.)
+#: Images smaller than this (thumbnails, 8×8 digits) are left alone: a stroke fills them.
+MIN_SIDE_FOR_LINES = 24
+
+#: A line: whether it is near-vertical, and its (H, W) bool pixels.
+Line = tuple[bool, torch.Tensor]
+
+
+def _projections(mask: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H, W) bool → per angle, each ink pixel's offset bin across near-horizontal lines.
+
+    Returns:
+        ``(bins, counts)``: (A, P) long bin of each of the P ink pixels at each angle, and
+        (A, B) ink count per bin (B covers every offset in the image).
+    """
+    h, w = mask.shape
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    ys, xs = ys.float()[None], xs.float()[None]
+    offset = ys * torch.cos(angles)[:, None] - (xs - (w - 1) / 2) * torch.sin(angles)[:, None]
+    pad = math.ceil(w * math.sin(math.radians(MAX_TILT))) + 1
+    bins = offset.round().long() + pad
+    counts = torch.zeros(len(angles), h + 2 * pad).scatter_add_(1, bins, torch.ones_like(offset))
+    return bins, counts
+
+
+def _bands(counts: torch.Tensor, side: int, max_width: int) -> list[tuple[int, int]]:
+    """(B,) ink per bin → the (first, last) bins of each line: a peak of at least ``LINE_SPAN``
+    of the side, widened over neighbours holding a sixth of that (its anti-aliased rim)."""
+    high, low = LINE_SPAN * side, LINE_SPAN * side / 6
+    bands, b, n = [], 0, len(counts)
+    while b < n:
+        if counts[b] < high:
+            b += 1
+            continue
+        first, last = b, b
+        while first > 0 and counts[first - 1] >= low:
+            first -= 1
+        while last + 1 < n and counts[last + 1] >= low:
+            last += 1
+        if last - first + 1 <= max_width + 2:  # + the rim on both sides
+            bands.append((first, last))
+        b = last + 1
+    return bands
+
+
+def _candidates(mask: torch.Tensor) -> list[torch.Tensor]:
+    """(H, W) bool → one (H, W) bool mask per near-horizontal straight line in it."""
+    mask = mask.contiguous()
+    h, w = mask.shape
+    if not bool(mask.any()):
+        return []
+    steps = int(MAX_TILT / TILT_STEP)
+    angles = torch.deg2rad(torch.arange(-steps, steps + 1) * TILT_STEP)
+    bins, counts = _projections(mask, angles)
+    # The best angle has the highest peak; ties go to the angle nearest horizontal.
+    peaks = counts.amax(1) - angles.abs() * 1e-3
+    best = int(peaks.argmax())
+    max_width = max(1, round(MAX_LINE_WIDTH * min(h, w)))
+    lines = []
+    pixels = torch.nonzero(mask.view(-1), as_tuple=True)[0]
+    for first, last in _bands(counts[best], w, max_width):
+        on = (bins[best] >= first) & (bins[best] <= last)
+        line = torch.zeros(h * w, dtype=torch.bool)
+        line[pixels[on]] = True
+        # The line's ragged rim (anti-aliasing, JPEG) one pixel beyond its bins goes with it.
+        rim = F.max_pool2d(line.view(1, 1, h, w).float(), 3, stride=1, padding=1)[0, 0] > 0
+        lines.append(rim & mask)
+    return lines
+
+
+def _span(mask: torch.Tensor, dim: int) -> tuple[float, float] | None:
+    """The 1st and 99th percentile of the ink's coordinates along ``dim`` (robust to specks)."""
+    coords = torch.nonzero(mask, as_tuple=True)[dim].float()
+    if coords.numel() == 0:
+        return None
+    return float(coords.quantile(0.01)), float(coords.quantile(0.99))
+
+
+def _is_apart(line: Line, rest: torch.Tensor, side: int) -> bool:
+    """Whether ``line`` runs past ``rest`` at both ends or lies clear of it."""
+    vertical, pixels = line
+    along_dim, across_dim = (0, 1) if vertical else (1, 0)
+    along, rest_along = _span(pixels, along_dim), _span(rest, along_dim)
+    across, rest_across = _span(pixels, across_dim), _span(rest, across_dim)
+    if along is None or across is None or rest_along is None or rest_across is None:
+        return False
+    overhang, gap = OVERHANG * side, CLEARANCE * side
+    runs_past = along[0] < rest_along[0] - overhang and along[1] > rest_along[1] + overhang
+    clear = across[1] < rest_across[0] - gap or across[0] > rest_across[1] + gap
+    return runs_past or clear
+
+
+def _reaches_borders(line: Line) -> bool:
+    """Whether ``line`` runs (nearly) from one edge of the image to the opposite one."""
+    vertical, pixels = line
+    length = pixels.shape[0 if vertical else 1]
+    along = _span(pixels, 0 if vertical else 1)
+    reach = BORDER_REACH * length
+    return along is not None and along[0] <= reach and along[1] >= length - 1 - reach
+
+
+def _ends(line: Line) -> tuple[float, float, float]:
+    """A line's first and last coordinate along it, and its mean coordinate across it."""
+    vertical, pixels = line
+    along = _span(pixels, 0 if vertical else 1) or (0.0, 0.0)
+    across = torch.nonzero(pixels, as_tuple=True)[1 if vertical else 0].float().mean()
+    return along[0], along[1], float(across)
+
+
+def _has_corners(line: Line, lines: list[Line], tolerance: float) -> bool:
+    """Whether perpendicular ``lines`` meet ``line`` at both its ends: a box's side."""
+    first, last, across = _ends(line)
+    found = [False, False]
+    for other in lines:
+        if other[0] == line[0]:
+            continue
+        o_first, o_last, o_across = _ends(other)
+        if not o_first - tolerance <= across <= o_last + tolerance:
+            continue
+        found[0] |= abs(o_across - first) <= tolerance
+        found[1] |= abs(o_across - last) <= tolerance
+    return all(found)
+
+
+def _off_center(line: Line) -> float:
+    """Distance of a line's ink from the image's center, in pixels."""
+    pixels = line[1]
+    h, w = pixels.shape
+    ys, xs = torch.nonzero(pixels, as_tuple=True)
+    return math.hypot(float(ys.float().mean()) - (h - 1) / 2, float(xs.float().mean()) - (w - 1) / 2)
+
+
+def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
+    """The ``lines`` that are not part of the digit (see the module's step 2)."""
+    rest = mask & ~torch.stack([pixels for _, pixels in lines]).any(0)
+    if int(rest.sum()) < side / 8:
+        # Only lines: the one nearest the center is the digit (a "1" in a box).
+        digit = min(lines, key=_off_center)
+        rest = rest | digit[1]
+        lines = [line for line in lines if line is not digit]
+    tolerance = 2 * MAX_LINE_WIDTH * side + 2
+    return [
+        line
+        for line in lines
+        if (_reaches_borders(line) or _has_corners(line, lines, tolerance)) and _is_apart(line, rest, side)
+    ]
+
+
+def _restore_crossings(mask: torch.Tensor, removed: torch.Tensor, width: int) -> torch.Tensor:
+    """Pixels of near-horizontal ``removed`` lines with ink within ``width`` above and below them."""
+    rest = (mask & ~removed).float()[None, None]
+    reach = width + 2
+    # Ink above a pixel: any rest pixel among the `reach` rows above; below likewise.
+    above = F.max_pool2d(F.pad(rest, (0, 0, reach, 0)), (reach, 1), stride=1)[..., :-1, :]
+    below = F.max_pool2d(F.pad(rest, (0, 0, 0, reach)), (reach, 1), stride=1)[..., 1:, :]
+    return removed & (above > 0)[0, 0] & (below > 0)[0, 0]
+
+
+def _find_lines(mask: torch.Tensor) -> list[Line]:
+    """(H, W) bool → its straight lines of both orientations, in the image's coordinates."""
+    horizontal = [(False, line) for line in _candidates(mask)]
+    vertical = [(True, line.T) for line in _candidates(mask.T)]
+    return horizontal + vertical
+
+
+def _remove_one(mask: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool → the mask without the straight lines that are not the digit."""
+    lines = _find_lines(mask)
+    if not lines:
+        return mask
+    side = min(mask.shape)
+    accepted = _accepted(mask, lines, side)
+    width = max(1, round(MAX_LINE_WIDTH * side)) + 2
+    keep = mask.clone()
+    for vertical in (False, True):
+        chosen = [pixels for v, pixels in accepted if v == vertical]
+        if not chosen:
+            continue
+        removed = torch.stack(chosen).any(0)
+        if vertical:
+            restored = _restore_crossings(mask.T, removed.T, width).T
+        else:
+            restored = _restore_crossings(mask, removed, width)
+        keep &= ~removed | restored
+    return keep
+
+
+def remove_lines(mask: torch.Tensor) -> torch.Tensor:
+    """Take printed straight lines (form boxes, grid and ruled lines, borders) out of ink masks.
+
+    Args:
+        mask: (N, 1, H, W) bool ink masks of one size.
+
+    Returns:
+        The masks without the lines that are not part of the digit, (N, 1, H, W) bool.
+        Images under ``MIN_SIDE_FOR_LINES`` a side are returned unchanged.
+    """
+    h, w = mask.shape[-2:]
+    if min(h, w) < MIN_SIDE_FOR_LINES:
+        return mask
+    out = mask.clone()
+    for i in range(mask.shape[0]):
+        out[i, 0] = _remove_one(mask[i, 0])
+    return out
