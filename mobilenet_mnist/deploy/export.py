@@ -40,6 +40,7 @@ from .common import (
 )
 from .onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS, export_onnx, read_onnx_metadata
 from .quantize import DEFAULT_NUM_CALIBRATION, quantize_int8, quantize_onnx
+from .quiet import PROCESS_SETTINGS_LOCK
 
 __all__ = [
     "DEFAULT_NUM_CALIBRATION",
@@ -107,7 +108,7 @@ def export_torchscript(
     prepared = model if quantized else prepare_for_export(model)
     logger.warning("TorchScript is deprecated by PyTorch; prefer format='exported-program' or 'onnx'.")
     meta = export_metadata(model, input_size, precision="int8" if quantized else "fp32")
-    with warnings.catch_warnings():
+    with PROCESS_SETTINGS_LOCK, warnings.catch_warnings():  # filters are process-wide (see .quiet)
         # One "torch.jit.script is deprecated" FutureWarning per submodule otherwise.
         warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated", category=FutureWarning)
         warnings.filterwarnings("ignore", message="The TorchScript type system", category=UserWarning)

@@ -32,6 +32,7 @@ from torch import nn
 from ..models.input_checks import check_model_input
 from ..models.mobilenet import MobileNetV1
 from .packed_conv import eager_fp32_inference, weight_version
+from .quiet import PROCESS_SETTINGS_LOCK
 
 __all__ = ["GraphMobileNetV1", "OneDnnGraph", "onednn_graph_available", "use_onednn_graph"]
 
@@ -124,20 +125,20 @@ class OneDnnGraph:
         return tuple((p.data_ptr(), weight_version(p)) for p in (params[name] for params, name in self._slots))
 
 
-#: Serializes switching PyTorch's global oneDNN Graph fuser on and off between models.
-_FUSER_SWITCH = threading.Lock()
-
-
 def _fused_graph(model: nn.Module, x: torch.Tensor) -> Any:
     """The model traced and frozen at ``x``'s shape, its oneDNN partitions already compiled.
 
     The fuser is a global switch that TorchScript reads when it optimizes a graph: after
     its profiling run and the optimizing run that follows, both made here with the switch
     on, the graph keeps its fused plan, so the switch is off again for every later call
-    (and for any other TorchScript code in the process).
+    (and for any other TorchScript code in the process). The switch and the warning
+    filters of :func:`_trace_and_freeze` are process-wide, so the whole build holds
+    :data:`~.quiet.PROCESS_SETTINGS_LOCK`: two predictors building graphs in two threads
+    at once left TorchScript's deprecation notice printed and every warning of the process
+    ignored for good (the second ``catch_warnings`` restored the first one's filters).
     """
-    graph = _trace_and_freeze(model, x)
-    with _FUSER_SWITCH, torch.no_grad():
+    with PROCESS_SETTINGS_LOCK, torch.no_grad():
+        graph = _trace_and_freeze(model, x)
         before = torch._C._jit_llga_enabled()
         torch._C._jit_set_llga_enabled(True)
         try:

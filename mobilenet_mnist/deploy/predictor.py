@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,9 @@ DEFAULT_OOD_SCORE = "margin"
 _BATCH = 256
 #: How many predictors :func:`predict` keeps, by model name.
 _CACHE_SIZE = 4
+#: Held while :func:`predict` looks up or builds a kept predictor: the first calls from a
+#: thread pool would otherwise each build (and export) their own copy of the same model.
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,8 @@ def predict(
     check_backend(backend)
     check_bool("prepare", prepare)
     if isinstance(model, (str, os.PathLike)):
-        predictor = _cached_predictor(model, backend, prepare)
+        with _CACHE_LOCK:
+            predictor = _cached_predictor(model, backend, prepare)
     else:
         predictor = Predictor(model, backend=backend, prepare=prepare)
     return predictor(images, top_k=top_k)

@@ -41,7 +41,7 @@ from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..utils.checks import check_number
 from .common import ONNX_INPUT_NAME, export_metadata, input_shape, output_file, require_onnx
 from .onnx_export import DEFAULT_OPSET, onnx_model_proto, save_onnx
-from .quiet import quiet_exporters
+from .quiet import PROCESS_SETTINGS_LOCK, quiet_exporters
 
 __all__ = [
     "DEFAULT_NUM_CALIBRATION",
@@ -222,7 +222,7 @@ def quantize_int8(
     sample = sample_calibration_images(calibration_images, num_calibration)
     inputs = calibration_inputs(model, sample, input_size)
     float_model = _Traceable(copy.deepcopy(model).eval())
-    with _quantized_engine(engine), warnings.catch_warnings():
+    with PROCESS_SETTINGS_LOCK, _quantized_engine(engine), warnings.catch_warnings():  # process-wide settings
         # Per-engine notices (oneDNN on CPUs without VNNI) and torch.ao's deprecation
         # notice are covered by the docstring.
         warnings.simplefilter("ignore", UserWarning)

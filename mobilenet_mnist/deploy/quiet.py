@@ -6,6 +6,10 @@ Runtime's quantizer logs its own steps; with the ``mobilenet-mnist`` command's I
 all of that lands on stderr. :func:`quiet_exporters` hides it (logs, warnings and anything
 printed to stdout/stderr) for the duration of a call, restores every setting afterwards, and
 passes everything through when ``verbose`` is true (``mobilenet-mnist --verbose export ...``).
+
+Those settings belong to the whole process, so code that changes them for a while and
+changes them back holds :data:`PROCESS_SETTINGS_LOCK`: two threads doing it at once
+would restore each other's changes.
 """
 
 from __future__ import annotations
@@ -13,15 +17,23 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 
-__all__ = ["CHATTY_LOGGERS", "quiet_exporters"]
+__all__ = ["CHATTY_LOGGERS", "PROCESS_SETTINGS_LOCK", "quiet_exporters"]
 
 logger = logging.getLogger(__name__)
 
 #: Loggers (and their children) of the packages the export and quantization paths run.
 CHATTY_LOGGERS = ("onnx", "onnx_ir", "onnxscript", "onnxruntime", "torch.onnx", "torch.export")
+
+#: Held by blocks that change process-wide settings and restore them on exit: warning filters
+#: (``warnings.catch_warnings`` is not thread-safe), ``sys.stdout``/``sys.stderr``, logger
+#: levels, TorchScript's oneDNN fuser switch. Without it, two threads building predictors at
+#: once (e.g. the first ``predict`` calls of a thread pool) restore each other's changes and
+#: can leave every warning ignored or stdout captured for good. Re-entrant: such blocks nest.
+PROCESS_SETTINGS_LOCK = threading.RLock()
 
 
 def _chatty(name: str) -> bool:
@@ -48,12 +60,23 @@ def quiet_exporters(verbose: bool = False) -> Iterator[None]:
     print is captured: on success it is logged at DEBUG, on failure at WARNING (it may
     explain the error). Logger levels, warning filters and streams are restored on exit.
 
+    The block holds :data:`PROCESS_SETTINGS_LOCK` (also when ``verbose``, so that exports
+    from several threads run one after the other either way).
+
     Args:
         verbose: Leave everything as it is (for debugging an export).
     """
-    if verbose:
-        yield
-        return
+    with PROCESS_SETTINGS_LOCK:
+        if verbose:
+            yield
+        else:
+            with _quiet():
+                yield
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The silencing of :func:`quiet_exporters`; the caller holds :data:`PROCESS_SETTINGS_LOCK`."""
     previous = _raise_levels(logging.WARNING)
     captured = io.StringIO()
     failed = False
