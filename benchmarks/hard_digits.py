@@ -1,9 +1,10 @@
 """A hard-input digit set, generated offline: MNIST handwriting as users photograph and scan it.
 
-Every image is one MNIST *test* digit, upscaled smoothly into pen strokes (bicubic
-upscaling of the 28×28 digit to the target size, a light blur that rounds the pixel grid
-off, then a soft threshold that gives crisp strokes of a chosen width) and drawn as ink on
-a background, in one of these settings:
+Every image is one MNIST *test* digit, redrawn as pen strokes at the target size
+(:func:`strokes`: bicubic upscaling of the 28×28 digit, a light blur that rounds the pixel
+grid off, its centre lines retraced by a round pen of a chosen width with anti-aliased
+edges: a thin ballpoint to a thick marker) and drawn as ink on a background, in one of
+these settings:
 
 ========================  ============================================================
 ``clean_scan``            dark ink on white paper (the control)
@@ -38,7 +39,8 @@ it), ``"test"`` from 6,000–9,999 (report on it). Each setting draws its own di
 the split, without repetition inside a setting.
 
 Images are uint8 ``(H, W)`` gray or ``(H, W, 3)`` RGB numpy arrays (pass RGB ones to
-``predict`` as PIL images: ``PIL.Image.fromarray(image)``).
+``predict`` as PIL images: ``PIL.Image.fromarray(image)``). Nothing is downloaded; the
+generator needs NumPy, Pillow and SciPy (SciPy comes with scikit-learn, in the dev extra).
 
 Write a contact sheet to look at (10 examples per setting, labels in the corner)::
 
@@ -63,7 +65,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-__all__ = ["DEFAULT_SEED", "SETTINGS", "SPLITS", "hard_digits", "render", "sample_indices", "split_pool"]
+__all__ = ["DEFAULT_SEED", "SETTINGS", "SPLITS", "hard_digits", "render", "sample_indices", "split_pool", "strokes"]
 
 #: MNIST test-image index ranges of the splits (half-open); the first 2,000 are left out.
 SPLITS = {"dev": (2000, 6000), "test": (6000, 10000)}

@@ -9,6 +9,8 @@ benchmark (slow): a --quick run writes a JSON record of the right shape.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -200,3 +202,62 @@ def test_neighbours_are_cut_at_the_crop_edges(hard_set) -> None:
     for image in hard_set["touching_neighbours"][0]:
         d = darkness(image) >= 0.5
         assert d[:, :3].any() or d[:, -3:].any()
+
+
+# ----------------------------------------------------------------------------- the benchmark
+def _hard_set_module():
+    spec = importlib.util.spec_from_file_location("hard_set", REPO_ROOT / "benchmarks" / "hard_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_metrics_on_known_predictions() -> None:
+    """ECE, AUROC and the wrong-answer shares, on hand-made predictions with known answers."""
+    import torch
+
+    from mobilenet_mnist.deploy.predictor import DigitPrediction
+    from mobilenet_mnist.training.calibration import expected_calibration_error
+
+    hard_set = _hard_set_module()
+
+    def pred(label: str, p: float, score: float, is_digit: bool = True) -> DigitPrediction:
+        return DigitPrediction(label, p, ((label, p),), is_digit, score, torch.zeros(1, 28, 28))
+
+    predictions = [pred("1", 0.95, -9.0), pred("2", 0.6, -2.0), pred("3", 0.99, 1.0, False),
+                   pred("4", 0.5, 3.0, False)]  # fmt: skip
+    m = hard_set.metrics(predictions, np.array([1, 2, 5, 7]))  # the last two are wrong
+    shares = (m["accuracy"], m["wrong"], m["wrong_confident"], m["wrong_flagged"], m["right_flagged"])
+    assert shares == (50, 2, 50, 100, 0)
+    assert m["auroc"] == {"1-probability": 0.5, "score": 1.0}  # 0.99 and 0.5 wrong vs 0.95 and 0.6 right
+    confidence, correct = np.array([0.95, 0.6, 0.99, 0.5]), np.array([1, 1, 0, 0], bool)
+    probs = torch.tensor([[c, 1 - c] for c in confidence])  # top-1 = class 0; right where the label is 0
+    expected = 100 * expected_calibration_error(probs, torch.tensor([0 if ok else 1 for ok in correct]))
+    assert hard_set.ece_percent(confidence, correct) == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_benchmark_quick_run_writes_its_record(mnist_dir: Path, tmp_path: Path) -> None:
+    hard_set = _hard_set_module()
+    argv = ["--data-dir", str(mnist_dir), "--quick", "--per-setting", "5", "--output-dir", str(tmp_path)]
+    assert hard_set.main(argv) == 0
+    record = json.loads((tmp_path / "hard_digits.json").read_text())
+    assert (tmp_path / "hard_digits.md").read_text().startswith("Hard digit set")
+    assert record["split"] == "test" and record["per_setting"] == 5 and record["settings"] == list(SETTINGS)
+    assert record["machine"]["cpu"] and record["machine"]["torch"] and "onnxruntime" in record["machine"]
+    assert "--quick" in record["command"]
+    (row,) = record["rows"]
+    assert row["name"] == "mobilenet_v1_100.mnist"
+    assert set(row["sets"]) == {*SETTINGS, hard_set.ALL, hard_set.CLEAN}
+    for key, m in row["sets"].items():
+        expected = 5 * len(SETTINGS) if key in (hard_set.ALL, hard_set.CLEAN) else 5
+        assert m["images"] == expected, key
+        assert (
+            0 <= m["accuracy"] <= 100 and 0 <= m["ece"] <= 100 and m["ms_per_image"] > 0 and m["cpu_ms_per_image"] > 0
+        )
+        assert m["wrong"] == round(expected * (100 - m["accuracy"]) / 100)
+        for value in (m["wrong_confident"], m["wrong_flagged"], m["right_flagged"], *m["auroc"].values()):
+            assert value is None or 0 <= value <= 100
+    assert row["sets"][hard_set.CLEAN]["accuracy"] >= 90  # the same digits, as MNIST has them
+    assert record["targets"][0]["what"] == "form_box accuracy"
+    assert record["targets"][0]["value"] == row["sets"]["form_box"]["accuracy"]
