@@ -47,6 +47,12 @@ MIN_SHARE = 0.3
 MIN_SIDE_FOR_LIGHTING = 24
 #: Components are found on a copy reduced to at most this side (fast; joins tiny gaps).
 COMPONENT_SIDE = 32
+#: Ink fainter than this fraction of the main ink's contrast is faint ...
+FAINT_FRACTION = 0.4
+#: ... the main ink's contrast being this quantile of the ink's ...
+MAIN_INK_QUANTILE = 0.95
+#: ... and faint ink farther than this many pixels from stronger ink is dropped.
+FAINT_REACH = 2
 #: The background is the median of this outer fraction of each side.
 BORDER_FRACTION = 0.1
 #: Histogram bins of the quantiles (precision: the value range / bins).
@@ -234,6 +240,29 @@ def _class_levels(d: torch.Tensor, ink: torch.Tensor, ink_q: float) -> torch.Ten
     return torch.stack([bg_median, bg_median - bg_low, levels[:, 1, 2]], dim=1)
 
 
+def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Drop the ink much fainter than the main ink and away from it: erased writing, light rules.
+
+    Args:
+        ink: (N, 1, H, W) bool ink class.
+        smooth: (N, 1, H, W) blurred, background-corrected values.
+        background: (N,) the background's level in ``smooth``.
+
+    Returns:
+        (N, 1, H, W) bool: the ink within ``FAINT_REACH`` pixels of strong ink, strong
+        meaning at least ``FAINT_FRACTION`` of the main ink's contrast (the ink's
+        ``MAIN_INK_QUANTILE``). A pencil's lighter stretches stay when they continue
+        a stronger stroke; a ghost of erased writing or a light rule away from the digit goes.
+    """
+    flat, values = ink.flatten(1), smooth.flatten(1).clamp(-1, 1)
+    main = _quantiles(values, (MAIN_INK_QUANTILE,), (-1.0, 1.0), groups=flat)[:, 1, 0]
+    threshold = background + FAINT_FRACTION * (main - background)
+    strong = ink & (smooth >= threshold.view(-1, 1, 1, 1))
+    size = 2 * FAINT_REACH + 1
+    near = F.max_pool2d(strong.float(), size, stride=1, padding=FAINT_REACH) > 0
+    return ink & near
+
+
 def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gray images with bright ink (see :func:`ink_bright`) → their ink.
 
@@ -253,8 +282,9 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     bg_smooth, sigma_smooth, ink_smooth = _class_levels(smooth, ink, 0.75).unbind(1)
     contrast = ink_smooth - bg_smooth
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
+    ink = _drop_faint(remove_lines(ink.view_as(x)), smooth.view_as(x), bg_smooth).flatten(1)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
-    mask, share, largest_side = _drop_specks(remove_lines(ink.view_as(x)))
+    mask, share, largest_side = _drop_specks(ink.view_as(x))
     has_ink &= share >= MIN_SHARE  # scattered dots are noise, not a digit
     has_ink &= largest_side >= max(MIN_EXTENT, MIN_EXTENT_FRACTION * min(x.shape[-2:]))
     low = (bg_median + 3 * sigma).view(-1, 1, 1, 1)

@@ -32,9 +32,13 @@ import torch.nn.functional as F
 __all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
 #: A line holds ink along at least this fraction of the image's side (its chord) ...
-LINE_SPAN = 0.6
+LINE_SPAN = 0.55
 #: ... and is at most this fraction of the image's shorter side thick (plus one pixel).
-MAX_LINE_WIDTH = 0.06
+MAX_LINE_WIDTH = 0.1
+#: A line's core: the bins beside its peak holding at least this share of the peak's ink.
+CORE = 0.6
+#: A line may break for this fraction of the side (a faint print, JPEG), no more.
+MAX_GAP = 0.04
 #: Lines tilted up to this many degrees from horizontal or vertical are found (photos of forms).
 MAX_TILT = 6
 #: Angle step of the search, in degrees.
@@ -44,7 +48,7 @@ OVERHANG = 0.06
 #: ... or be at least this fraction of the side clear of it.
 CLEARANCE = 0.04
 #: A printed line runs to within this fraction of the image's side from both its edges ...
-BORDER_REACH = 0.05
+BORDER_REACH = 0.1
 #: (... or is a box's side, meeting perpendicular lines at both ends.)
 #: Images smaller than this (thumbnails, 8×8 digits) are left alone: a stroke fills them.
 MIN_SIDE_FOR_LINES = 24
@@ -71,20 +75,23 @@ def _projections(mask: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor
 
 
 def _bands(counts: torch.Tensor, side: int, max_width: int) -> list[tuple[int, int]]:
-    """(B,) ink per bin → the (first, last) bins of each line: a peak of at least ``LINE_SPAN``
-    of the side, widened over neighbours holding a sixth of that (its anti-aliased rim)."""
-    high, low = LINE_SPAN * side, LINE_SPAN * side / 6
+    """(B,) ink per bin → the (first, last) bins of each line's core: a peak of at least
+    ``LINE_SPAN`` of the side, with its neighbours holding ``CORE`` of the peak's ink."""
     bands, b, n = [], 0, len(counts)
     while b < n:
-        if counts[b] < high:
+        if counts[b] < LINE_SPAN * side:
             b += 1
             continue
-        first, last = b, b
+        peak = b
+        while peak + 1 < n and counts[peak + 1] > counts[peak]:
+            peak += 1
+        low = CORE * float(counts[peak])
+        first, last = peak, peak
         while first > 0 and counts[first - 1] >= low:
             first -= 1
         while last + 1 < n and counts[last + 1] >= low:
             last += 1
-        if last - first + 1 <= max_width + 2:  # + the rim on both sides
+        if last - first + 1 <= max_width:
             bands.append((first, last))
         b = last + 1
     return bands
@@ -102,17 +109,41 @@ def _candidates(mask: torch.Tensor) -> list[torch.Tensor]:
     # The best angle has the highest peak; ties go to the angle nearest horizontal.
     peaks = counts.amax(1) - angles.abs() * 1e-3
     best = int(peaks.argmax())
-    max_width = max(1, round(MAX_LINE_WIDTH * min(h, w)))
+    max_width = max(3, round(MAX_LINE_WIDTH * min(h, w)))
     lines = []
     pixels = torch.nonzero(mask.view(-1), as_tuple=True)[0]
+    xs = pixels % w
+    max_gap = max(2, round(MAX_GAP * w))
     for first, last in _bands(counts[best], w, max_width):
         on = (bins[best] >= first) & (bins[best] <= last)
+        start, end = _longest_run(xs[on], w, max_gap)
+        if end - start + 1 < LINE_SPAN * w:
+            continue
+        on &= (xs >= start) & (xs <= end)
         line = torch.zeros(h * w, dtype=torch.bool)
         line[pixels[on]] = True
         # The line's ragged rim (anti-aliasing, JPEG) one pixel beyond its bins goes with it.
         rim = F.max_pool2d(line.view(1, 1, h, w).float(), 3, stride=1, padding=1)[0, 0] > 0
         lines.append(rim & mask)
     return lines
+
+
+def _longest_run(xs: torch.Tensor, length: int, max_gap: int) -> tuple[int, int]:
+    """The longest stretch of ``xs`` (columns in ``[0, length)``) with no gap over ``max_gap``.
+
+    A line's pixels are continuous (a JPEG or a faint print may break it for a few
+    pixels); a digit's stroke that shares a line's bins with a box's two edges is not.
+    """
+    occupied = torch.zeros(length, dtype=torch.bool)
+    occupied[xs] = True
+    best, start, last = (0, -1), None, None
+    for x in torch.nonzero(occupied).view(-1).tolist():
+        if start is None or x - last > max_gap + 1:
+            start = x
+        last = x
+        if last - start > best[1] - best[0]:
+            best = (start, last)
+    return best
 
 
 def _span(mask: torch.Tensor, dim: int) -> tuple[float, float] | None:
