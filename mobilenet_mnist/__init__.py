@@ -12,10 +12,42 @@ subpackages :mod:`~mobilenet_mnist.models`, :mod:`~mobilenet_mnist.hub`,
 from __future__ import annotations
 
 import importlib as _importlib
+from typing import TYPE_CHECKING
 from typing import Any as _Any
 
 from . import _compat
 from .version import __version__
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name loads on first use
+    from .data import create_transform as create_transform
+    from .data import load_dataset as load_dataset
+    from .data import prepare_digits as prepare_digits
+    from .data import preprocess as preprocess
+    from .deploy import export_model as export_model
+    from .deploy import optimize_for_inference as optimize_for_inference
+    from .deploy import predict as predict
+    from .hub import WeightsUnavailableError as WeightsUnavailableError
+    from .hub import from_pretrained as from_pretrained
+    from .hub import save_pretrained as save_pretrained
+    from .models import ArchConfig as ArchConfig
+    from .models import LayerConfig as LayerConfig
+    from .models import MobileNetV1 as MobileNetV1
+    from .models import PretrainedCfg as PretrainedCfg
+    from .models import create_model as create_model
+    from .models import list_archs as list_archs
+    from .models import list_models as list_models
+    from .models import list_pretrained as list_pretrained
+    from .models import mobilenet_v1 as mobilenet_v1
+    from .models import profile_model as profile_model
+    from .models import register_arch as register_arch
+    from .models import register_model as register_model
+    from .models import register_timm as register_timm
+    from .training import TrainConfig as TrainConfig
+    from .training import evaluate as evaluate
+    from .training import fit as fit
+    from .training import freeze_backbone as freeze_backbone
+    from .training import get_preset as get_preset
+    from .training import train as train
 
 # Every public name: name → the subpackage that defines it, imported on first use.
 _LAZY: dict[str, str] = {

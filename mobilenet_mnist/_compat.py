@@ -95,6 +95,8 @@ def moved_name(name: str) -> Any:
 class _AliasModule(types.ModuleType):
     """Stands in for an old module: every attribute is read from the new one."""
 
+    _target: str  # the new module's name, set by the loader
+
     def __getattr__(self, name: str) -> Any:
         return getattr(importlib.import_module(self.__dict__["_target"]), name)
 

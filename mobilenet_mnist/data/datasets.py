@@ -56,7 +56,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 _GZIP_MAGIC = b"\x1f\x8b"
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 @dataclass(frozen=True)

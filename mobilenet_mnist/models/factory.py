@@ -14,16 +14,15 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
-from torch import nn
 
 from ..utils.names import closest_name, unknown_name_message
 from .archs import MNIST_ARCH, ArchConfig, get_arch
 from .builder import load_pretrained
 from .factory_options import apply_overlay, check_overlay, check_placement, overlay_source, place
-from .features import check_feature_cls, create_features
+from .features import FeatureExtractorBase, check_feature_cls, create_features
 from .mobilenet import GENERIC_NAME, MAX_INPUT_SIZE, MobileNetV1
 
 __all__ = [
@@ -118,6 +117,39 @@ def check_model_name(name: object) -> None:
         raise KeyError(unknown_name_message("model", str(name), list_models()))
 
 
+# The overloads tell type checkers what comes back: the model, or with features_only=True its
+# features wrapper (each with its own attributes: reset_classifier, feature_info, ...).
+@overload
+def create_model(
+    name: str,
+    pretrained: bool | str | os.PathLike[str] = False,
+    *,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    features_only: Literal[False] = False,
+    out_indices: None = None,
+    feature_cls: None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    **kwargs: Any,
+) -> MobileNetV1: ...
+@overload
+def create_model(
+    name: str,
+    pretrained: bool | str | os.PathLike[str] = False,
+    *,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    features_only: Literal[True],
+    out_indices: int | Sequence[int] | None = None,
+    feature_cls: str | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    **kwargs: Any,
+) -> FeatureExtractorBase: ...
+@overload
 def create_model(
     name: str,
     pretrained: bool | str | os.PathLike[str] = False,
@@ -131,7 +163,21 @@ def create_model(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     **kwargs: Any,
-) -> nn.Module:
+) -> MobileNetV1 | FeatureExtractorBase: ...
+def create_model(
+    name: str,
+    pretrained: bool | str | os.PathLike[str] = False,
+    *,
+    pretrained_cfg_overlay: Mapping[str, Any] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    features_only: bool = False,
+    out_indices: int | Sequence[int] | None = None,
+    feature_cls: str | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    **kwargs: Any,
+) -> MobileNetV1 | FeatureExtractorBase:
     """Build a registered model by name, optionally with a weight tag after a dot.
 
     Takes the options of timm's ``create_model`` for any registered model.
@@ -164,7 +210,9 @@ def create_model(
         **kwargs: Passed to the builder (``num_classes``, ``in_chans``, ``global_pool``, ...).
 
     Returns:
-        The model, with ``pretrained_cfg["architecture"]`` set to the registered name.
+        The model (a :class:`~mobilenet_mnist.MobileNetV1` from the built-in builders), with
+        ``pretrained_cfg["architecture"]`` set to the registered name; with
+        ``features_only=True`` its features wrapper (:mod:`.features`).
 
     Raises:
         TypeError: If ``name`` is not a str, or an option has the wrong type.
@@ -186,8 +234,9 @@ def create_model(
     if isinstance(getattr(model, "pretrained_cfg", None), dict):
         model.pretrained_cfg = {**model.pretrained_cfg, "architecture": base}
     if own_load:
-        source = overlay_source(f"{base}.{tag or DEFAULT_TAG}", overlay) if pretrained is True else pretrained
-        load_pretrained(model, source, cache_dir=cache_dir)
+        # own_load implies a truthy pretrained: a bool here is True
+        source = overlay_source(f"{base}.{tag or DEFAULT_TAG}", overlay) if isinstance(pretrained, bool) else pretrained
+        load_pretrained(model, source, cache_dir=None if cache_dir is None else Path(cache_dir))
     if checkpoint_path is not None:
         load_pretrained(model, checkpoint_path)
     apply_overlay(model, overlay)

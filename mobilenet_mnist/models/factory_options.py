@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..utils.names import unknown_name_message
+from .mobilenet import MobileNetV1
 from .pretrained_cfg import PretrainedCfg
 
 __all__ = ["apply_overlay", "check_overlay", "check_placement", "overlay_source", "place"]
@@ -68,7 +69,7 @@ def overlay_source(weights_name: str, overlay: Mapping[str, Any]) -> PretrainedC
     return PretrainedCfg.from_dict({**record.to_dict(), **changes}) if changes else record
 
 
-def apply_overlay(model: nn.Module, overlay: Mapping[str, Any]) -> None:
+def apply_overlay(model: MobileNetV1, overlay: Mapping[str, Any]) -> None:
     """Replace entries of ``model.pretrained_cfg`` by those of ``overlay`` (checked as a record).
 
     Raises:

@@ -61,10 +61,10 @@ def feature_take_indices(num_levels: int, indices: int | list[int] | None = None
     """
     if indices is None:
         indices = num_levels
+    take: list[int] = []
     if isinstance(indices, int):
         take = [num_levels - indices + i for i in range(indices)]
     else:
-        take: list[int] = []
         for index in indices:
             take.append(num_levels + index if index < 0 else index)
     return take, max(take)
@@ -140,7 +140,7 @@ class FeatureInfo:
         """``key`` of the returned levels (``idx=None``), of level ``idx``, or of several levels."""
         if idx is None:
             return [self.info[i][key] for i in self.out_indices]
-        if isinstance(idx, (tuple, list)):
+        if not isinstance(idx, int):
             return [self.info[i][key] for i in idx]
         return self.info[idx][key]
 
@@ -151,7 +151,7 @@ class FeatureInfo:
 
         if idx is None:
             return [pick(self.info[i]) for i in self.out_indices]
-        if isinstance(idx, (tuple, list)):
+        if not isinstance(idx, int):
             return [pick(self.info[i]) for i in idx]
         return pick(self.info[idx])
 
@@ -188,11 +188,12 @@ def _features_cfg(model: nn.Module) -> dict[str, Any]:
 class FeatureExtractorBase(nn.Module):
     """What both features models share: pruning, ``feature_info``, ``pretrained_cfg``."""
 
-    def _wrap(self, model: nn.Module, out_indices: int | Sequence[int] | None) -> None:
+    def _wrap(self, model: Any, out_indices: int | Sequence[int] | None) -> None:
+        # model: Any, since nn.Module's typing knows none of the feature methods a MobileNetV1 brings.
         check_feature_indices(out_indices, model.feature_info, "out_indices")
         indices = list(out_indices) if isinstance(out_indices, (list, tuple)) else out_indices
         take = model.prune_intermediate_layers(indices, prune_head=True)
-        self.model = model
+        self.model: Any = model
         self.out_indices: list[int] = take
         self.feature_info = FeatureInfo(model.feature_info, take)
         self.pretrained_cfg = _features_cfg(model)
@@ -259,9 +260,9 @@ class FeatureHookNet(FeatureExtractorBase):
     def __init__(self, model: nn.Module, out_indices: int | Sequence[int] | None = None) -> None:
         super().__init__()
         self._wrap(model, out_indices)
-        self._outputs = {}  # level index -> output of the last forward (shared with the hooks)
+        self._outputs: dict[int, torch.Tensor] = {}  # level index -> output of the last forward (shared with the hooks)
         for index in self.out_indices:
-            module = model.get_submodule(model.feature_info[index]["module"])
+            module = model.get_submodule(self.model.feature_info[index]["module"])
             module.register_forward_hook(_Recorder(self._outputs, index))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -285,7 +286,7 @@ class _Recorder:
 
 
 def create_features(model: nn.Module, out_indices: int | Sequence[int] | None = None,
-                    feature_cls: str = "getter") -> nn.Module:
+                    feature_cls: str = "getter") -> FeatureExtractorBase:
     """Wrap ``model`` as a ``features_only`` model (``create_model(..., features_only=True)``).
 
     Args:

@@ -7,6 +7,7 @@ inference backend in :mod:`mobilenet_mnist.deploy`.
 from __future__ import annotations
 
 import copy
+from typing import TypeVar
 
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -14,10 +15,13 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from ..utils.checks import check_module
 from .layers import ConvBnAct
 
+#: The type of the model :func:`fuse_conv_bn` copies (and returns).
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
 __all__ = ["fuse_conv_bn", "is_fused"]
 
 
-def fuse_conv_bn(model: nn.Module) -> nn.Module:
+def fuse_conv_bn(model: ModuleT) -> ModuleT:
     """A copy of ``model`` with every :class:`ConvBnAct`'s BatchNorm folded into its conv.
 
     Each ``conv`` gains a bias and each ``bn`` becomes :class:`torch.nn.Identity`, using
@@ -65,7 +69,7 @@ def _fuse_block(block: ConvBnAct) -> None:
             "running statistics. Fusion needs eval-mode BatchNorm statistics."
         )
     block.conv = fuse_conv_bn_eval(block.conv.eval(), bn.eval())
-    block.bn = nn.Identity()
+    block.bn = nn.Identity()  # type: ignore[assignment]  # the folded BatchNorm is gone
 
 
 def is_fused(model: nn.Module) -> bool:

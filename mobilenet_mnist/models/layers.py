@@ -128,7 +128,7 @@ def check_global_pool(global_pool: object, num_classes: int) -> str:
         TypeError, ValueError: As :func:`check_pool_type`; ``ValueError`` too for ``""`` (no
             pooling) with ``num_classes > 0``.
     """
-    check_pool_type(global_pool)
+    global_pool = check_pool_type(global_pool)
     if global_pool == "" and num_classes > 0:
         pools = ", ".join(p for p in POOL_TYPES if p)
         raise ValueError(

@@ -35,7 +35,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..utils.checks import is_int
 
@@ -192,7 +192,7 @@ class PretrainedCfg:
 
     def for_new_head(self, num_classes: int) -> PretrainedCfg:
         """This record for a model whose classifier was replaced: no ``head`` fields."""
-        cleared = {name: ({} if name == "metrics" else None) for name in self.field_names("head")}
+        cleared: dict[str, Any] = {name: ({} if name == "metrics" else None) for name in self.field_names("head")}
         return dataclasses.replace(self, num_classes=num_classes, **cleared)
 
     # ----------------------------------------------------------------- dict views
@@ -387,5 +387,5 @@ def _file_problems(cfg: PretrainedCfg) -> list[str]:
     return problems
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -65,7 +65,7 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _layer_cost(name: str, module: nn.Module, output: torch.Tensor) -> LayerCost:
+def _layer_cost(name: str, module: nn.Conv2d | nn.Linear, output: torch.Tensor) -> LayerCost:
     params = sum(p.numel() for p in module.parameters(recurse=False))
     out_shape = tuple(output.shape[1:])
     if isinstance(module, nn.Conv2d):
@@ -126,8 +126,10 @@ def _resolve_input(model: nn.Module, input_size: int | tuple[int, int] | None) -
     if input_size is None:
         if cfg is None:
             raise ValueError("profile_model needs input_size for a model without pretrained_cfg.")
-        return tuple(cfg["input_size"])  # type: ignore[return-value]
-    in_chans = _first_conv_channels(model) or (cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3))
+        return tuple(cfg["input_size"])
+    in_chans = _first_conv_channels(model)
+    if in_chans is None:
+        in_chans = cfg["input_size"][0] if cfg else getattr(model, "in_chans", 3)
     sides = (input_size, input_size) if is_int(input_size) else input_size
     if not isinstance(sides, (tuple, list)) or len(sides) != 2 or not all(is_int(s) for s in sides):
         raise TypeError(f"input_size must be an int side or an (H, W) pair of ints, got {input_size!r}.")

@@ -23,6 +23,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import CONFIG_NAME, LIBRARY_NAME, WEIGHTS_NAME, SavedConfig, config_for_record, read_config
 from .pretrained import get_pretrained_cfg, list_pretrained, shipped_weights_path
@@ -120,12 +121,17 @@ def resolve_weights(
 
 
 def _registered(cfg: PretrainedCfg, where: _HubFile) -> WeightsSource:
-    pins = {"config": config_for_record(cfg), "sha256": cfg.sha256, "file_size": cfg.file_size}
+    pins: dict[str, Any] = {"config": config_for_record(cfg), "sha256": cfg.sha256, "file_size": cfg.file_size}
     shipped = shipped_weights_path(cfg)
     if cfg.shipped and shipped.is_file():
         return WeightsSource(shipped, f"{cfg.name} (shipped with the package)", **pins)
     if cfg.shipped:
         logger.warning("%s should ship with the package but %s is missing; trying the Hub.", cfg.name, shipped)
+    if cfg.hf_hub_id is None:
+        raise WeightsUnavailableError(
+            f"{cfg.name} names no Hub repo (hf_hub_id is unset) and no file ships with the package; pass "
+            "pretrained_cfg_overlay={'hf_hub_id': 'org/name'} or the path of the weights."
+        )
     where = dataclasses.replace(
         where, repo_id=cfg.hf_hub_id, filename=cfg.filename, revision=where.revision or cfg.hf_hub_revision
     )
@@ -189,7 +195,7 @@ def _hub_file(where: _HubFile, *, prefer_cache: bool) -> Path:
     return _download(where)
 
 
-def _download_kwargs(where: _HubFile) -> dict[str, object]:
+def _download_kwargs(where: _HubFile) -> dict[str, Any]:
     from huggingface_hub import constants
 
     from ..version import __version__
@@ -221,7 +227,7 @@ def _probe(where: _HubFile) -> str | None:
     url = hf_hub_url(where.repo_id, where.filename, revision=where.revision, endpoint=constants.ENDPOINT)
     # huggingface_hub >= 1.0 retries network errors with backoff (~24 s); older versions do not retry.
     retries = "retry_on_errors" in inspect.signature(get_hf_file_metadata).parameters
-    options = {"retry_on_errors": False} if retries else {}
+    options: dict[str, Any] = {"retry_on_errors": False} if retries else {}
     try:
         get_hf_file_metadata(url, token=where.token, timeout=HUB_PROBE_TIMEOUT_S, **options)
     except HfHubHTTPError as error:

@@ -123,7 +123,7 @@ def _register(timm_models: ModuleType, name: str) -> None:
 def _pretrained_cfgs(name: str) -> dict[str, dict[str, Any]]:
     """``pretrained_cfg`` per ``name.tag`` (default tag first), or of the bare model if it has no weights."""
     with torch.device("meta"):  # the model's own fields (pool_size, ...) without memory or init cost
-        fresh: dict[str, Any] = dict(create_model(name).pretrained_cfg)
+        fresh = create_model(name).pretrained_cfg
     tags = [weights.partition(".")[2] for weights in list_pretrained(f"{name}.*")]
     tags.sort(key=lambda tag: tag != DEFAULT_TAG)  # the weights pretrained=True loads come first
     if not tags:
@@ -213,7 +213,7 @@ def _saved_args_as_keywords(name: str, kwargs: dict[str, Any]) -> None:
     width = kwargs.pop("width_mult", None)
     if width is not None:
         with torch.device("meta"):
-            own = create_model(name).pretrained_cfg["width_mult"]
+            own = create_model(name).width_mult
         if width != own:
             raise ValueError(
                 f"The folder's config.json names architecture {name!r} (width_mult={own}) but its model_args "

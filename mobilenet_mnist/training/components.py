@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ def build_model(cfg: TrainConfig, num_classes: int) -> MobileNetV1:
         classifier (initialised from torch's global generator: seed it first).
     """
     native = get_arch("mnist").input_size
-    options = {"dropout": cfg.dropout, "resolution_mult": max(cfg.eval_sizes) / native}
+    options: dict[str, Any] = {"dropout": cfg.dropout, "resolution_mult": max(cfg.eval_sizes) / native}
     if cfg.init_from is None:
         return create_model(cfg.model, num_classes=num_classes, **options)
     model = create_model(cfg.init_from, pretrained=True, **options)
@@ -104,10 +105,12 @@ def build_ema(model: nn.Module, decay: float) -> AveragedModel | None:
     if decay <= 0:
         return None
 
-    def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+    def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor | int
+                        ) -> torch.Tensor:
         if not averaged.is_floating_point():  # BatchNorm's batch counter
             return current
-        step_decay = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.dtype)
+        count = torch.as_tensor(num_averaged, device=averaged.device)  # a tensor from AveragedModel; typed as int too
+        step_decay = torch.clamp((1 + count) / (10 + count), max=decay).to(averaged.dtype)
         return averaged.lerp(current, 1 - step_decay)  # exact for unchanged (frozen) tensors
 
     return AveragedModel(model, avg_fn=ema_with_warmup, use_buffers=True)

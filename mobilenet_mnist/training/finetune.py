@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The model type freeze_backbone and unfreeze_backbone take and give back (the same object).
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 class FrozenStatsBatchNorm2d(nn.BatchNorm2d):
@@ -73,13 +76,14 @@ def _backbone_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
 def _split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(backbone, head) parameters, each parameter in exactly one list."""
     head_ids = {id(p) for p in _classifier(model).parameters()}
-    backbone, head = [], []
+    backbone: list[nn.Parameter] = []
+    head: list[nn.Parameter] = []
     for param in model.parameters():
         (head if id(param) in head_ids else backbone).append(param)
     return backbone, head
 
 
-def freeze_backbone(model: nn.Module, freeze_bn_stats: bool = True) -> nn.Module:
+def freeze_backbone(model: ModuleT, freeze_bn_stats: bool = True) -> ModuleT:
     """Stop training everything but the classifier.
 
     Sets ``requires_grad=False`` on every backbone parameter, so optimizers built
@@ -135,7 +139,7 @@ def _is_freezable_bn(module: nn.Module) -> bool:
     return False
 
 
-def unfreeze_backbone(model: nn.Module) -> nn.Module:
+def unfreeze_backbone(model: ModuleT) -> ModuleT:
     """Undo :func:`freeze_backbone`: every parameter trainable, BatchNorm statistics live again.
 
     The BatchNorm layers return to the model's current mode (``model.training``).
@@ -155,7 +159,7 @@ def unfreeze_backbone(model: nn.Module) -> nn.Module:
         param.requires_grad_(True)
     for module in base.modules():
         if type(module) is FrozenStatsBatchNorm2d:
-            module.__class__ = nn.BatchNorm2d
+            module.__class__ = nn.BatchNorm2d  # type: ignore[assignment]  # back to the plain class, in place
             module.train(base.training)
     return model
 

@@ -261,21 +261,21 @@ def fit(
     _check_fit_args(model, train_data, cfg, val_data)
     out = Path(output_dir) if output_dir is not None else None
     checkpoint = checkpoint_to_resume(out) if resume else None
-    model, state = _prepare(model, train_data, cfg)
+    wrapped, state = _prepare(model, train_data, cfg)  # under torchrun: in DistributedDataParallel
     if out is not None and state.ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(out)
-    start, history, elapsed = state.restore(checkpoint, model) if checkpoint else (0, [], 0.0)
+    start, history, elapsed = state.restore(checkpoint, wrapped) if checkpoint else (0, [], 0.0)
     end = min(cfg.epochs, stop_after or cfg.epochs)
     if state.ctx.is_main and start < end:
         logger.info("%s", epoch_header(cfg.eval_sizes, val_data is not None))
     for epoch in range(start, end):
         began = time.perf_counter()
-        row, seconds = _run_epoch(model, train_data, val_data, state, epoch, elapsed)
+        row, seconds = _run_epoch(wrapped, train_data, val_data, state, epoch, elapsed)
         elapsed += seconds
         history.append(row)
-        _end_epoch(state, model, history, elapsed, out, time.perf_counter() - began)
-    final = state.eval_model(model).to(memory_format=torch.contiguous_format).eval()
+        _end_epoch(state, wrapped, history, elapsed, out, time.perf_counter() - began)
+    final = state.eval_model(wrapped).to(memory_format=torch.contiguous_format).eval()
     return TrainResult(final, history, elapsed, out)
 
 

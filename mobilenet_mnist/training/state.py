@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -62,7 +62,7 @@ class TrainState:
     def eval_model(self, model: nn.Module) -> MobileNetV1:
         """The weights to evaluate: the average once it has begun, else the model itself."""
         if self.average is not None and int(self.average.n_averaged) > 0:
-            return self.average.module
+            return cast(MobileNetV1, self.average.module)
         return unwrap_model(model)
 
     def checkpoint(self, model: nn.Module, epoch: int, history: list[dict[str, Any]], elapsed: float) -> dict:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["check_bool", "check_module", "check_number", "check_path", "is_int"]
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for real ints only (``bool`` is an ``int`` subclass but never a count or size)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -45,8 +45,7 @@ def check_number(
         TypeError: If ``value`` is not a number (or not an int when ``integer``).
         ValueError: If ``value`` is NaN, infinite or out of range.
     """
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         kind = "an int" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__} ({value!r}).")
     if not math.isfinite(value):
