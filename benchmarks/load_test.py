@@ -2,17 +2,18 @@
 
 Usage (from the repository root):
 
-    python benchmarks/load_test.py            # 8 threads × 1,000 calls per backend, 8 users × 50 requests
-    python benchmarks/load_test.py --quick    # seconds: checks that everything runs (nothing written)
+    python benchmarks/load_test.py            # 1 and 8 threads × 1,000 calls per backend, 8 users × 50 requests
+    python benchmarks/load_test.py --quick    # a minute or two: checks that everything runs (nothing written)
+    python benchmarks/load_test.py --backends torch --threads 8 --users 8 --concurrency 1 2 4 8
 
 Threads: one :class:`~mobilenet_mnist.deploy.Predictor` (the shipped ``mobilenet_v1_100.mnist``,
-digit preparation on) per backend is shared by ``--threads`` threads, each making ``--calls``
-calls on real MNIST test digits in batches of 1, 2, 4, 8 and 16 images and lists of 3 images of
-different sizes, so the torch backend's per-shape oneDNN graphs and ONNX Runtime's one session
-and its per-thread slices are all in use at once. Every answer (label, probabilities, score,
-flags, the 28×28 view) must be exactly what one thread got for the same batch. Reported: calls/s,
-images/s, p50/p95 latency per call, and the process's resident memory (RSS) after the
-reference pass, after a warm-up (``--warmup`` calls per thread) and at the end.
+digit preparation on) per backend and row is shared by ``--threads`` threads (1: the baseline),
+each making ``--calls`` calls on real MNIST test digits in batches of 1, 2, 4, 8 and 16 images
+and lists of 3 images of different sizes, so the torch backend's per-shape oneDNN graphs and
+ONNX Runtime's one session and its per-thread slices are all in use at once. Every answer
+(label, probabilities, score, flags, the 28×28 view) must be exactly what one thread got for the
+same batch. Reported: calls/s, images/s, p50/p95 latency per call, and the process's resident
+memory (RSS) after the reference pass, after a warm-up (``--warmup`` calls per thread) and at the end.
 
 Demo: ``mobilenet-mnist demo`` (its defaults: 127.0.0.1, ``--concurrency 4``) runs in a
 subprocess; ``--users`` users, each with its own ``gradio_client.Client`` (a browser session),
@@ -65,6 +66,8 @@ BATCH_SIZES = (1, 2, 4, 8, 16)
 LIST_SIDES = (28, 40, 56)
 #: Side of the demo's drawing canvas (``demo.app.CANVAS_SIDE``).
 CANVAS = 280
+#: ``mobilenet-mnist demo``'s own ``--concurrency``.
+DEMO_CONCURRENCY = 4
 
 
 # ----------------------------------------------------------------------- inputs
@@ -351,7 +354,7 @@ def demo_load(mnist_dir: str | Path, *, users: int, per_user: int, concurrency: 
             result = users_load(server.url, requests, users=users, per_user=per_user, timeout=timeout)
             after = rss_mib(pid)
     return {
-        "concurrency": concurrency or 4, "digits": digits, "left_out": left_out, **result,
+        "concurrency": concurrency or DEMO_CONCURRENCY, "digits": digits, "left_out": left_out, **result,
         "server_rss_mib": {"before": before, "end": after},
     }  # fmt: skip
 
@@ -380,31 +383,37 @@ def to_table(result: dict[str, Any]) -> str:
             f"{_rss(rss['reference'])} → {_rss(rss['warm'])} → {_rss(rss['end'])} ({_rss(rss['peak'])}) | "
             f"{row['mismatches']} |"
         )
-    demo = result.get("demo")
-    if demo:
-        rss = demo["server_rss_mib"]
+    if result.get("demo"):
         lines += [
             "",
             "| demo users × requests | concurrency | requests/s | p50 ms | p95 ms | served | dropped | wrong | "
-            "server RSS MiB before → end |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "digits left out | server RSS MiB before → end |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+    for demo in result.get("demo", []):
+        rss = demo["server_rss_mib"]
+        lines.append(
             f"| {demo['users']} × {demo['requests'] // demo['users']} | {demo['concurrency']} | "
             f"{demo['requests_per_s']:.1f} | {_ms(demo['latency_ms']['p50'])} | {_ms(demo['latency_ms']['p95'])} | "
-            f"{demo['served']} | {demo['dropped']} | {demo['wrong']} | {_rss(rss['before'])} → {_rss(rss['end'])} |",
-        ]
+            f"{demo['served']} | {demo['dropped']} | {demo['wrong']} | {demo['left_out']} of {demo['digits']} | "
+            f"{_rss(rss['before'])} → {_rss(rss['end'])} |"
+        )
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data-dir", default=str(MNIST_DIR), help="folder with the MNIST IDX files")
-    p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"], help="Predictor backends to load")
-    p.add_argument("--threads", type=int, default=8, help="threads sharing one Predictor")
+    p.add_argument("--backends", nargs="*", default=["torch", "onnxruntime"],
+                   help="Predictor backends (none: demo only)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 8], help="threads sharing a Predictor, one row each")
     p.add_argument("--calls", type=int, default=1000, help="timed calls per thread")
     p.add_argument("--warmup", type=int, default=50, help="untimed calls per thread before the RSS reading")
     p.add_argument("--users", type=int, default=8, help="demo users at once (0: no demo run)")
     p.add_argument("--requests", type=int, default=50, help="requests per demo user")
-    p.add_argument("--concurrency", type=int, default=None, help="the demo's --concurrency (default: its own, 4)")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[None],
+                   help="the demo's --concurrency, one row each (default: the command's own)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds a demo request may take (then it is dropped)")
     p.add_argument("--output", default=str(RESULTS), help="JSON file to write")
     p.add_argument("--quick", action="store_true", help="4 threads × 20 calls, 8 users × 3 requests; writes nothing")
     return p
@@ -414,14 +423,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurements, print the tables, write the JSON."""
     args = _parser().parse_args(argv)
     if args.quick:
-        args.threads, args.calls, args.warmup, args.requests = 4, 20, 5, 3
+        args.threads, args.calls, args.warmup, args.requests = [4], 20, 5, 3
     result: dict[str, Any] = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]), "threads": []}
     for backend in args.backends:
-        result["threads"].append(predictor_load(backend, args.data_dir, threads=args.threads, calls=args.calls,
-                                                warmup=args.warmup))  # fmt: skip
-    if args.users:
-        result["demo"] = demo_load(args.data_dir, users=args.users, per_user=args.requests,
-                                   concurrency=args.concurrency)  # fmt: skip
+        for threads in args.threads:
+            result["threads"].append(predictor_load(backend, args.data_dir, threads=threads, calls=args.calls,
+                                                    warmup=args.warmup))  # fmt: skip
+    result["demo"] = [
+        demo_load(args.data_dir, users=args.users, per_user=args.requests, concurrency=concurrency,
+                  timeout=args.timeout)
+        for concurrency in (args.concurrency if args.users else [])
+    ]
     result["load_average_end"] = machine_info()["load_average"]
     print(to_table(result))
     print(f"CPU: {result['machine']['cpu']}, {result['machine']['logical_cores']} logical cores; "
@@ -429,9 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick:
         atomic_write_bytes(args.output, (json.dumps(result, indent=2) + "\n").encode())
         print(f"wrote {args.output}")
-    bad = [r for r in result["threads"] if r["mismatches"]]
-    demo = result.get("demo") or {}
-    return 1 if bad or demo.get("dropped") or demo.get("wrong") else 0
+    bad = [r for r in result["threads"] if r["mismatches"]] + [d for d in result["demo"] if d["dropped"] or d["wrong"]]
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -61,9 +61,9 @@ def images(mnist_dir: Path) -> torch.Tensor:
 def test_threads_sharing_a_predictor_get_the_answers_of_one_thread(images: torch.Tensor) -> None:
     from mobilenet_mnist.deploy import Predictor
 
-    predictor = Predictor(str(SMALL), backend="torch")
-    result = thread_load(predictor, digit_batches(images, count=12), threads=4, calls=20, warmup=2)
-    assert result["calls"] == 80 and result["images"] > 80  # batches of 1 to 16 images and lists
+    predictor = Predictor(str(SMALL), backend="torch", prepare=False)  # MNIST digits as they are: the model's part
+    result = thread_load(predictor, digit_batches(images, count=3), threads=4, calls=20, warmup=1)
+    assert result["calls"] == 80 and result["images"] > 80  # batches of 1, 2 and 4 images in turn
     assert result["mismatches"] == 0
 
 
@@ -169,8 +169,8 @@ def test_graph_builds_in_several_threads_leave_the_warning_filters_alone() -> No
 @pytest.mark.slow
 def test_the_demo_serves_8_users_at_once_with_every_answer_right(mnist_dir: Path) -> None:
     pytest.importorskip("gradio", reason='the demo extra is not installed: pip install "mobilenet-mnist[demo]"')
-    result = demo_load(mnist_dir, users=8, per_user=25)
-    assert result["left_out"] <= 10  # digits the model itself misreads are not posted
+    result = demo_load(mnist_dir, users=8, per_user=25, digits=100)
+    assert result["left_out"] <= 5  # digits the model itself misreads are not posted
     assert (result["requests"], result["served"], result["dropped"], result["wrong"]) == (200, 200, 0, 0), result
     assert result["latency_ms"]["p95"] > 0
 

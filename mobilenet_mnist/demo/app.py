@@ -39,6 +39,11 @@ CANVAS_SIDE = 280
 BRUSH_RADIUS = 12
 #: Seconds Ctrl-C waits for the server to close; open browser tabs can keep it waiting longer.
 CLOSE_TIMEOUT_S = 5.0
+#: Requests that may wait for a free slot (Gradio's ``max_size``; those being computed are not
+#: counted). One more is refused at once ("Queue is full") instead of piling up on a server that
+#: anyone on the network may reach. A page's Recognize button sends one request at a time, so
+#: 64 people beyond ``concurrency`` can press it at the same moment and all be served.
+MAX_QUEUED = 64
 _TITLE = "mobilenet-mnist demo"
 # Gradio's Sketchpad opens (and clears) with no tool picked ("select the draw tool to
 # start"): pick the brush once the canvas is there, so that a visitor can draw at once.
@@ -238,7 +243,8 @@ def launch_demo(
 
     The selected checkpoint is loaded before the server starts (so a broken install fails
     at once); the others when first selected. Requests are queued and ``concurrency`` of
-    them computed at once, so several people can use one server.
+    them computed at once, so several people can use one server; up to ``MAX_QUEUED`` (64)
+    more wait their turn, and beyond that a request is refused ("Queue is full").
 
     Args:
         host: Address to listen on (``"0.0.0.0"``: every network interface).
@@ -267,7 +273,7 @@ def launch_demo(
     started = time.perf_counter()
     cache.get(model)
     demo = build_demo(model, cache=cache)
-    demo.queue(default_concurrency_limit=concurrency)
+    demo.queue(default_concurrency_limit=concurrency, max_size=MAX_QUEUED)
     try:
         demo.launch(
             server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True, show_error=True
