@@ -97,8 +97,12 @@ def _bands(counts: torch.Tensor, side: int, max_width: int) -> list[tuple[int, i
     return bands
 
 
-def _candidates(mask: torch.Tensor) -> list[torch.Tensor]:
-    """(H, W) bool → one (H, W) bool mask per near-horizontal straight line in it."""
+def _candidates(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """(H, W) bool → one (H, W) bool mask per near-horizontal straight line in it.
+
+    ``crossing``: (H, W) bool pixels of perpendicular lines already taken out of ``mask``;
+    a line may continue across them (a grid's lines cross), but does not start or end there.
+    """
     mask = mask.contiguous()
     h, w = mask.shape
     if not bool(mask.any()):
@@ -110,13 +114,15 @@ def _candidates(mask: torch.Tensor) -> list[torch.Tensor]:
     peaks = counts.amax(1) - angles.abs() * 1e-3
     best = int(peaks.argmax())
     max_width = max(3, round(MAX_LINE_WIDTH * min(h, w)))
+    bridge = torch.zeros(w, dtype=torch.bool) if crossing is None else crossing.any(0)
+    bridged = torch.cat([torch.zeros(1, dtype=torch.long), bridge.long().cumsum(0)])
     lines = []
     pixels = torch.nonzero(mask.view(-1), as_tuple=True)[0]
     xs = pixels % w
     max_gap = max(2, round(MAX_GAP * w))
     for first, last in _bands(counts[best], w, max_width):
         on = (bins[best] >= first) & (bins[best] <= last)
-        start, end = _longest_run(xs[on], w, max_gap)
+        start, end = _longest_run(xs[on], w, max_gap, bridged)
         if end - start + 1 < LINE_SPAN * w:
             continue
         on &= (xs >= start) & (xs <= end)
@@ -128,17 +134,19 @@ def _candidates(mask: torch.Tensor) -> list[torch.Tensor]:
     return lines
 
 
-def _longest_run(xs: torch.Tensor, length: int, max_gap: int) -> tuple[int, int]:
+def _longest_run(xs: torch.Tensor, length: int, max_gap: int, bridged: torch.Tensor) -> tuple[int, int]:
     """The longest stretch of ``xs`` (columns in ``[0, length)``) with no gap over ``max_gap``.
 
     A line's pixels are continuous (a JPEG or a faint print may break it for a few
     pixels); a digit's stroke that shares a line's bins with a box's two edges is not.
+    Columns of crossing lines do not count in a gap (``bridged``: their cumulative count).
     """
     occupied = torch.zeros(length, dtype=torch.bool)
     occupied[xs] = True
-    best, start, last = (0, -1), None, None
+    best, start, last = (0, -1), -1, -1
     for x in torch.nonzero(occupied).view(-1).tolist():
-        if start is None or x - last > max_gap + 1:
+        gap = x - last - 1 - int(bridged[x] - bridged[last + 1]) if last >= 0 else None
+        if gap is None or gap > max_gap:
             start = x
         last = x
         if last - start > best[1] - best[0]:
@@ -208,15 +216,23 @@ def _off_center(line: Line) -> float:
     return math.hypot(float(ys.float().mean()) - (h - 1) / 2, float(xs.float().mean()) - (w - 1) / 2)
 
 
+def _beyond(mask: torch.Tensor, lines: list[Line]) -> torch.Tensor:
+    """The ink more than two pixels from every line: the rest of the ink, without the ragged
+    leftovers along a line (blur, JPEG) that would stretch its extent to the line's."""
+    every = torch.stack([pixels for _, pixels in lines]).any(0).float()[None, None]
+    near = F.max_pool2d(every, 5, stride=1, padding=2)[0, 0] > 0
+    return mask & ~near
+
+
 def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     """The ``lines`` that are not part of the digit (see the module's step 2)."""
-    rest = mask & ~torch.stack([pixels for _, pixels in lines]).any(0)
+    rest = _beyond(mask, lines)
     if int(rest.sum()) < side / 8:
         # Only lines: the one nearest the center is the digit (a "1" in a box).
         digit = min(lines, key=_off_center)
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
-    tolerance = 2 * MAX_LINE_WIDTH * side + 2
+    tolerance = MAX_LINE_WIDTH * side / 2 + 2
     return [
         line
         for line in lines
@@ -235,10 +251,21 @@ def _restore_crossings(mask: torch.Tensor, removed: torch.Tensor, width: int) ->
 
 
 def _find_lines(mask: torch.Tensor) -> list[Line]:
-    """(H, W) bool → its straight lines of both orientations, in the image's coordinates."""
-    horizontal = [(False, line) for line in _candidates(mask)]
-    vertical = [(True, line.T) for line in _candidates(mask.T)]
-    return horizontal + vertical
+    """(H, W) bool → its straight lines of both orientations, in the image's coordinates.
+
+    Vertical lines are looked for without the horizontal ones and then horizontal ones
+    without the vertical ones: a digit's stroke that runs into a box's two edges would
+    otherwise be one line from edge to edge.
+    """
+
+    def union(lines: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(lines).any(0) if lines else torch.zeros_like(mask)
+
+    first = union(_candidates(mask))
+    vertical = union([line.T for line in _candidates((mask & ~first).T, first.T)])
+    horizontal = _candidates(mask & ~vertical, vertical)
+    columns = _candidates((mask & ~union(horizontal)).T, union(horizontal).T)
+    return [(False, line) for line in horizontal] + [(True, line.T) for line in columns]
 
 
 def _remove_one(mask: torch.Tensor) -> torch.Tensor:
