@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +114,18 @@ def _digit_pngs(folder: Path, mnist_dir: Path) -> dict[Path, int]:
     return files
 
 
+@pytest.fixture
+def venv(tmp_path: Path) -> Iterator[Path]:
+    """Where the fresh virtual environment goes; removed afterwards (torch makes it several GB)."""
+    yield tmp_path / "venv"
+    shutil.rmtree(tmp_path / "venv", ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_the_wheel_installs_and_works_offline(tmp_path: Path, mnist_dir: Path) -> None:
+def test_the_wheel_installs_and_works_offline(tmp_path: Path, venv: Path, mnist_dir: Path) -> None:
     wheel, sdist = _build(tmp_path / "dist")
     _check_contents(wheel, sdist)
-    python = _install(tmp_path / "venv", wheel)
+    python = _install(venv, wheel)
     work = tmp_path / "work"
     work.mkdir()
     env = _clean_env(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), HF_ENDPOINT="http://127.0.0.1:9")
@@ -125,14 +133,14 @@ def test_the_wheel_installs_and_works_offline(tmp_path: Path, mnist_dir: Path) -
     run = {"cwd": work, "env": env, "timeout": 900}
 
     where = _run([*offline, python, "-c", "import mobilenet_mnist; print(mobilenet_mnist.__file__)"], **run)
-    assert Path(where.strip()).is_relative_to(tmp_path / "venv"), where  # the installed wheel, not the checkout
+    assert Path(where.strip()).is_relative_to(venv), where  # the installed wheel, not the checkout
 
     out = _run([*offline, python, REPO_ROOT / "examples" / "quickstart.py", "--data-dir", mnist_dir], **run)
     accuracy = re.search(r"accuracy on 10000 test digits: ([\d.]+) %", out)
     assert accuracy, out
     assert float(accuracy[1]) == get_pretrained_cfg("mobilenet_v1_100.mnist").test_accuracy[32]
 
-    cli = tmp_path / "venv" / "bin" / "mobilenet-mnist"
+    cli = venv / "bin" / "mobilenet-mnist"
     assert _run([*offline, cli, "--version"], **run).strip() == f"mobilenet-mnist {mobilenet_mnist.__version__}"
     assert _run([*offline, cli, "list"], **run).split() == list_models()
     pngs = _digit_pngs(work, mnist_dir)

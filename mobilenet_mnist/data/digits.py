@@ -275,7 +275,7 @@ def _normalize_groups(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
     """Normalize batches of any sizes, those of one size together; results in input order."""
     sizes: dict[tuple[int, int], list[int]] = {}
     for index, item in enumerate(items):
-        sizes.setdefault(tuple(item.shape[-2:]), []).append(index)
+        sizes.setdefault((item.shape[-2], item.shape[-1]), []).append(index)
     results: list[tuple[torch.Tensor, torch.Tensor]] = [(torch.empty(0), torch.empty(0))] * len(items)
     for indices in sizes.values():
         batch = torch.cat([items[i] for i in indices])

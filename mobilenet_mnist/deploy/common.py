@@ -119,7 +119,7 @@ def input_shape(model: nn.Module, input_size: int | None = None) -> tuple[int, i
         if input_size < lowest:
             raise ValueError(
                 f"input_size={input_size} is below {lowest}px, the smallest side the strides of "
-                f"architecture {arch.name!r} can take; use input_size >= {lowest}."
+                f"architecture {getattr(arch, 'name', None)!r} can take; use input_size >= {lowest}."
             )
         side = input_size
     return int(in_chans), int(side), int(side)

@@ -98,6 +98,8 @@ def onnx_model_proto(
             input_names=[ONNX_INPUT_NAME], output_names=[ONNX_OUTPUT_NAME],
             dynamic_shapes=dynamic, external_data=False, verbose=verbose, optimize=optimize,
         )  # fmt: skip
+    if program is None:  # dynamo=True always returns one; None is the legacy exporter's answer
+        raise RuntimeError("torch.onnx.export(dynamo=True) returned no ONNX program; update torch (>= 2.5).")
     return program.model_proto
 
 

@@ -203,7 +203,7 @@ def optimize_for_inference(
 
         return onnxruntime_model(model, int8=int8, calibration_images=calibration_images,
                                  num_calibration=num_calibration, input_size=input_size)  # fmt: skip
-    if int8:
+    if int8 and calibration_images is not None:  # (int8 without images was refused above)
         return _torch_int8(model, calibration_images, num_calibration, input_size, torch_only)
     return optimize_torch(model, fuse=fuse, channels_last=channels_last, compile=compile, dtype=dtype)
 

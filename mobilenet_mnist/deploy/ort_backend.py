@@ -112,7 +112,7 @@ class OnnxRuntimeModule(nn.Module):
         self.pretrained_cfg: dict[str, Any] = dict(getattr(source, "pretrained_cfg", None) or {})
         self.in_chans, side, _ = input_shape(source)
         self.input_size = input_side or side
-        self.num_classes = int(getattr(source, "num_classes", self.pretrained_cfg.get("num_classes", 0)))
+        self.num_classes = int(getattr(source, "num_classes", self.pretrained_cfg.get("num_classes") or 0))
         arch = getattr(source, "arch", None)
         self.min_input_size = int(getattr(arch, "min_input_size", 1))
         self.precision = precision
@@ -303,7 +303,7 @@ def onnxruntime_model(
             "load_dataset('mnist', 'train', root=DIR).images; they set the activation ranges."
         )
     require_onnx(*ONNX_PACKAGES)
-    if int8:
+    if int8 and calibration_images is not None:  # (int8 without images was refused above)
         data = _int8_bytes(model, calibration_images, num_calibration, input_size, verbose)
         side = input_shape(model, input_size)[1]
     else:

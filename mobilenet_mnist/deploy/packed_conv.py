@@ -20,7 +20,7 @@ runs the plain ``conv2d`` + ``relu``, so exported graphs hold standard operators
 
 # No `from __future__ import annotations`: TorchScript reads forward annotations at runtime.
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +84,11 @@ class PackedConvAct(ConvBnAct):
     :meth:`from_block` or :func:`pack_conv_layers`.
     """
 
+    if TYPE_CHECKING:  # set by from_block; no class annotations at run time, which TorchScript would read
+        _packed: dict[tuple[int, int, int, int], torch.Tensor]
+        _geometry: tuple[list[int], list[int], list[int], int]
+        _static_ok: bool
+
     @classmethod
     def from_block(cls, block: ConvBnAct) -> "PackedConvAct":
         """A :class:`PackedConvAct` sharing ``block``'s submodules.
@@ -102,7 +107,8 @@ class PackedConvAct(ConvBnAct):
             new.add_module(name, child)
         new._packed = {}
         conv = block.conv  # the oneDNN call's fixed arguments, built once
-        new._geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+        padding = [] if isinstance(conv.padding, str) else list(conv.padding)  # "same": never the oneDNN path
+        new._geometry = (padding, list(conv.stride), list(conv.dilation), conv.groups)
         new._static_ok = conv.padding_mode == "zeros" and not isinstance(conv.padding, str) and onednn_available()
         return new.train(block.training)
 
@@ -118,7 +124,7 @@ class PackedConvAct(ConvBnAct):
     # ``_modules`` directly, skipping nn.Module.__getattr__ (a few microseconds per layer at batch 1).
     @torch.jit.unused
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        return self._static_ok and eager_fp32_inference(x, self._modules["conv"].weight)
+        return self._static_ok and eager_fp32_inference(x, cast(nn.Conv2d, self._modules["conv"]).weight)
 
     @torch.jit.unused
     def _onednn_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +138,7 @@ class PackedConvAct(ConvBnAct):
     @torch.jit.unused
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         """The weights in oneDNN's layout for a batch-1 input of ``x``'s size, reordered once."""
-        weight = self._modules["conv"].weight
+        weight = cast(nn.Conv2d, self._modules["conv"]).weight
         key = (x.shape[2], x.shape[3], weight.data_ptr(), weight_version(weight))
         packed = self._packed.get(key)
         if packed is None:

@@ -169,7 +169,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: str | nn.Module = DEFAULT_MODEL,
+        model: str | os.PathLike[str] | nn.Module = DEFAULT_MODEL,
         *,
         backend: str = "auto",
         prepare: bool = True,
@@ -331,7 +331,7 @@ def _cached_predictor(model: str | os.PathLike[str], backend: str, prepare: bool
 
 def predict(
     images: Any,
-    model: str | nn.Module = DEFAULT_MODEL,
+    model: str | os.PathLike[str] | nn.Module = DEFAULT_MODEL,
     *,
     top_k: int = 3,
     prepare: bool = True,
@@ -371,7 +371,7 @@ def predict(
     check_bool("prepare", prepare)
     if isinstance(model, (str, os.PathLike)):
         with _CACHE_LOCK:
-            predictor = _cached_predictor(model, backend, prepare)
+            predictor = _cached_predictor(os.fspath(model), backend, prepare)  # Path and str: one entry
     else:
         predictor = Predictor(model, backend=backend, prepare=prepare)
     return predictor(images, top_k=top_k)

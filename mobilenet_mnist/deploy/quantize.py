@@ -232,7 +232,7 @@ def quantize_int8(
             for batch in _batches(inputs):
                 prepared(batch)
         quantized = convert_fx(prepared)
-    quantized.pretrained_cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
+    quantized.pretrained_cfg = dict(getattr(model, "pretrained_cfg", {}) or {})  # type: ignore[assignment]
     logger.info("Quantized to int8 with engine %s on %d images.", engine, len(inputs))
     return quantized.eval()
 

@@ -24,7 +24,7 @@ Predictions are the plain model's (fp32 logits within 1e-4); the result is still
 # No `from __future__ import annotations`: InferenceWrapper must stay scriptable.
 import copy
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -144,5 +144,5 @@ def optimize_torch(
     if dtype != torch.float32:
         out = InferenceWrapper(out.to(dtype), dtype, channels_last).eval()
     if compile:
-        out = torch.compile(out, dynamic=False)
+        out = cast(nn.Module, torch.compile(out, dynamic=False))  # an OptimizedModule: typed as a plain callable
     return out

@@ -176,12 +176,15 @@ def publish_checkpoint(
     )
     _check_round_trip(model, folder)
     saved = read_config(folder / CONFIG_NAME)
+    if saved.record is None or saved.weights is None:  # save_pretrained writes both
+        raise ValueError(f"{folder / CONFIG_NAME} lacks pretrained_cfg or the weights pin that save_pretrained writes.")
+    sha256 = str(saved.weights["sha256"])
     cfg = dataclasses.replace(
         saved.record, hf_hub_id=hf_hub_id, hf_hub_revision=hf_hub_revision, filename=WEIGHTS_NAME,
-        sha256=saved.weights["sha256"], file_size=saved.weights["file_size"], shipped=ship,
+        sha256=sha256, file_size=saved.weights["file_size"], shipped=ship,
     )
     if ship:
-        target = _ship(folder, name, cfg.sha256, Path(weights_dir or pretrained.WEIGHTS_DIR))
+        target = _ship(folder, name, sha256, Path(weights_dir or pretrained.WEIGHTS_DIR))
         logger.info("Shipped %s in the package at %s.", name, target)
     write_registry_entry(cfg, registry_path, overwrite=overwrite)
     logger.info("Published %s: %s (%d bytes, sha256 %s).", name, folder, cfg.file_size, cfg.sha256)
@@ -357,16 +360,18 @@ def upload_checkpoint(
     from huggingface_hub import HfApi
 
     cfg, folder = _published_folder(name, hub_root)
+    repo_id, tag, sha256 = cfg.hf_hub_id, cfg.hf_hub_revision, cfg.sha256
+    if repo_id is None or tag is None or sha256 is None:  # registry entries have all three (check_published)
+        raise ValueError(f"The registry entry of {name} lacks hf_hub_id, hf_hub_revision or sha256; republish it "
+                         "with publish_checkpoint(..., overwrite=True).")  # fmt: skip
     api = HfApi(token=token)
-    api.create_repo(cfg.hf_hub_id, private=private, exist_ok=True, repo_type="model")
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     commit = api.upload_folder(
-        repo_id=cfg.hf_hub_id, folder_path=str(folder), repo_type="model",
-        commit_message=f"Upload {name} (sha256 {cfg.sha256[:12]})",
+        repo_id=repo_id, folder_path=str(folder), repo_type="model",
+        commit_message=f"Upload {name} (sha256 {sha256[:12]})",
     )
-    api.create_tag(cfg.hf_hub_id, tag=cfg.hf_hub_revision, revision=commit.oid,
-                   repo_type="model", exist_ok=True)
-    logger.info("Uploaded %s to %s at commit %s, tag %s.", name, cfg.hf_hub_id, commit.oid,
-                cfg.hf_hub_revision)
+    api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="model", exist_ok=True)
+    logger.info("Uploaded %s to %s at commit %s, tag %s.", name, repo_id, commit.oid, tag)
     if pin_commit:
         cfg = dataclasses.replace(cfg, hf_hub_revision=commit.oid)
         write_registry_entry(cfg, overwrite=True)
