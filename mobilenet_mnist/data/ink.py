@@ -53,6 +53,8 @@ FAINT_FRACTION = 0.4
 MAIN_INK_QUANTILE = 0.95
 #: ... and faint ink farther than this many pixels from stronger ink is dropped.
 FAINT_REACH = 2
+#: Images smaller than this (MNIST's 28×28, thumbnails) keep their faint ink.
+MIN_SIDE_FOR_FAINT = 32
 #: The background is the median of this outer fraction of each side.
 BORDER_FRACTION = 0.1
 #: Histogram bins of the quantiles (precision: the value range / bins).
@@ -253,7 +255,11 @@ def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tenso
         meaning at least ``FAINT_FRACTION`` of the main ink's contrast (the ink's
         ``MAIN_INK_QUANTILE``). A pencil's lighter stretches stay when they continue
         a stronger stroke; a ghost of erased writing or a light rule away from the digit goes.
+        Images under ``MIN_SIDE_FOR_FAINT`` a side are returned unchanged: their strokes
+        are a pixel or two wide, mostly anti-aliased edge, and faint by nature.
     """
+    if min(ink.shape[-2:]) < MIN_SIDE_FOR_FAINT:
+        return ink
     flat, values = ink.flatten(1), smooth.flatten(1).clamp(-1, 1)
     main = _quantiles(values, (MAIN_INK_QUANTILE,), (-1.0, 1.0), groups=flat)[:, 1, 0]
     threshold = background + FAINT_FRACTION * (main - background)

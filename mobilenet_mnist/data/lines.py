@@ -170,7 +170,7 @@ def _is_apart(line: Line, rest: torch.Tensor, side: int) -> bool:
     across, rest_across = _span(pixels, across_dim), _span(rest, across_dim)
     if along is None or across is None or rest_along is None or rest_across is None:
         return False
-    overhang, gap = OVERHANG * side, CLEARANCE * side
+    overhang, gap = OVERHANG * side, CLEARANCE * side + 3  # + what _beyond took off near the line
     runs_past = along[0] < rest_along[0] - overhang and along[1] > rest_along[1] + overhang
     clear = across[1] < rest_across[0] - gap or across[0] > rest_across[1] + gap
     return runs_past or clear
@@ -240,13 +240,13 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     ]
 
 
-def _restore_crossings(mask: torch.Tensor, removed: torch.Tensor, width: int) -> torch.Tensor:
-    """Pixels of near-horizontal ``removed`` lines with ink within ``width`` above and below them."""
-    rest = (mask & ~removed).float()[None, None]
+def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) -> torch.Tensor:
+    """Pixels of near-horizontal ``removed`` lines with ``rest`` ink within ``width`` above and below."""
+    ink = rest.float()[None, None]
     reach = width + 2
     # Ink above a pixel: any rest pixel among the `reach` rows above; below likewise.
-    above = F.max_pool2d(F.pad(rest, (0, 0, reach, 0)), (reach, 1), stride=1)[..., :-1, :]
-    below = F.max_pool2d(F.pad(rest, (0, 0, 0, reach)), (reach, 1), stride=1)[..., 1:, :]
+    above = F.max_pool2d(F.pad(ink, (0, 0, reach, 0)), (reach, 1), stride=1)[..., :-1, :]
+    below = F.max_pool2d(F.pad(ink, (0, 0, 0, reach)), (reach, 1), stride=1)[..., 1:, :]
     return removed & (above > 0)[0, 0] & (below > 0)[0, 0]
 
 
@@ -275,18 +275,16 @@ def _remove_one(mask: torch.Tensor) -> torch.Tensor:
         return mask
     side = min(mask.shape)
     accepted = _accepted(mask, lines, side)
-    width = max(1, round(MAX_LINE_WIDTH * side)) + 2
-    keep = mask.clone()
-    for vertical in (False, True):
-        chosen = [pixels for v, pixels in accepted if v == vertical]
-        if not chosen:
-            continue
-        removed = torch.stack(chosen).any(0)
+    # The rest of the ink: what crosses a line continues on both its sides (not another line).
+    rest = mask & ~torch.stack([pixels for _, pixels in accepted]).any(0) if accepted else mask
+    keep = rest.clone()
+    for vertical, pixels in accepted:
+        across = _span(pixels, 1 if vertical else 0) or (0.0, 0.0)
+        thickness = math.ceil(across[1] - across[0]) + 1
         if vertical:
-            restored = _restore_crossings(mask.T, removed.T, width).T
+            keep |= _restore_crossings(rest.T, pixels.T, thickness).T
         else:
-            restored = _restore_crossings(mask, removed, width)
-        keep &= ~removed | restored
+            keep |= _restore_crossings(rest, pixels, thickness)
     return keep
 
 

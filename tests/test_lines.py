@@ -1,0 +1,153 @@
+"""Printed lines out of digit images (data/lines.py) and faint ink (data/ink.py), on small generated cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mobilenet_mnist.data import ink as ink_module
+from mobilenet_mnist.data.digits import normalize_digits
+from mobilenet_mnist.data.lines import MIN_SIDE_FOR_LINES, remove_lines
+
+
+def _canvas(h: int = 80, w: int = 80) -> torch.Tensor:
+    return torch.zeros(h, w, dtype=torch.bool)
+
+
+def _ring(mask: torch.Tensor, cy: float, cx: float, ry: float, rx: float, width: float = 3.0) -> torch.Tensor:
+    """An elliptic stroke: a handwritten "0"."""
+    h, w = mask.shape
+    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    radius = (((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2).sqrt()
+    return mask | ((radius - 1).abs() * min(ry, rx) < width / 2)
+
+
+def _box(mask: torch.Tensor, top: int, left: int, bottom: int, right: int, width: int = 2) -> torch.Tensor:
+    out = mask.clone()
+    out[top : top + width, left:right] = True
+    out[bottom - width : bottom, left:right] = True
+    out[top:bottom, left : left + width] = True
+    out[top:bottom, right - width : right] = True
+    return out
+
+
+def _remove(mask: torch.Tensor) -> torch.Tensor:
+    return remove_lines(mask[None, None])[0, 0]
+
+
+def test_form_box_is_removed_and_the_digit_kept() -> None:
+    digit = _ring(_canvas(), 40, 40, 22, 14)
+    boxed = _box(digit, 4, 4, 76, 76)
+    out = _remove(boxed)
+    assert torch.equal(out & ~digit, torch.zeros_like(out)), "some of the box is left"
+    assert int((out & digit).sum()) == int(digit.sum()), "some of the digit went with the box"
+
+
+def test_neighbouring_boxes_edges_running_past_the_crop_are_removed() -> None:
+    digit = _ring(_canvas(), 40, 40, 20, 12)
+    mask = digit.clone()
+    mask[6:8, :] = True  # the row of boxes' top and bottom edges, past both sides of the crop
+    mask[72:74, :] = True
+    mask[:, 3:5] = True  # the neighbours' shared edges
+    mask[:, 75:77] = True
+    out = _remove(mask)
+    assert not bool((out & ~digit).any())
+    assert int(out.sum()) == int(digit.sum())
+
+
+def test_a_rule_through_a_stroke_is_removed_and_the_crossing_restored() -> None:
+    stroke = _canvas()
+    stroke[10:70, 38:42] = True  # a "1"
+    crossed = stroke.clone()
+    crossed[50:52, :] = True  # a ruled line through it, border to border
+    out = _remove(crossed)
+    assert torch.equal(out, stroke), "the rule is gone and the stroke is whole again"
+
+
+def test_a_tightly_cropped_one_is_not_a_line() -> None:
+    one = _canvas()
+    one[0:80, 37:42] = True  # the digit spans the crop: it is the only thing there
+    assert torch.equal(_remove(one), one)
+
+
+def test_a_tightly_cropped_seven_keeps_its_bar() -> None:
+    seven = _canvas()
+    seven[2:6, 0:80] = True  # the bar reaches both sides of the crop
+    for row in range(6, 78):  # the stem, from the bar's right end down to the left
+        col = int(76 - (row - 6) * 0.6)
+        seven[row, col : col + 4] = True
+    assert torch.equal(_remove(seven), seven)
+
+
+def test_a_digit_in_a_box_that_is_one_stroke_is_kept() -> None:
+    one = _canvas()
+    one[12:68, 38:42] = True  # a "1" as long as the line threshold, in a box
+    boxed = _box(one, 2, 2, 78, 78)
+    out = _remove(boxed)
+    assert torch.equal(out, one)
+
+
+def test_grid_lines_are_removed() -> None:
+    digit = _canvas(96, 96)
+    digit[20:24, 30:62] = True  # a "7": its bar ...
+    digit[20:80, 58:62] = True  # ... and its stem, crossing the grid's lines at right angles
+    grid = digit.clone()
+    for position in range(12, 96, 20):
+        grid[position, :] = True
+    for position in range(8, 96, 20):
+        grid[:, position] = True
+    out = _remove(grid)
+    assert int((out & ~digit).sum()) == 0, "some of the grid is left"
+    assert torch.equal(out, digit), "the digit is whole again where the grid crossed it"
+
+
+def test_small_images_are_left_alone() -> None:
+    side = MIN_SIDE_FOR_LINES - 1
+    mask = torch.zeros(side, side, dtype=torch.bool)
+    mask[side // 2, :] = True
+    mask[:, 3] = True
+    assert torch.equal(_remove(mask), mask)
+
+
+def test_batches_are_handled_image_by_image() -> None:
+    digit = _ring(_canvas(), 40, 40, 22, 14)
+    batch = torch.stack([_box(digit, 4, 4, 76, 76), digit])[:, None]
+    out = remove_lines(batch)
+    assert torch.equal(out[0, 0], digit) and torch.equal(out[1, 0], digit)
+
+
+def _page(ink: np.ndarray, level: float) -> np.ndarray:
+    """Dark ink of strength ``level`` (0–1) on light paper, uint8."""
+    return np.clip(235 - 215 * level * ink, 0, 255).astype(np.uint8)
+
+
+def test_faint_writing_beside_the_digit_is_dropped() -> None:
+    digit = _ring(_canvas(), 40, 30, 24, 12, width=5).float().numpy()
+    ghost = _ring(_canvas(), 40, 64, 14, 8, width=4).float().numpy()
+    clean = _page(digit, 1.0)
+    ghosted = np.minimum(clean, _page(ghost, 0.2))
+    expected, _ = normalize_digits(clean)
+    got, _ = normalize_digits(ghosted)
+    assert float((got - expected).abs().max()) < 0.05
+
+
+def test_a_lighter_stretch_of_a_stroke_is_kept() -> None:
+    """A pencil's varying pressure: half the stroke at half the other half's contrast."""
+    digit = _ring(_canvas(), 40, 40, 26, 16, width=5).float().numpy()
+    light = digit.copy()
+    light[40:, :] *= 0.5  # the lower half written lightly, continuing the upper half
+    found_light = ink_module.find_ink(torch.from_numpy(1 - _page(light, 1.0) / 255.0).float()[None, None])[1]
+    found_full = ink_module.find_ink(torch.from_numpy(1 - _page(digit, 1.0) / 255.0).float()[None, None])[1]
+    assert int(found_light.sum()) >= 0.9 * int(found_full.sum())
+
+
+@pytest.mark.parametrize(("level", "kept"), [(0.3, False), (0.5, True)])
+def test_drop_faint_keeps_ink_near_or_as_strong_as_the_main_ink(level: float, kept: bool) -> None:
+    ink = torch.zeros(1, 1, 40, 40, dtype=torch.bool)  # faint ink is judged from 32 px a side
+    ink[0, 0, 5, 2:18] = True
+    smooth = torch.where(ink, 0.9, 0.0).float()
+    smooth[0, 0, 5, 10:] = level  # the right part fainter (FAINT_FRACTION of 0.9 is 0.36)
+    out = ink_module._drop_faint(ink, smooth, torch.zeros(1))[0, 0, 5]
+    assert bool(out[2 : 10 + ink_module.FAINT_REACH].all()), "strong ink and the faint ink beside it stay"
+    assert bool(out[10 + ink_module.FAINT_REACH : 18].all()) == kept
