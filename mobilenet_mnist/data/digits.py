@@ -11,8 +11,9 @@ The steps, batched in torch (images of one size together, in chunks that fit the
 
 1. gray in [0, 1]: colour by luma, transparency flattened onto black or white (whichever
    contrasts with the ink), images larger than ``WORK_SIDE`` area-reduced;
-2. the ink is found (:mod:`.ink`): polarity, uneven lighting, Otsu threshold, specks,
-   blank images;
+2. the ink is found (:mod:`.ink`): polarity, uneven lighting, Otsu threshold, printed
+   lines taken out (:mod:`.lines`: form boxes, grid and ruled lines), faint ink away from
+   the main ink dropped (erased writing), specks, blank images;
 3. the ink is resampled (bicubic, ``SAMPLES``² points a pixel) so that its box's longer
    side is ``BOX`` pixels and its center of mass at ``CENTER``, then sharpened toward the
    binary strokes MNIST was drawn from (``INK_LEVEL``, ``INK_EDGE``);

@@ -10,12 +10,15 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
    get a flat background;
 3. ink: Otsu's threshold on the corrected image, lightly blurred against noise and JPEG
    artefacts;
-4. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped;
+4. printed lines (:func:`~mobilenet_mnist.data.lines.remove_lines`), then faint ink
+   (:func:`_drop_faint`: weaker than ``FAINT_FRACTION`` of the main ink and more than
+   ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
+5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped;
    an image is blank when its ink is not clearly above the background's noise
    (``MIN_CONTRAST``, ``NOISE_RATIO``), when its largest component is small
    (``MIN_EXTENT``, ``MIN_EXTENT_FRACTION``) or holds little of the ink (``MIN_SHARE``:
    scattered dots);
-5. gray levels are stretched from the background's noise level (0) to the ink's median (1),
+6. gray levels are stretched from the background's noise level (0) to the ink's median (1),
    so anti-aliased edges stay soft.
 """
 

@@ -4,15 +4,19 @@ A digit written in a form box, on squared or ruled paper or across a table borde
 with long thin straight lines in its ink mask. Taken for ink, a box reads as "0" and a rule
 through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in steps:
 
-1. candidates (:func:`_candidates`): for each orientation (near-horizontal, near-vertical,
+1. candidates (:func:`_find_lines`): for each orientation (near-horizontal, near-vertical,
    tilted up to ``MAX_TILT`` degrees), the mask is projected across lines at several
    angles; bins holding ink along at least ``LINE_SPAN`` of the image's side, at most
-   ``MAX_LINE_WIDTH`` of its side thick, are straight lines;
+   ``MAX_LINE_WIDTH`` of its side thick, continuous but for gaps of ``MAX_GAP`` (a line
+   of the other orientation crossing it is no gap), are straight lines. Each orientation
+   is searched without the other's lines, so a digit's stroke that runs into a box's two
+   edges is not one line from edge to edge;
 2. the digit is told from the lines (:func:`_accepted`): a line is removed only when it
-   runs past the rest of the ink at both ends, or lies clear of it. A digit's own long
-   stroke (the bar of a tightly cropped "7", the base of a "2") ends where the digit does
-   and is kept; when only lines are left (a "1" in a box), the line nearest the image's
-   center is the digit;
+   reaches (nearly, ``BORDER_REACH``) both edges of the image or meets perpendicular lines
+   at both ends (a box's side), and runs past the rest of the ink at both ends or lies
+   clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
+   a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
+   box), the line nearest the image's center is the digit;
 3. crossing strokes are restored (:func:`_restore_crossings`): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two.
@@ -47,9 +51,9 @@ TILT_STEP = 1.0
 OVERHANG = 0.06
 #: ... or be at least this fraction of the side clear of it.
 CLEARANCE = 0.04
-#: A printed line runs to within this fraction of the image's side from both its edges ...
+#: A printed line runs to within this fraction of the image's side from both its edges
+#: (or is a box's side, meeting perpendicular lines at both ends).
 BORDER_REACH = 0.1
-#: (... or is a box's side, meeting perpendicular lines at both ends.)
 #: Images smaller than this (thumbnails, 8×8 digits) are left alone: a stroke fills them.
 MIN_SIDE_FOR_LINES = 24
 
