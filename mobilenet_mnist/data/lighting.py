@@ -1,0 +1,89 @@
+"""Local lighting of digit photos: shadows, gradients and glare, evened out.
+
+A glare highlight on a whiteboard or a glossy page washes the strokes under it out toward
+white; a shadow darkens ink and paper together. Both scale the ink's contrast locally:
+a glare by ``1 - g`` toward white (a screen blend), a shadow by ``s`` toward black. The
+paper shows how much: where it is lighter than elsewhere, a glare; darker, a shadow.
+:func:`even_out` measures the paper's level around every pixel (:func:`local_background`)
+and divides the ink's contrast by that gain (:func:`contrast_gain`), so that a washed-out
+stroke is as strong as the rest of the digit.
+
+Works on images whose ink is bright (after :func:`~mobilenet_mnist.data.ink.ink_bright`);
+the formula is the same for dark ink on light paper and light ink on a dark board.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "local_background"]
+
+#: The background is measured on a copy reduced to at most this side ...
+COARSE_SIDE = 64
+#: ... with an opening this fraction of its side wide (wider than any stroke: ink goes).
+OPENING = 0.2
+#: Paper within this of black or white is not measured for a glare or shadow toward that end.
+MIN_LEVEL = 0.08
+#: Contrast is raised at most this many times (a glare that left nothing is not invented).
+MAX_GAIN = 5.0
+
+
+def _open(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Grayscale opening (a minimum then a maximum filter): bright structures narrower than ``size`` go."""
+    pad = size // 2
+    eroded = -F.max_pool2d(F.pad(-x, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
+    return F.max_pool2d(F.pad(eroded, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
+
+
+def _box_blur(x: torch.Tensor, size: int) -> torch.Tensor:
+    pad = size // 2
+    return F.avg_pool2d(F.pad(x, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
+
+
+def local_background(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) bright ink → the paper's level around each pixel, the ink left out."""
+    h, w = x.shape[-2:]
+    factor = max(h, w) / COARSE_SIDE
+    ch, cw = max(1, round(h / max(factor, 1))), max(1, round(w / max(factor, 1)))
+    coarse = F.interpolate(x, size=(ch, cw), mode="area")
+    size = max(3, round(OPENING * max(ch, cw))) | 1  # odd
+    smooth = _box_blur(_open(coarse, size), size)
+    return F.interpolate(smooth, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def contrast_gain(background: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """How much of the ink's contrast the light left, from the paper's local and usual levels.
+
+    Args:
+        background: (N, 1, H, W) local paper level (bright-ink polarity).
+        level: (N,) the paper's usual level.
+
+    Returns:
+        (N, 1, H, W) in [1 / MAX_GAIN, 1]: ``b / level`` where the paper is below its usual
+        level, ``(1 - b) / (1 - level)`` where it is above (a glare or a shadow, whichever
+        polarity the ink had).
+    """
+    level = level.view(-1, 1, 1, 1)
+    # Paper at the end of the range (white paper, ink inverted) leaves no room to measure
+    # a change in that direction: its gain is 1.
+    below = torch.where(level > MIN_LEVEL, background / level.clamp_min(1e-6), 1.0)
+    above = torch.where(level < 1 - MIN_LEVEL, (1 - background) / (1 - level).clamp_min(1e-6), 1.0)
+    gain = torch.where(background < level, below, above)
+    return gain.clamp(1 / MAX_GAIN, 1)
+
+
+def even_out(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) bright ink → its contrast over the local paper, glare and shadows undone.
+
+    Args:
+        x: Gray images in [0, 1], ink brighter than the paper.
+
+    Returns:
+        (N, 1, H, W) the ink's height above the local paper, divided by the light's gain;
+        the paper's usual level is the median of its local levels (a thick box along the
+        border does not count).
+    """
+    background = local_background(x)
+    level = background.flatten(1).median(dim=1).values
+    return (x - background) / contrast_gain(background, level)
