@@ -7,12 +7,13 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
    pixels are farther from it than the brightest, the ink is dark and the image inverted;
 2. uneven lighting (:func:`~mobilenet_mnist.data.lighting.even_out`): the paper's local
    level (the ink opened away) is subtracted and the contrast that glare or a shadow took
-   is given back; images under 24 pixels get a flat background (ink excluded by a few
-   reweighting rounds);
+   is given back; images under 32 pixels get a quadratic surface fitted to the background
+   instead (ink excluded by a few reweighting rounds, on a copy reduced to 32×32), under
+   24 pixels a flat one;
 3. ink: Otsu's threshold on the corrected image, lightly blurred against noise and JPEG
    artefacts;
 4. printed lines (:func:`~mobilenet_mnist.data.lines.remove_lines`), then faint ink
-   (:func:`_drop_faint`: weaker than ``FAINT_FRACTION`` of the main ink and more than
+   (``_drop_faint``: weaker than ``FAINT_FRACTION`` of the main ink and more than
    ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
 5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped;
    an image is blank when its ink is not clearly above the background's noise
@@ -48,8 +49,10 @@ MIN_EXTENT_FRACTION = 0.1
 MIN_EXTENT = 4
 #: The largest ink component must hold at least this share of the ink (not scattered dots).
 MIN_SHARE = 0.3
-#: Images at least this large get local lighting correction and a denoising blur.
+#: Images at least this large get a quadratic background and a denoising blur ...
 MIN_SIDE_FOR_LIGHTING = 24
+#: ... and from this size on, local lighting correction instead of the quadratic.
+MIN_SIDE_FOR_LOCAL_LIGHTING = 32
 #: Components are found on a copy reduced to at most this side (fast; joins tiny gaps).
 COMPONENT_SIDE = 32
 #: Ink fainter than this fraction of the main ink's contrast is faint ...
@@ -116,18 +119,33 @@ def ink_bright(x: torch.Tensor) -> torch.Tensor:
     return torch.where(dark.view(-1, 1, 1, 1), 1 - x, x)
 
 
-def _flat_background(x: torch.Tensor) -> torch.Tensor:
-    """A flat background under bright ink, fitted robustly (ink left out by reweighting rounds)."""
+def _basis(h: int, w: int, degree: int) -> torch.Tensor:
+    """(h·w, K) polynomial terms of the pixel-center coordinates scaled to [-1, 1]."""
+    ys = ((torch.arange(h) + 0.5) / h * 2 - 1).view(h, 1).expand(h, w).reshape(-1)
+    xs = ((torch.arange(w) + 0.5) / w * 2 - 1).view(1, w).expand(h, w).reshape(-1)
+    terms = [torch.ones_like(xs)]
+    if degree > 0:
+        terms += [xs, ys, xs * xs, ys * ys, xs * ys]
+    return torch.stack(terms, dim=1)
+
+
+def _background(x: torch.Tensor) -> torch.Tensor:
+    """A smooth background under bright ink: a quadratic fitted robustly on a coarse copy."""
     h, w = x.shape[-2:]
-    coarse = F.interpolate(x, size=(min(h, 32), min(w, 32)), mode="area").flatten(1)
+    degree = 0 if min(h, w) < MIN_SIDE_FOR_LIGHTING else 2
+    ch, cw = min(h, 32), min(w, 32)
+    coarse = F.interpolate(x, size=(ch, cw), mode="area").flatten(1)
+    basis = _basis(ch, cw, degree)
     base, high = _border_median(x), _quantiles(coarse, (0.995,), (0.0, 1.0))[:, 0, 0]
     weights = (coarse <= (base + 0.5 * (high - base))[:, None]).float()  # the ink left out
+    ridge = 1e-6 * torch.eye(basis.shape[1])
     for _ in range(3):
-        level = (weights * coarse).sum(1) / weights.sum(1).clamp_min(1e-6)
-        residual = coarse - level[:, None]
+        normal = torch.einsum("pk,np,pj->nkj", basis, weights, basis) + ridge
+        coef = torch.linalg.solve(normal, torch.einsum("pk,np->nk", basis, weights * coarse))
+        residual = coarse - coef @ basis.T
         sigma = ((weights * residual**2).sum(1) / weights.sum(1).clamp_min(1)).sqrt()
         weights = (residual <= sigma.mul(2.5).clamp_min(0.02)[:, None]).float()
-    return level.view(-1, 1, 1, 1).expand_as(x)
+    return (coef @ _basis(h, w, degree).T).view_as(x)
 
 
 def max3(x: torch.Tensor) -> torch.Tensor:
@@ -261,9 +279,11 @@ def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tenso
 
 def _contrast(x: torch.Tensor) -> torch.Tensor:
     """The ink's height above the paper: local lighting evened out (:func:`.lighting.even_out`:
-    shadows, gradients, glare); images under ``MIN_SIDE_FOR_LIGHTING`` get a flat background."""
-    if min(x.shape[-2:]) < MIN_SIDE_FOR_LIGHTING:
-        return x - _flat_background(x)
+    shadows, gradients, glare) from ``MIN_SIDE_FOR_LOCAL_LIGHTING`` a side; smaller images
+    (MNIST's 28×28, thumbnails) get a quadratic or, under ``MIN_SIDE_FOR_LIGHTING``, a flat
+    background: too few pixels to tell a stroke from the paper's local level."""
+    if min(x.shape[-2:]) < MIN_SIDE_FOR_LOCAL_LIGHTING:
+        return x - _background(x)
     return even_out(x)
 
 

@@ -4,20 +4,20 @@ A digit written in a form box, on squared or ruled paper or across a table borde
 with long thin straight lines in its ink mask. Taken for ink, a box reads as "0" and a rule
 through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in steps:
 
-1. candidates (:func:`_find_lines`): for each orientation (near-horizontal, near-vertical,
+1. candidates (``_find_lines``): for each orientation (near-horizontal, near-vertical,
    tilted up to ``MAX_TILT`` degrees), the mask is projected across lines at several
    angles; bins holding ink along at least ``LINE_SPAN`` of the image's side, at most
    ``MAX_LINE_WIDTH`` of its side thick, continuous but for gaps of ``MAX_GAP`` (a line
    of the other orientation crossing it is no gap), are straight lines. Each orientation
    is searched without the other's lines, so a digit's stroke that runs into a box's two
    edges is not one line from edge to edge;
-2. the digit is told from the lines (:func:`_accepted`): a line is removed only when it
+2. the digit is told from the lines (``_accepted``): a line is removed only when it
    reaches (nearly, ``BORDER_REACH``) both edges of the image or meets perpendicular lines
    at both ends (a box's side), and runs past the rest of the ink at both ends or lies
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
    box), the line nearest the image's center is the digit;
-3. crossing strokes are restored (:func:`_restore_crossings`): where the rest of the ink
+3. crossing strokes are restored (``_restore_crossings``): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two.
 
@@ -55,7 +55,7 @@ CLEARANCE = 0.04
 #: (or is a box's side, meeting perpendicular lines at both ends).
 BORDER_REACH = 0.1
 #: Images smaller than this (thumbnails, 8×8 digits) are left alone: a stroke fills them.
-MIN_SIDE_FOR_LINES = 24
+MIN_SIDE_FOR_LINES = 32
 
 #: A line: whether it is near-vertical, and its (H, W) bool pixels.
 Line = tuple[bool, torch.Tensor]
@@ -81,19 +81,21 @@ def _projections(mask: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor
 def _bands(counts: torch.Tensor, side: int, max_width: int) -> list[tuple[int, int]]:
     """(B,) ink per bin → the (first, last) bins of each line's core: a peak of at least
     ``LINE_SPAN`` of the side, with its neighbours holding ``CORE`` of the peak's ink."""
-    bands, b, n = [], 0, len(counts)
+    counts_list: list[float] = counts.tolist()  # Python floats: the walk below is per bin
+    bands, b, n = [], 0, len(counts_list)
+    high = LINE_SPAN * side
     while b < n:
-        if counts[b] < LINE_SPAN * side:
+        if counts_list[b] < high:
             b += 1
             continue
         peak = b
-        while peak + 1 < n and counts[peak + 1] > counts[peak]:
+        while peak + 1 < n and counts_list[peak + 1] > counts_list[peak]:
             peak += 1
-        low = CORE * float(counts[peak])
+        low = CORE * counts_list[peak]
         first, last = peak, peak
-        while first > 0 and counts[first - 1] >= low:
+        while first > 0 and counts_list[first - 1] >= low:
             first -= 1
-        while last + 1 < n and counts[last + 1] >= low:
+        while last + 1 < n and counts_list[last + 1] >= low:
             last += 1
         if last - first + 1 <= max_width:
             bands.append((first, last))
