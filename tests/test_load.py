@@ -58,6 +58,7 @@ def images(mnist_dir: Path) -> torch.Tensor:
 # ---------------------------------------------------------------- quick
 
 
+@pytest.mark.slow  # 5.7 s on 2 busy cores (three graph builds): over the quick suite's share
 def test_threads_sharing_a_predictor_get_the_answers_of_one_thread(images: torch.Tensor) -> None:
     from mobilenet_mnist.deploy import Predictor
 

@@ -133,7 +133,7 @@ def _fused_graph(model: nn.Module, x: torch.Tensor) -> Any:
     on, the graph keeps its fused plan, so the switch is off again for every later call
     (and for any other TorchScript code in the process). The switch and the warning
     filters of :func:`_trace_and_freeze` are process-wide, so the whole build holds
-    :data:`~.quiet.PROCESS_SETTINGS_LOCK`: two predictors building graphs in two threads
+    ``quiet.PROCESS_SETTINGS_LOCK``: two predictors building graphs in two threads
     at once left TorchScript's deprecation notice printed and every warning of the process
     ignored for good (the second ``catch_warnings`` restored the first one's filters).
     """

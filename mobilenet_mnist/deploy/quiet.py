@@ -8,7 +8,7 @@ printed to stdout/stderr) for the duration of a call, restores every setting aft
 passes everything through when ``verbose`` is true (``mobilenet-mnist --verbose export ...``).
 
 Those settings belong to the whole process, so code that changes them for a while and
-changes them back holds :data:`PROCESS_SETTINGS_LOCK`: two threads doing it at once
+changes them back holds ``PROCESS_SETTINGS_LOCK``: two threads doing it at once
 would restore each other's changes.
 """
 
@@ -21,7 +21,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 
-__all__ = ["CHATTY_LOGGERS", "PROCESS_SETTINGS_LOCK", "quiet_exporters"]
+__all__ = ["CHATTY_LOGGERS", "quiet_exporters"]  # PROCESS_SETTINGS_LOCK: for the deploy modules only
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def quiet_exporters(verbose: bool = False) -> Iterator[None]:
     print is captured: on success it is logged at DEBUG, on failure at WARNING (it may
     explain the error). Logger levels, warning filters and streams are restored on exit.
 
-    The block holds :data:`PROCESS_SETTINGS_LOCK` (also when ``verbose``, so that exports
+    The block holds ``PROCESS_SETTINGS_LOCK`` (also when ``verbose``, so that exports
     from several threads run one after the other either way).
 
     Args:
@@ -76,7 +76,7 @@ def quiet_exporters(verbose: bool = False) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """The silencing of :func:`quiet_exporters`; the caller holds :data:`PROCESS_SETTINGS_LOCK`."""
+    """The silencing of :func:`quiet_exporters`; the caller holds ``PROCESS_SETTINGS_LOCK``."""
     previous = _raise_levels(logging.WARNING)
     captured = io.StringIO()
     failed = False
