@@ -29,16 +29,23 @@ MIN_LEVEL = 0.08
 MAX_GAIN = 5.0
 
 
+def _max_filter(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A ``size``×``size`` maximum filter (edges replicated), as two 1-D passes: O(2·size) a pixel."""
+    pad = size // 2
+    rows = F.max_pool2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), (1, size), stride=1)
+    return F.max_pool2d(F.pad(rows, (0, 0, pad, pad), mode="replicate"), (size, 1), stride=1)
+
+
 def _open(x: torch.Tensor, size: int) -> torch.Tensor:
     """Grayscale opening (a minimum then a maximum filter): bright structures narrower than ``size`` go."""
-    pad = size // 2
-    eroded = -F.max_pool2d(F.pad(-x, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
-    return F.max_pool2d(F.pad(eroded, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
+    return _max_filter(-_max_filter(-x, size), size)
 
 
 def _box_blur(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A ``size``×``size`` mean filter (edges replicated), as two 1-D passes."""
     pad = size // 2
-    return F.avg_pool2d(F.pad(x, (pad, pad, pad, pad), mode="replicate"), size, stride=1)
+    rows = F.avg_pool2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), (1, size), stride=1)
+    return F.avg_pool2d(F.pad(rows, (0, 0, pad, pad), mode="replicate"), (size, 1), stride=1)
 
 
 def local_background(x: torch.Tensor) -> torch.Tensor:

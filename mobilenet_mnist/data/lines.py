@@ -267,9 +267,13 @@ def _find_lines(mask: torch.Tensor) -> list[Line]:
     def union(lines: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(lines).any(0) if lines else torch.zeros_like(mask)
 
-    first = union(_candidates(mask))
-    vertical = union([line.T for line in _candidates((mask & ~first).T, first.T)])
-    horizontal = _candidates(mask & ~vertical, vertical)
+    first = _candidates(mask)
+    vertical = [line.T for line in _candidates((mask & ~union(first)).T, union(first).T)]
+    if not vertical:  # nothing to look for the horizontal lines without
+        return [(False, line) for line in first]
+    horizontal = _candidates(mask & ~union(vertical), union(vertical))
+    if not horizontal and not first:  # the vertical search saw the same mask
+        return [(True, line) for line in vertical]
     columns = _candidates((mask & ~union(horizontal)).T, union(horizontal).T)
     return [(False, line) for line in horizontal] + [(True, line.T) for line in columns]
 
@@ -308,6 +312,24 @@ def remove_lines(mask: torch.Tensor) -> torch.Tensor:
     if min(h, w) < MIN_SIDE_FOR_LINES:
         return mask
     out = mask.clone()
-    for i in range(mask.shape[0]):
+    for i in torch.nonzero(_may_hold_lines(mask)).view(-1).tolist():
         out[i, 0] = _remove_one(mask[i, 0])
     return out
+
+
+def _may_hold_lines(mask: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: whether an image could hold a line, checked for the whole batch at once.
+
+    A line tilted up to ``MAX_TILT`` fits in a band of rows (or columns) as tall as its
+    rise plus its width; without a band whose ink covers ``LINE_SPAN`` of the columns,
+    there is none, and the per-image search is skipped.
+    """
+    found = torch.zeros(mask.shape[0], dtype=torch.bool)
+    for x in (mask[:, 0], mask[:, 0].transpose(1, 2)):  # (N, across, along): rows, then columns
+        across, length = x.shape[1:]
+        band = min(across, math.ceil(length * math.tan(math.radians(MAX_TILT))) + round(MAX_LINE_WIDTH * across) + 3)
+        # Ink in a band of `band` rows, per column: differences of running sums (O(1) a pixel).
+        running = F.pad(x.int().cumsum(1), (0, 0, 1, 0))
+        covered = ((running[:, band:] - running[:, :-band]) > 0).sum(2)  # (N, bands): columns with ink
+        found |= covered.amax(1) >= LINE_SPAN * length
+    return found
