@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
-from .ink import extent, find_ink, ink_bright, max3
+from .ink import extent, find_ink, ink_bright
+from .morphology import max3
 from .transforms import check_normalization, preprocess, to_batch
 
 __all__ = ["BOX", "CENTER", "FRAME", "BlankImageError", "normalize_digits", "prepare_digits"]

@@ -12,8 +12,8 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    is searched without the other's lines, so a digit's stroke that runs into a box's two
    edges is not one line from edge to edge;
 2. the digit is told from the lines (``_accepted``): a line is removed only when it
-   reaches (nearly, ``BORDER_REACH``) both edges of the image or meets perpendicular lines
-   at both ends (a box's side), and runs past the rest of the ink at both ends or lies
+   reaches (nearly, ``BORDER_REACH``) the image's edge or meets a perpendicular line
+   at each of its ends (a box's side), and runs past the rest of the ink at both ends or lies
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
    box), the line nearest the image's center is the digit;
@@ -32,6 +32,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from .morphology import main_components
 
 __all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
@@ -56,6 +58,12 @@ CLEARANCE = 0.04
 BORDER_REACH = 0.1
 #: Images smaller than this (thumbnails, 8×8 digits) are left alone: a stroke fills them.
 MIN_SIDE_FOR_LINES = 32
+#: Searches per orientation: lines at other angles (a photographed form's perspective) are
+#: looked for again once the first angle's lines are out.
+MAX_SEARCHES = 3
+#: The rest of the ink, judged against a line, is its components holding at least this
+#: fraction of the largest one: a line's ragged ends and a broken rule are no digit.
+REST_FRACTION = 0.15
 
 #: A line: whether it is near-vertical, and its (H, W) bool pixels.
 Line = tuple[bool, torch.Tensor]
@@ -182,15 +190,6 @@ def _is_apart(line: Line, rest: torch.Tensor, side: int) -> bool:
     return runs_past or clear
 
 
-def _reaches_borders(line: Line) -> bool:
-    """Whether ``line`` runs (nearly) from one edge of the image to the opposite one."""
-    vertical, pixels = line
-    length = pixels.shape[0 if vertical else 1]
-    along = _span(pixels, 0 if vertical else 1)
-    reach = BORDER_REACH * length
-    return along is not None and along[0] <= reach and along[1] >= length - 1 - reach
-
-
 def _ends(line: Line) -> tuple[float, float, float]:
     """A line's first and last coordinate along it, and its mean coordinate across it."""
     vertical, pixels = line
@@ -199,19 +198,22 @@ def _ends(line: Line) -> tuple[float, float, float]:
     return along[0], along[1], float(across)
 
 
-def _has_corners(line: Line, lines: list[Line], tolerance: float) -> bool:
-    """Whether perpendicular ``lines`` meet ``line`` at both its ends: a box's side."""
+def _ends_held(line: Line, lines: list[Line], tolerance: float) -> bool:
+    """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge or meets
+    a perpendicular line (a box's corner): a printed line, not a stroke ending in the paper."""
     first, last, across = _ends(line)
-    found = [False, False]
+    length = line[1].shape[0 if line[0] else 1]
+    reach = BORDER_REACH * length
+    held = [first <= reach, last >= length - 1 - reach]
     for other in lines:
         if other[0] == line[0]:
             continue
         o_first, o_last, o_across = _ends(other)
         if not o_first - tolerance <= across <= o_last + tolerance:
             continue
-        found[0] |= abs(o_across - first) <= tolerance
-        found[1] |= abs(o_across - last) <= tolerance
-    return all(found)
+        held[0] |= abs(o_across - first) <= tolerance
+        held[1] |= abs(o_across - last) <= tolerance
+    return all(held)
 
 
 def _off_center(line: Line) -> float:
@@ -223,11 +225,13 @@ def _off_center(line: Line) -> float:
 
 
 def _beyond(mask: torch.Tensor, lines: list[Line]) -> torch.Tensor:
-    """The ink more than two pixels from every line: the rest of the ink, without the ragged
-    leftovers along a line (blur, JPEG) that would stretch its extent to the line's."""
+    """The ink more than two pixels from every line, its main components: the rest of the ink,
+    without the leftovers along a line (blur, JPEG, a line's bent end, a rule broken by a
+    faint print) that would stretch its extent to the line's."""
     every = torch.stack([pixels for _, pixels in lines]).any(0).float()[None, None]
     near = F.max_pool2d(every, 5, stride=1, padding=2)[0, 0] > 0
-    return mask & ~near
+    rest = mask & ~near
+    return main_components(rest, REST_FRACTION) if bool(rest.any()) else rest
 
 
 def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
@@ -242,7 +246,7 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     return [
         line
         for line in lines
-        if (_reaches_borders(line) or _has_corners(line, lines, tolerance)) and _is_apart(line, rest, side)
+        if _ends_held(line, lines, tolerance) and _is_apart(line, rest, side)
     ]
 
 
@@ -256,6 +260,20 @@ def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) ->
     return removed & (above > 0)[0, 0] & (below > 0)[0, 0]
 
 
+def _searched(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """:func:`_candidates`, searched again without the lines found (up to ``MAX_SEARCHES``
+    times): each search takes one angle, and a photographed box's sides differ in angle."""
+    found: list[torch.Tensor] = []
+    left = mask
+    for _ in range(MAX_SEARCHES):
+        lines = _candidates(left, crossing)
+        if not lines:
+            break
+        found += lines
+        left = left & ~torch.stack(lines).any(0)
+    return found
+
+
 def _find_lines(mask: torch.Tensor) -> list[Line]:
     """(H, W) bool → its straight lines of both orientations, in the image's coordinates.
 
@@ -267,14 +285,14 @@ def _find_lines(mask: torch.Tensor) -> list[Line]:
     def union(lines: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(lines).any(0) if lines else torch.zeros_like(mask)
 
-    first = _candidates(mask)
-    vertical = [line.T for line in _candidates((mask & ~union(first)).T, union(first).T)]
+    first = _searched(mask)
+    vertical = [line.T for line in _searched((mask & ~union(first)).T, union(first).T)]
     if not vertical:  # nothing to look for the horizontal lines without
         return [(False, line) for line in first]
-    horizontal = _candidates(mask & ~union(vertical), union(vertical))
+    horizontal = _searched(mask & ~union(vertical), union(vertical))
     if not horizontal and not first:  # the vertical search saw the same mask
         return [(True, line) for line in vertical]
-    columns = _candidates((mask & ~union(horizontal)).T, union(horizontal).T)
+    columns = _searched((mask & ~union(horizontal)).T, union(horizontal).T)
     return [(False, line) for line in horizontal] + [(True, line.T) for line in columns]
 
 
