@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +32,18 @@ def _box(mask: torch.Tensor, top: int, left: int, bottom: int, right: int, width
     out[bottom - width : bottom, left:right] = True
     out[top:bottom, left : left + width] = True
     out[top:bottom, right - width : right] = True
+    return out
+
+
+def _polyline(mask: torch.Tensor, points: list[tuple[float, float]], width: float = 3.0) -> torch.Tensor:
+    """Straight strokes through ``points`` ((row, column) each), ``width`` pixels thick: a handwritten digit."""
+    h, w = mask.shape
+    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    out = mask.clone()
+    for (y0, x0), (y1, x1) in itertools.pairwise(points):
+        dy, dx = y1 - y0, x1 - x0
+        t = (((ys - y0) * dy + (xs - x0) * dx) / (dy * dy + dx * dx)).clamp(0, 1)
+        out |= ((ys - y0 - t * dy) ** 2 + (xs - x0 - t * dx) ** 2).sqrt() <= width / 2
     return out
 
 
@@ -115,6 +130,64 @@ def test_batches_are_handled_image_by_image() -> None:
     batch = torch.stack([_box(digit, 4, 4, 76, 76), digit])[:, None]
     out = remove_lines(batch)
     assert torch.equal(out[0, 0], digit) and torch.equal(out[1, 0], digit)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["right-side-cut", "bottom-side-cut"])
+def test_a_box_cut_by_the_crop_is_removed_and_the_digit_kept(transposed: bool) -> None:
+    """A box whose right (or bottom) side lies outside the crop: two edges run from a corner to the image's edge."""
+    digit = _polyline(_canvas(), [(24, 30), (22, 44), (30, 52), (58, 30), (58, 54)])  # a "2"
+    box = _canvas()
+    box[14:16, 14:] = True  # the top edge, from the left side's corner out past the crop
+    box[64:66, 14:] = True  # the bottom edge likewise
+    box[14:66, 14:16] = True  # the left side, clear of the image's edges (its ends are corners)
+    if transposed:  # the same box with its bottom side cut off instead
+        digit, box = digit.T.contiguous(), box.T.contiguous()
+    out = _remove(digit | box)
+    left = int((out & box & ~digit).sum())
+    assert left == 0, f"{left} of the cut box's {int((box & ~digit).sum())} pixels are left"
+    kept = int((out & digit).sum())
+    assert kept >= 0.95 * int(digit.sum()), f"only {kept} of the digit's {int(digit.sum())} pixels kept"
+
+
+def _side(mask: torch.Tensor, top: int, bottom: int, column: float, degrees: float) -> torch.Tensor:
+    """A box's side from ``(top, column)`` down to ``bottom``, ``degrees`` off vertical (+: leaning right)."""
+    slope = math.tan(math.radians(degrees))
+    return _polyline(mask, [(top, column), (bottom, column + (bottom - top) * slope)], width=2.0)
+
+
+def test_a_photographed_box_with_sides_at_different_tilts_is_removed() -> None:
+    """A box's left side at +3° and its right side at -3° from vertical: both sides are found and removed."""
+    digit = _polyline(_canvas(), [(22, 34), (22, 48), (58, 38)])  # a "7"
+    box = _side(_side(_canvas(), 6, 74, 10, 3.0), 6, 74, 70, -3.0)
+    box[6:8, 10:71] = True  # the top and bottom edges join the sides' ends
+    box[72:74, 13:68] = True
+    out = _remove(digit | box)
+    for name, columns in (("left", slice(0, 20)), ("right", slice(60, 80))):
+        left = int((out & box & ~digit)[:, columns].sum())
+        assert left == 0, f"{left} pixels of the box's {name} side are left"
+    assert not bool((out & ~digit).any()), "some of the box is left"
+    assert torch.equal(out & digit, digit), "some of the digit went with the box"
+
+
+@pytest.mark.parametrize("columns", [slice(0, 12), slice(68, 80)], ids=["left-edge", "right-edge"])
+def test_a_rule_under_a_digit_is_removed_beside_a_broken_rule(columns: slice) -> None:
+    """A full-width rule touching a digit's bottom, with a short broken piece of another rule at the image's edge.
+
+    The piece is no digit: the rest of the ink still ends well inside the rule, which is removed.
+    """
+    digit = _polyline(_canvas(), [(22, 30), (18, 44), (26, 52), (40, 40), (50, 52), (58, 44), (56, 30)])  # a "3"
+    bottom = int(torch.nonzero(digit)[:, 0].max())
+    rule = _canvas()
+    rule[bottom + 1 : bottom + 3, :] = True  # the rule the digit sits on, border to border
+    piece = _canvas()
+    piece[30:32, columns] = True  # what a faint print left of a second rule: 12 columns ...
+    piece[:, columns.start + 5 : columns.start + 7] = False  # ... broken in two
+    out = _remove(digit | rule | piece)
+    left = int((out & rule & ~digit).sum())
+    assert left == 0, f"{left} of the rule's {int(rule.sum())} pixels are left"
+    kept = int((out & digit).sum())
+    assert kept >= 0.95 * int(digit.sum()), f"only {kept} of the digit's {int(digit.sum())} pixels kept"
+    assert torch.equal(out & piece, piece), "the broken piece is no line and stays"
 
 
 def _page(ink: np.ndarray, level: float) -> np.ndarray:
