@@ -3,7 +3,7 @@
 from .augment import AugmentConfig, augment_batch
 from .convert import tensors_from_dataset
 from .datasets import DATASETS, ImageTensors, load_dataset, read_idx, train_val_split
-from .digits import BlankImageError, normalize_digits, prepare_digits
+from .digits import BlankImageError, normalize_digits, normalize_digits_with_quality, prepare_digits
 from .transforms import create_transform, open_image, pil_to_array, preprocess, resize_normalize, to_batch
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "create_transform",
     "load_dataset",
     "normalize_digits",
+    "normalize_digits_with_quality",
     "open_image",
     "pil_to_array",
     "prepare_digits",

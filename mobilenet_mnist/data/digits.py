@@ -35,9 +35,18 @@ import torch.nn.functional as F
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from .ink import extent, find_ink, ink_bright
 from .morphology import max3
+from .quality import ink_quality
 from .transforms import check_normalization, preprocess, to_batch
 
-__all__ = ["BOX", "CENTER", "FRAME", "BlankImageError", "normalize_digits", "prepare_digits"]
+__all__ = [
+    "BOX",
+    "CENTER",
+    "FRAME",
+    "BlankImageError",
+    "normalize_digits",
+    "normalize_digits_with_quality",
+    "prepare_digits",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -252,13 +261,13 @@ def _place(soft: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(_restroke(fine, steps), SAMPLES)
 
 
-def _normalize_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 1, H, W) gray in [0, 1] → MNIST-like (N, 1, FRAME, FRAME) and has_ink (N,)."""
+def _normalize_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, 1, H, W) gray in [0, 1] → MNIST-like (N, 1, FRAME, FRAME), has_ink (N,) and the signs of doubt (N, 4)."""
     h, w = x.shape[-2:]
     if max(h, w) > WORK_SIDE:
         factor = WORK_SIDE / max(h, w)
         x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
-    soft, mask, has_ink = find_ink(ink_bright(x))
+    soft, mask, has_ink, signs = find_ink(ink_bright(x))
     height, width = extent(mask)
     # Large ink is area-reduced first so that SAMPLES points a pixel never alias.
     factors = (torch.maximum(height, width).float() / (SAMPLES * BOX)).ceil().clamp_min(1).long()
@@ -270,24 +279,25 @@ def _normalize_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             part_soft = F.avg_pool2d(part_soft, factor, ceil_mode=True)
             part_mask = F.max_pool2d(part_mask.float(), factor, ceil_mode=True) > 0
         out[chosen] = _place(part_soft, part_mask)
-    return torch.where(has_ink.view(-1, 1, 1, 1), out, 0.0), has_ink
+    return torch.where(has_ink.view(-1, 1, 1, 1), out, 0.0), has_ink, signs
 
 
-def _normalize_groups(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalize batches of any sizes, those of one size together; results in input order."""
+def _normalize_groups(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalize batches of any sizes, those of one size together: digits, has_ink and signs in input order."""
     sizes: dict[tuple[int, int], list[int]] = {}
     for index, item in enumerate(items):
         sizes.setdefault((item.shape[-2], item.shape[-1]), []).append(index)
-    results: list[tuple[torch.Tensor, torch.Tensor]] = [(torch.empty(0), torch.empty(0))] * len(items)
+    results: list[tuple[torch.Tensor, ...]] = [()] * len(items)
     for indices in sizes.values():
         batch = torch.cat([items[i] for i in indices])
         chunk = max(1, CHUNK_PIXELS // max(batch.shape[-1] * batch.shape[-2], (FRAME * SAMPLES) ** 2))
         parts = [_normalize_batch(part) for part in batch.split(chunk)]
-        out, has_ink = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         counts = [items[i].shape[0] for i in indices]
-        for i, part, flag in zip(indices, out.split(counts), has_ink.split(counts), strict=True):
-            results[i] = (part, flag)
-    return torch.cat([r[0] for r in results]), torch.cat([r[1] for r in results])
+        pieces = [torch.cat([p[k] for p in parts]).split(counts) for k in range(3)]
+        for i, *outputs in zip(indices, *pieces, strict=True):
+            results[i] = tuple(outputs)
+    digits, has_ink, signs = (torch.cat([r[k] for r in results]) for k in range(3))
+    return digits, has_ink, signs
 
 
 def _check_blank(blank: Any) -> None:
@@ -336,14 +346,46 @@ def normalize_digits(images: Any, *, blank: str = "raise") -> tuple[torch.Tensor
         ValueError: For a bad ``blank``, bad shapes, an empty list or batch, or values out
             of range.
     """
+    digits, has_ink, _ = normalize_digits_with_quality(images, blank=blank)
+    return digits, has_ink
+
+
+def normalize_digits_with_quality(
+    images: Any, *, blank: str = "raise"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`normalize_digits`, with each image's input quality (:mod:`.quality`).
+
+    Example:
+        >>> import torch
+        >>> page = torch.full((60, 40), 230, dtype=torch.uint8)
+        >>> page[10:40, 18:22] = 20                              # a dark "1" on paper
+        >>> _, _, quality = normalize_digits_with_quality(page)
+        >>> quality.tolist()                                     # nothing was cleaned up
+        [1.0]
+
+    Args:
+        images: The images (see :func:`normalize_digits`).
+        blank: As for :func:`normalize_digits`.
+
+    Returns:
+        ``(digits, has_ink, quality)``: those of :func:`normalize_digits`, and float32 (N,)
+        in (0, 1]: 1 where the ink finder took nothing out and no ink is cut by the
+        image's edge, lower the more it had to do (printed lines, faint ink, scattered ink,
+        ink cut at one side). See :func:`~mobilenet_mnist.data.quality.ink_quality`.
+
+    Raises:
+        BlankImageError: With ``blank="raise"``, if some images hold no ink.
+        TypeError: For unsupported types or dtypes.
+        ValueError: As for :func:`normalize_digits`.
+    """
     _check_blank(blank)
-    digits, has_ink = _normalize_groups(_gray_items(images))
+    digits, has_ink, signs = _normalize_groups(_gray_items(images))
     if not bool(has_ink.all()):
         blank_indices = torch.nonzero(~has_ink).view(-1).tolist()
         if blank == "raise":
             raise BlankImageError(blank_indices)
         logger.debug("normalize_digits: %d blank image(s) kept as zeros", len(blank_indices))
-    return digits, has_ink
+    return digits, has_ink, ink_quality(signs)
 
 
 def prepare_digits(

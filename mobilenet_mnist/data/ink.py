@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from .lighting import even_out
 from .lines import remove_lines
 from .morphology import component_labels, max3
+from .quality import one_sided_edges
 
 __all__ = ["extent", "find_ink", "ink_bright"]
 
@@ -64,6 +65,8 @@ MAIN_INK_QUANTILE = 0.95
 FAINT_REACH = 2
 #: Images smaller than this (MNIST's 28×28, thumbnails) keep their faint ink.
 MIN_SIDE_FOR_FAINT = 32
+#: Images smaller than this get no signs of doubt (quality 1: MNIST's 28×28, thumbnails).
+MIN_SIDE_FOR_QUALITY = 32
 #: The background is the median of this outer fraction of each side.
 BORDER_FRACTION = 0.1
 #: Histogram bins of the quantiles (precision: the value range / bins).
@@ -271,9 +274,10 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
         x: (N, 1, H, W) float in [0, 1].
 
     Returns:
-        ``(soft, mask, has_ink)``: the ink's gray levels in [0, 1] (N, 1, H, W), specks
-        and background zeroed; the ink's mask (N, 1, H, W) bool; and (N,) bool, False for
-        images without ink.
+        ``(soft, mask, has_ink, signs)``: the ink's gray levels in [0, 1] (N, 1, H, W),
+        specks and background zeroed; the ink's mask (N, 1, H, W) bool; (N,) bool, False
+        for images without ink; and (N, 4) float, the signs of doubt of
+        :mod:`.quality` (what the cleanup had to do), in ``quality.SIGNS`` order.
     """
     d = _contrast(x)
     smooth = _blur(d).flatten(1)
@@ -283,11 +287,34 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     bg_smooth, sigma_smooth, ink_smooth = _class_levels(smooth, ink, 0.75).unbind(1)
     contrast = ink_smooth - bg_smooth
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
-    ink = _drop_faint(remove_lines(ink.view_as(x)), smooth.view_as(x), bg_smooth).flatten(1)
+    before_lines = ink.view_as(x)
+    unlined = remove_lines(before_lines)
+    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth)
+    ink = unfaint.flatten(1)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
     mask, share, largest_side = _drop_specks(ink.view_as(x))
     has_ink &= share >= MIN_SHARE  # scattered dots are noise, not a digit
     has_ink &= largest_side >= max(MIN_EXTENT, MIN_EXTENT_FRACTION * min(x.shape[-2:]))
     low = (bg_median + 3 * sigma).view(-1, 1, 1, 1)
     soft = ((d - low) / (ink_median.view(-1, 1, 1, 1) - low).clamp_min(1e-6)).clamp_(0, 1)
-    return soft * max3(mask.float()), mask, has_ink
+    signs = _signs_of_doubt(before_lines, unlined, unfaint, mask, share)
+    return soft * max3(mask.float()), mask, has_ink, signs
+
+
+def _signs_of_doubt(
+    before_lines: torch.Tensor, unlined: torch.Tensor, unfaint: torch.Tensor, mask: torch.Tensor, share: torch.Tensor
+) -> torch.Tensor:
+    """(N, 4) signs of :mod:`.quality`: lines taken out, faint ink dropped, scattered ink, ink
+    cut at one side; zeros under ``MIN_SIDE_FOR_QUALITY`` a side (no cleanup is done there,
+    and the weights were fitted on larger images)."""
+    if min(mask.shape[-2:]) < MIN_SIDE_FOR_QUALITY:
+        return torch.zeros(mask.shape[0], 4)
+    return torch.stack(
+        [
+            (before_lines & ~unlined).flatten(1).any(1).float(),
+            (unlined & ~unfaint).flatten(1).any(1).float(),
+            1 - share,
+            one_sided_edges(mask),
+        ],
+        dim=1,
+    )

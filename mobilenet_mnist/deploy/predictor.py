@@ -8,14 +8,18 @@ published checkpoint by ``benchmarks/calibrate.py``). :func:`predict` is the one
 
 What the numbers mean (see the docs' calibration page):
 
-* ``probability`` is ``softmax(logits / T)``: among images the model gives 0.9, about
-  90 % are right (on images like its test set). A model without a temperature, such as
+* ``probability`` is ``softmax(logits · q / T)``: among images the model gives 0.9, about
+  90 % are right (on images like its test set, and on the hard digit set of the docs' "Your
+  own digits" page). ``q`` is the image's input ``quality``
+  (:func:`~mobilenet_mnist.data.digits.normalize_digits_with_quality`): 1 for a clean digit,
+  lower when the ink finder had to take printed lines or faint ink out, the ink is scattered
+  or cut by the image's edge, the cases where a model is confidently wrong; A model without a temperature, such as
   one you trained yourself, uses ``T = 1``: its probabilities are the raw softmax, which
   label smoothing caps near 0.9 (fit one with
   :func:`~mobilenet_mnist.training.calibration.fit_temperature` and pass ``temperature=``);
 * ``score`` is the not-a-digit score (:func:`~mobilenet_mnist.training.calibration.not_a_digit_score`
-  with the checkpoint's ``ood_score`` method, ``"margin"`` by default): higher means less
-  like the training images;
+  of ``logits · q`` with the checkpoint's ``ood_score`` method, ``"margin"`` by default):
+  higher means less like the training images, or a doubtful cleanup;
 * ``is_digit`` is False for a blank image (no ink found) or a score above the checkpoint's
   threshold. A model without a threshold flags blank images only.
 
@@ -39,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.digits import FRAME, normalize_digits
+from ..data.digits import FRAME, normalize_digits_with_quality
 from ..data.ink import MIN_CONTRAST
 from ..data.transforms import check_normalization, open_image, preprocess, resize_normalize, to_batch
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
@@ -70,7 +74,7 @@ class DigitPrediction:
 
     Attributes:
         label: Top-1 label.
-        probability: Calibrated top-1 probability, ``softmax(logits / T)``.
+        probability: Calibrated top-1 probability, ``softmax(logits · quality / T)``.
         top_k: The ``top_k`` (label, calibrated probability) pairs, most likely first.
         is_digit: False when the image is blank or its not-a-digit score is past the
             model's threshold.
@@ -79,6 +83,9 @@ class DigitPrediction:
             its resize and normalization.
         blank: True when no ink was found (``is_digit`` is then False; ``label`` is the
             model's guess for an empty image).
+        quality: The input's quality in (0, 1] (:mod:`mobilenet_mnist.data.quality`): 1 for a
+            clean digit (and with ``prepare=False``), lower the more the ink finder had to
+            clean up; the temperature is divided by it.
     """
 
     label: str
@@ -88,6 +95,7 @@ class DigitPrediction:
     score: float
     image: torch.Tensor
     blank: bool = False
+    quality: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,14 +103,16 @@ class PredictorOutputs:
     """What :meth:`Predictor.logits` returns: the raw material of the predictions.
 
     Attributes:
-        logits: float32 (N, num_classes), before the temperature.
+        logits: float32 (N, num_classes), before the temperature and the quality.
         images: float32 (N, 1, 28, 28) in [0, 1], the MNIST-style images the model saw.
         has_ink: bool (N,), False for blank images.
+        quality: float32 (N,) in (0, 1], the input quality (all 1 with ``prepare=False``).
     """
 
     logits: torch.Tensor
     images: torch.Tensor
     has_ink: torch.Tensor
+    quality: torch.Tensor
 
 
 # ------------------------------------------------------------------------- checks
@@ -260,13 +270,14 @@ class Predictor:
         """
         images = _opened(images)
         if self.prepare:
-            seen, has_ink = normalize_digits(images, blank="keep")
+            seen, has_ink, quality = normalize_digits_with_quality(images, blank="keep")
             x = preprocess(seen, self.input_size, self.mean, self.std, self.in_chans)
         else:
             x, seen, has_ink = self._raw_inputs(images)
+            quality = torch.ones(len(x))
         with torch.inference_mode():
             logits = torch.cat([self._fast(x[i : i + _BATCH]).float() for i in range(0, len(x), _BATCH)])
-        return PredictorOutputs(logits.cpu(), seen, has_ink)
+        return PredictorOutputs(logits.cpu(), seen, has_ink, quality)
 
     def _raw_inputs(self, images: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images that already look like MNIST: the model's input, the 28×28 view and has_ink."""
@@ -289,7 +300,7 @@ class Predictor:
         return torch.cat(inputs), seen, has_ink
 
     def _predictions(self, outputs: PredictorOutputs, k: int) -> list[DigitPrediction]:
-        logits = outputs.logits
+        logits = outputs.logits * outputs.quality[:, None]  # the temperature divided by the quality
         labels = self.labels or tuple(str(i) for i in range(logits.shape[1]))
         probs = calibrated_probs(logits, self.temperature)
         top = probs.topk(min(k, logits.shape[1]), dim=1)
@@ -302,6 +313,7 @@ class Predictor:
             results.append(DigitPrediction(
                 label=pairs[0][0], probability=pairs[0][1], top_k=pairs, is_digit=bool(is_digit[row]),
                 score=float(scores[row]), image=outputs.images[row], blank=not bool(outputs.has_ink[row]),
+                quality=float(outputs.quality[row]),
             ))  # fmt: skip
         return results
 
