@@ -224,3 +224,33 @@ def test_drop_faint_keeps_ink_near_or_as_strong_as_the_main_ink(level: float, ke
     out = ink_module._drop_faint(ink, smooth, torch.zeros(1))[0, 0, 5]
     assert bool(out[2 : 10 + ink_module.FAINT_REACH].all()), "strong ink and the faint ink beside it stay"
     assert bool(out[10 + ink_module.FAINT_REACH : 18].all()) == kept
+
+
+def _ink_of(mask: torch.Tensor) -> torch.Tensor:
+    """find_ink's mask for bright ink ``mask`` on a dark page (a (1, 1, H, W) float image)."""
+    return ink_module.find_ink(mask.float()[None, None])[1][0, 0]
+
+
+def test_neighbours_strokes_cut_at_the_edge_are_dropped_beside_a_clear_digit() -> None:
+    digit = _ring(_canvas(), 40, 40, 20, 12)  # a "0" clear of every edge
+    left = _polyline(_canvas(), [(15.0, 0.0), (60.0, 6.0)])  # a neighbour's stroke cut at the left edge
+    right = _polyline(_canvas(), [(20.0, 79.0), (30.0, 72.0), (50.0, 79.0)])  # and one at the right
+    found = _ink_of(digit | left | right)
+    assert not bool(found[:, :10].any()) and not bool(found[:, 70:].any()), "a neighbour's piece is left"
+    assert int((found & digit).sum()) >= 0.95 * int(digit.sum()), "some of the digit went"
+
+
+def test_a_tightly_cropped_digit_touching_the_edges_keeps_all_its_pieces() -> None:
+    # A "7" whose bar touches the top and the left edge, with a detached dot of ink clear of
+    # the edges: the digit is the largest piece and cut by the edges; nothing is dropped.
+    seven = _polyline(_canvas(), [(1.0, 0.0), (1.0, 79.0), (79.0, 30.0)], width=4.0)
+    dot = _ring(_canvas(), 40, 15, 4, 4)
+    found = _ink_of(seven | dot)
+    assert int((found & seven).sum()) >= 0.95 * int(seven.sum()), "the cropped digit lost its strokes"
+
+
+def test_an_edge_piece_larger_than_twice_the_clear_piece_is_kept() -> None:
+    small = _polyline(_canvas(), [(35.0, 40.0), (45.0, 40.0)])  # a short clear stroke
+    big = _ring(_canvas(), 40, 0, 30, 20)  # a big neighbour cut at the left edge
+    found = _ink_of(small | big)
+    assert int((found & big).sum()) >= 0.95 * int(big.sum()), "the only substantial ink was dropped"

@@ -65,6 +65,10 @@ MAIN_INK_QUANTILE = 0.95
 FAINT_REACH = 2
 #: Images smaller than this (MNIST's 28×28, thumbnails) keep their faint ink.
 MIN_SIDE_FOR_FAINT = 32
+#: Ink pieces cut by the image's edge are dropped (neighbours' strokes) from this size on ...
+MIN_SIDE_FOR_EDGE_PIECES = 32
+#: ... when a piece clear of the edges holds at least this share of the largest piece's ink.
+CLEAR_PIECE_SHARE = 0.5
 #: Images smaller than this get no signs of doubt (quality 1: MNIST's 28×28, thumbnails).
 MIN_SIDE_FOR_QUALITY = 32
 #: The background is the median of this outer fraction of each side.
@@ -174,10 +178,13 @@ def _otsu(flat: torch.Tensor, bins: int = 64) -> torch.Tensor:
     return low[:, 0] + (between[:, :-1].argmax(1) + 1) / bins * span[:, 0]
 
 
-def _keep_large(mask: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _keep_large(
+    mask: torch.Tensor, weight: torch.Tensor, edge_pieces: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Components of ``mask`` (N, 1, H, W) → those of at least ``SPECK_FRACTION`` of each
-    image's largest; the largest's share of the ink (small for scattered noise) and the
-    longer side of its box, (N,) each. A component's size is the sum of its pixels' ``weight``."""
+    image's largest (and with ``edge_pieces``, without the pieces of :func:`_edge_pieces`);
+    the largest's share of the ink (small for scattered noise) and the longer side of its
+    box, (N,) each. A component's size is the sum of its pixels' ``weight``."""
     labels = component_labels(mask)
     n, size = labels.shape
     flat = mask.view(n, size)
@@ -187,25 +194,56 @@ def _keep_large(mask: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor,
     pixel_area = torch.where(flat, area[keys].view(n, size), 0.0)
     largest = pixel_area.amax(1, keepdim=True)
     keep = (pixel_area >= SPECK_FRACTION * largest) & flat
+    if edge_pieces:
+        keep &= ~_edge_pieces(keys.view(n, size), keep, pixel_area, mask.shape[-2:])
     height, width = extent((flat & (pixel_area == largest)).view_as(mask))
     share = largest[:, 0] / weight.view(n, size).sum(1).clamp_min(1e-6)
     return keep.view_as(mask), share, torch.maximum(height, width)
 
 
+def _edge_pieces(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """(N, P) pixels of the ink pieces cut by the image's edge beside a digit clear of it.
+
+    A neighbour's stroke cut at the crop's edge is not the digit when a piece that touches
+    no edge holds at least ``CLEAR_PIECE_SHARE`` of the largest piece's ink (the digit the
+    user centred). A tightly cropped digit touches the edges itself and loses nothing.
+
+    Args:
+        keys: (N, P) component key of every pixel (unique across the batch).
+        keep: (N, P) bool, the pixels kept so far.
+        pixel_area: (N, P) size of each pixel's component (0 off the ink).
+        shape: (H, W) of the images.
+    """
+    h, w = shape
+    n, size = keep.shape
+    grid = torch.zeros(h, w, dtype=torch.bool)
+    grid[0], grid[-1], grid[:, 0], grid[:, -1] = True, True, True, True
+    at_edge = keep & grid.view(1, -1)
+    touches = torch.zeros(n * size, dtype=torch.bool)
+    touches[keys[at_edge]] = True
+    cut = touches[keys] & keep  # (N, P): pixels of pieces that touch an edge
+    clear_area = torch.where(keep & ~cut, pixel_area, 0.0).amax(1, keepdim=True)
+    has_clear_digit = clear_area >= CLEAR_PIECE_SHARE * pixel_area.amax(1, keepdim=True)
+    return cut & has_clear_digit & (clear_area > 0)
+
+
 def _drop_specks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Drop the ink components under ``SPECK_FRACTION`` of each image's largest (see :func:`_keep_large`).
+    """Drop the ink components under ``SPECK_FRACTION`` of each image's largest (see :func:`_keep_large`),
+    and from ``MIN_SIDE_FOR_EDGE_PIECES`` a side the pieces cut by the image's edge beside a
+    digit clear of it (:func:`_edge_pieces`: neighbours' strokes).
 
     Components are found on a copy reduced to at most ``COMPONENT_SIDE`` a side (a cell
     is ink if any of its pixels is; its size is its count of ink pixels), which is fast
     and joins gaps narrower than a cell.
     """
     h, w = mask.shape[-2:]
+    edge_pieces = min(h, w) >= MIN_SIDE_FOR_EDGE_PIECES
     factor = math.ceil(max(h, w) / COMPONENT_SIDE)
     if factor == 1:
-        return _keep_large(mask, mask.float())
+        return _keep_large(mask, mask.float(), edge_pieces)
     padded = F.pad(mask.float(), (0, -w % factor, 0, -h % factor))
     counts = F.avg_pool2d(padded, factor) * factor**2
-    cells, share, side = _keep_large(counts > 0, counts)
+    cells, share, side = _keep_large(counts > 0, counts, edge_pieces)
     cells = cells.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
     return mask & cells[..., :h, :w], share, side * factor
 
