@@ -196,16 +196,16 @@ def test_a_digit_cut_by_the_right_edge_costs_the_edges_weight() -> None:
     assert float(quality[0]) == pytest.approx(math.exp(-QUALITY_WEIGHTS[EDGES]), rel=1e-6)
 
 
-def test_a_neighbours_stroke_cut_at_the_edge_is_scattered_ink_at_one_side() -> None:
+def test_a_neighbours_stroke_cut_at_the_edge_is_dropped_but_counted_as_scattered_ink() -> None:
     page = _one_beside_a_cut_neighbour()
     signs = _signs(page)
     assert signs[LINES] == 0 and signs[FAINT] == 0
-    assert signs[EDGES] == 1.0, "the neighbour's stroke touches the right side only"
-    assert 0.2 < float(signs[SCATTERED]) < 0.7, "the neighbour's stroke is a good share of the ink"
+    assert signs[EDGES] == 0.0, "the neighbour's stroke is dropped: the ink left touches no side"
+    assert 0.2 < float(signs[SCATTERED]) < 0.7, "the neighbour's stroke was a good share of the ink"
     _, has_ink, quality = normalize_digits_with_quality(page)
     assert has_ink.tolist() == [True]
     torch.testing.assert_close(quality, ink_quality(signs[None]))
-    assert float(quality[0]) < math.exp(-QUALITY_WEIGHTS[EDGES])  # lower than for the edge alone
+    assert float(quality[0]) < math.exp(-0.2 * QUALITY_WEIGHTS[SCATTERED])
 
 
 def test_mnist_digits_under_32_pixels_get_no_signs_and_quality_one(mnist_digits: torch.Tensor) -> None:
