@@ -254,3 +254,38 @@ def test_an_edge_piece_larger_than_twice_the_clear_piece_is_kept() -> None:
     big = _ring(_canvas(), 40, 0, 30, 20)  # a big neighbour cut at the left edge
     found = _ink_of(small | big)
     assert int((found & big).sum()) >= 0.95 * int(big.sum()), "the only substantial ink was dropped"
+
+
+def _dilated(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` dilated by 2 pixels."""
+    return torch.nn.functional.max_pool2d(mask.float()[None, None], 5, stride=1, padding=2)[0, 0] > 0
+
+
+def _glare_board() -> tuple[torch.Tensor, torch.Tensor]:
+    """A light-gray board (0.8) with a dark "1" (0.1) under a broad white glare (a screen
+    blend, 0.9 at its peak) that washes the whole stroke out: the (1, 1, 96, 96) image and
+    the stroke's mask."""
+    ys, xs = torch.meshgrid(torch.arange(96).float(), torch.arange(96).float(), indexing="ij")
+    stroke = _polyline(_canvas(96, 96), [(30.0, 50.0), (66.0, 46.0)], width=3.0)
+    board = torch.where(stroke, 0.1, 0.8)
+    glare = 0.9 * torch.exp(-((ys - 48) ** 2 + (xs - 48) ** 2) / (2 * 30.0**2))
+    return (1 - (1 - board) * (1 - glare))[None, None], stroke
+
+
+def test_dark_ink_washed_out_by_a_glare_is_recognized_as_dark() -> None:
+    image, stroke = _glare_board()
+    border = float(ink_module._border_median(image)[0])
+    # The glare's peak lies farther above the border's level than the stroke below it.
+    assert float(image.max()) - border > border - float(image.min())
+    bright = ink_module.ink_bright(image)
+    assert torch.equal(bright, 1 - image), "the image must be inverted: the stroke is dark ink"
+    mask = ink_module.find_ink(bright)[1][0, 0]
+    assert int((mask & ~_dilated(stroke)).sum()) == 0, "the glare is not ink"
+    assert int((mask & stroke).sum()) >= 0.8 * int(stroke.sum()), "the stroke is found"
+
+
+def test_light_chalk_on_a_dark_board_stays_bright_ink() -> None:
+    board = torch.full((96, 96), 0.15)
+    stroke = _polyline(_canvas(96, 96), [(20.0, 50.0), (76.0, 46.0)], width=4.0)
+    image = torch.where(stroke, 0.85, board)[None, None]
+    assert torch.equal(ink_module.ink_bright(image), image)

@@ -4,7 +4,8 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
 (N, 1, H, W) gray images in [0, 1] of one size:
 
 1. polarity (:func:`ink_bright`): the background is the border's median; when the darkest
-   pixels are farther from it than the brightest, the ink is dark and the image inverted;
+   pixels are farther from it than the brightest, the ink is dark and the image inverted
+   (also when the brightest are a broad glare and the darkest stand out locally);
 2. uneven lighting (:func:`~mobilenet_mnist.data.lighting.even_out`): the paper's local
    level (the ink opened away) is subtracted and the contrast that glare or a shadow took
    is given back; images under 32 pixels get a quadratic surface fitted to the background
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .lighting import even_out
+from .lighting import even_out, local_mean
 from .lines import remove_lines
 from .morphology import component_labels, max3
 from .quality import one_sided_edges
@@ -71,6 +72,9 @@ MIN_SIDE_FOR_EDGE_PIECES = 32
 CLEAR_PIECE_SHARE = 0.5
 #: Images smaller than this get no signs of doubt (quality 1: MNIST's 28×28, thumbnails).
 MIN_SIDE_FOR_QUALITY = 32
+#: The brightest pixels are a glare, not ink, when they stand out from the local mean by less
+#: than this fraction of their height over the border's median (a highlight is broad).
+SMOOTH_BRIGHT = 0.7
 #: The background is the median of this outer fraction of each side.
 BORDER_FRACTION = 0.1
 #: Histogram bins of the quantiles (precision: the value range / bins).
@@ -120,10 +124,22 @@ def _quantiles(
 
 
 def ink_bright(x: torch.Tensor) -> torch.Tensor:
-    """Invert the images whose ink is darker than their background (dark ink on paper)."""
+    """Invert the images whose ink is darker than their background (dark ink on paper).
+
+    The ink is dark when the darkest pixels lie farther below the border's median than the
+    brightest lie above it. From ``MIN_SIDE_FOR_LOCAL_LIGHTING`` a side it is dark too when
+    the brightest pixels are a broad, smooth highlight (a glare: their height over the
+    local mean, :func:`.lighting.local_mean`, is under ``SMOOTH_BRIGHT`` of their height
+    over the border) and the dark pixels stand out from the local mean more than they do.
+    """
     background = _border_median(x)
     low, high = _quantiles(x.flatten(1), (0.005, 0.995), (0.0, 1.0))[:, 0].unbind(1)
     dark = (background - low) > (high - background)
+    if min(x.shape[-2:]) >= MIN_SIDE_FOR_LOCAL_LIGHTING:
+        detail = (x - local_mean(x)).flatten(1)
+        detail_low, detail_high = _quantiles(detail, (0.005, 0.995), (-1.0, 1.0))[:, 0].unbind(1)
+        glare = detail_high < SMOOTH_BRIGHT * (high - background)
+        dark |= glare & (-detail_low > detail_high)
     return torch.where(dark.view(-1, 1, 1, 1), 1 - x, x)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "local_background"]
+__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "local_background", "local_mean"]
 
 #: The background is measured on a copy reduced to at most this side ...
 COARSE_SIDE = 64
@@ -48,15 +48,26 @@ def _box_blur(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(rows, (0, 0, pad, pad), mode="replicate"), (size, 1), stride=1)
 
 
-def local_background(x: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) bright ink → the paper's level around each pixel, the ink left out."""
+def _coarse(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``x`` area-reduced to at most ``COARSE_SIDE`` a side, and the (odd) window ``OPENING`` of its side."""
     h, w = x.shape[-2:]
     factor = max(h, w) / COARSE_SIDE
     ch, cw = max(1, round(h / max(factor, 1))), max(1, round(w / max(factor, 1)))
-    coarse = F.interpolate(x, size=(ch, cw), mode="area")
-    size = max(3, round(OPENING * max(ch, cw))) | 1  # odd
+    return F.interpolate(x, size=(ch, cw), mode="area"), max(3, round(OPENING * max(ch, cw))) | 1
+
+
+def local_background(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) bright ink → the paper's level around each pixel, the ink left out."""
+    coarse, size = _coarse(x)
     smooth = _box_blur(_open(coarse, size), size)
-    return F.interpolate(smooth, size=(h, w), mode="bilinear", align_corners=False)
+    return F.interpolate(smooth, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def local_mean(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) → the mean level around each pixel, ink included, over the window of
+    :func:`local_background`: a thin stroke stands out from it, a broad glare does not."""
+    coarse, size = _coarse(x)
+    return F.interpolate(_box_blur(coarse, size), size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def contrast_gain(background: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
