@@ -321,7 +321,7 @@ def _contrast(x: torch.Tensor) -> torch.Tensor:
     return even_out(x)
 
 
-def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gray images with bright ink (see :func:`ink_bright`) → their ink.
 
     Args:
