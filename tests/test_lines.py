@@ -289,3 +289,14 @@ def test_light_chalk_on_a_dark_board_stays_bright_ink() -> None:
     stroke = _polyline(_canvas(96, 96), [(20.0, 50.0), (76.0, 46.0)], width=4.0)
     image = torch.where(stroke, 0.85, board)[None, None]
     assert torch.equal(ink_module.ink_bright(image), image)
+
+
+def test_a_one_crossed_by_a_rule_is_the_digit_not_the_rule() -> None:
+    # Only straight strokes: the "1" (off the center) and a rule through the center. The
+    # rule runs from edge to edge, the "1" ends inside the image: the "1" is the digit.
+    one = _polyline(_canvas(), [(15.0, 50.0), (65.0, 50.0)])
+    rule = _canvas()
+    rule[40:42, :] = True
+    out = _remove(one | rule)
+    assert int((out & one).sum()) == int(one.sum()), "the 1 was taken for a printed line"
+    assert int((out & ~one).sum()) == 0, "the rule is left"

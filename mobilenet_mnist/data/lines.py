@@ -16,7 +16,8 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    at each of its ends (a box's side), and runs past the rest of the ink at both ends or lies
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
-   box), the line nearest the image's center is the digit;
+   box or on a rule), the digit is a line that ends inside the image, the one nearest
+   the image's center first;
 3. crossing strokes are restored (``_restore_crossings``): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two.
@@ -198,6 +199,13 @@ def _ends(line: Line) -> tuple[float, float, float]:
     return along[0], along[1], float(across)
 
 
+def _spans_image(line: Line) -> bool:
+    """Whether ``line`` runs (nearly, ``BORDER_REACH``) from one edge of the image to the opposite one."""
+    first, last, _ = _ends(line)
+    length = line[1].shape[0 if line[0] else 1]
+    return first <= BORDER_REACH * length and last >= length - 1 - BORDER_REACH * length
+
+
 def _ends_held(line: Line, lines: list[Line], tolerance: float) -> bool:
     """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge or meets
     a perpendicular line (a box's corner): a printed line, not a stroke ending in the paper."""
@@ -238,8 +246,9 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     """The ``lines`` that are not part of the digit (see the module's step 2)."""
     rest = _beyond(mask, lines)
     if int(rest.sum()) < side / 8:
-        # Only lines: the one nearest the center is the digit (a "1" in a box).
-        digit = min(lines, key=_off_center)
+        # Only lines: the digit is a line that ends inside the image (a printed line runs to
+        # both edges), the one nearest the center first (a "1" in a box, a "1" on a rule).
+        digit = min(lines, key=lambda line: (_spans_image(line), _off_center(line)))
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
     tolerance = MAX_LINE_WIDTH * side / 2 + 2
