@@ -79,7 +79,7 @@ from mobilenet_mnist.data import (
     to_batch,
     train_val_split,
 )
-from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, prepare_digits
+from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, normalize_digits_with_quality, prepare_digits
 from mobilenet_mnist.data.transforms import open_image
 from mobilenet_mnist.deploy import (
     OnnxRuntimeModule,
@@ -1193,6 +1193,14 @@ REAL_DIGITS = [
     Case("normalize_digits", "an empty batch", lambda e: normalize_digits(np.zeros((0, 28, 28), np.uint8)), ValueError,
          r"empty batch", "what is missing"),
     Case("normalize_digits", "a blank page", lambda e: normalize_digits(np.full((40, 40), 230, np.uint8)),
+         BlankImageError, r"hold no ink .*indices \[0\]\. Pass blank=\"keep\"", "which images, and how to keep them"),
+    Case("normalize_digits_with_quality", '``blank="x"``',
+         lambda e: normalize_digits_with_quality(e.digit, blank="x"), ValueError,
+         r'blank must be "raise" .* or "keep" .*, got \'x\'', "the valid values"),
+    Case("normalize_digits_with_quality", "an empty list", lambda e: normalize_digits_with_quality([]), ValueError,
+         r"empty list", "what is missing"),
+    Case("normalize_digits_with_quality", "a blank page",
+         lambda e: normalize_digits_with_quality(np.full((40, 40), 230, np.uint8)),
          BlankImageError, r"hold no ink .*indices \[0\]\. Pass blank=\"keep\"", "which images, and how to keep them"),
     Case("prepare_digits", "``input_size=0``", lambda e: prepare_digits(e.digit, input_size=0), ValueError,
          r"input_size must be a positive int, got 0", "the valid values"),

@@ -59,7 +59,9 @@ def _coarse(x: torch.Tensor) -> tuple[torch.Tensor, int]:
 def local_background(x: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) bright ink → the paper's level around each pixel, the ink left out."""
     coarse, size = _coarse(x)
-    smooth = _box_blur(_open(coarse, size), size)
+    # A blur half the opening's width smooths its blocky steps; a full-width one would also
+    # fill a glare's dip in the paper, and the strokes under the glare would sink below it.
+    smooth = _box_blur(_open(coarse, size), max(3, size // 2) | 1)
     return F.interpolate(smooth, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
