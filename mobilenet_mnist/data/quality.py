@@ -28,7 +28,7 @@ __all__ = ["QUALITY_WEIGHTS", "SIGNS", "ink_quality", "one_sided_edges"]
 #: The signs of doubt, in the order of their columns.
 SIGNS = ("lines", "faint", "scattered", "edges")
 #: Weight of each sign in ``-log(quality)`` (``benchmarks/fit_quality.py --write`` refits them).
-QUALITY_WEIGHTS = (0.2881, 0.299, 1.2639, 0.237)
+QUALITY_WEIGHTS = (0.3164, 0.1794, 1.1992, 0.2165)
 
 
 def one_sided_edges(mask: torch.Tensor) -> torch.Tensor:
