@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from .lighting import even_out, local_mean
 from .lines import remove_lines
-from .morphology import component_labels, max3
+from .morphology import component_sizes, max3
 from .quality import one_sided_edges
 
 __all__ = ["extent", "find_ink", "ink_bright"]
@@ -66,12 +66,13 @@ MAIN_INK_QUANTILE = 0.95
 FAINT_REACH = 2
 #: Images smaller than this (MNIST's 28×28, thumbnails) keep their faint ink.
 MIN_SIDE_FOR_FAINT = 32
-#: Ink pieces cut by the image's edge are dropped (neighbours' strokes) from this size on ...
-MIN_SIDE_FOR_EDGE_PIECES = 32
+#: Ink pieces cut by the image's edge are dropped (neighbours' strokes) from the size photos
+#: and scans get local lighting (MNIST's 28×28 and thumbnails are prepared as before) ...
+MIN_SIDE_FOR_EDGE_PIECES = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: ... when a piece clear of the edges holds at least this share of the largest piece's ink.
 CLEAR_PIECE_SHARE = 0.5
-#: Images smaller than this get no signs of doubt (quality 1: MNIST's 28×28, thumbnails).
-MIN_SIDE_FOR_QUALITY = 32
+#: Smaller images get no signs of doubt (quality 1): no cleanup is done on them.
+MIN_SIDE_FOR_QUALITY = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: The brightest pixels are a glare, not ink, when they stand out from the local mean by less
 #: than this fraction of their height over the border's median (a highlight is broad).
 SMOOTH_BRIGHT = 0.7
@@ -201,17 +202,13 @@ def _keep_large(
     image's largest (and with ``edge_pieces``, without the pieces of :func:`_edge_pieces`);
     the largest's share of the ink (small for scattered noise) and the longer side of its
     box, (N,) each. A component's size is the sum of its pixels' ``weight``."""
-    labels = component_labels(mask)
-    n, size = labels.shape
+    keys, pixel_area = component_sizes(mask, weight)
+    n, size = keys.shape
     flat = mask.view(n, size)
-    keys = (labels.clamp_min(0).long() + torch.arange(n)[:, None] * size).view(-1)
-    on = flat.reshape(-1)
-    area = torch.zeros(n * size).index_add_(0, keys[on], weight.reshape(-1)[on])
-    pixel_area = torch.where(flat, area[keys].view(n, size), 0.0)
     largest = pixel_area.amax(1, keepdim=True)
     keep = (pixel_area >= SPECK_FRACTION * largest) & flat
     if edge_pieces:
-        keep &= ~_edge_pieces(keys.view(n, size), keep, pixel_area, mask.shape[-2:])
+        keep &= ~_edge_pieces(keys, keep, pixel_area, mask.shape[-2:])
     height, width = extent((flat & (pixel_area == largest)).view_as(mask))
     share = largest[:, 0] / weight.view(n, size).sum(1).clamp_min(1e-6)
     return keep.view_as(mask), share, torch.maximum(height, width)

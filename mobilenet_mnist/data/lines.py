@@ -199,20 +199,18 @@ def _ends(line: Line) -> tuple[float, float, float]:
     return along[0], along[1], float(across)
 
 
-def _spans_image(line: Line) -> bool:
-    """Whether ``line`` runs (nearly, ``BORDER_REACH``) from one edge of the image to the opposite one."""
+def _at_edges(line: Line) -> tuple[bool, bool]:
+    """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge."""
     first, last, _ = _ends(line)
     length = line[1].shape[0 if line[0] else 1]
-    return first <= BORDER_REACH * length and last >= length - 1 - BORDER_REACH * length
+    return first <= BORDER_REACH * length, last >= length - 1 - BORDER_REACH * length
 
 
 def _ends_held(line: Line, lines: list[Line], tolerance: float) -> bool:
-    """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge or meets
-    a perpendicular line (a box's corner): a printed line, not a stroke ending in the paper."""
+    """Whether each end of ``line`` reaches the image's edge (:func:`_at_edges`) or meets a
+    perpendicular line (a box's corner): a printed line, not a stroke ending in the paper."""
     first, last, across = _ends(line)
-    length = line[1].shape[0 if line[0] else 1]
-    reach = BORDER_REACH * length
-    held = [first <= reach, last >= length - 1 - reach]
+    held = list(_at_edges(line))
     for other in lines:
         if other[0] == line[0]:
             continue
@@ -248,7 +246,7 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     if int(rest.sum()) < side / 8:
         # Only lines: the digit is a line that ends inside the image (a printed line runs to
         # both edges), the one nearest the center first (a "1" in a box, a "1" on a rule).
-        digit = min(lines, key=lambda line: (_spans_image(line), _off_center(line)))
+        digit = min(lines, key=lambda line: (all(_at_edges(line)), _off_center(line)))
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
     tolerance = MAX_LINE_WIDTH * side / 2 + 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["component_labels", "main_components", "max3"]
+__all__ = ["component_labels", "component_sizes", "main_components", "max3"]
 
 
 def max3(x: torch.Tensor) -> torch.Tensor:
@@ -38,10 +38,22 @@ def component_labels(mask: torch.Tensor) -> torch.Tensor:
     return labels
 
 
+def component_sizes(mask: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 1, H, W) bool and weights → each pixel's component key and its component's size.
+
+    Returns:
+        ``(keys, sizes)``, (N, H·W) each: a key unique across the batch (meaningful on the
+        mask only), and the sum of ``weight`` over the pixel's component (0 off the mask).
+    """
+    labels = component_labels(mask)
+    n, size = labels.shape
+    flat = mask.reshape(n, size)
+    keys = labels.clamp_min(0).long() + torch.arange(n)[:, None] * size
+    totals = torch.zeros(n * size).index_add_(0, keys[flat], weight.reshape(n, size)[flat].float())
+    return keys, torch.where(flat, totals[keys], 0.0)
+
+
 def main_components(mask: torch.Tensor, fraction: float) -> torch.Tensor:
     """(H, W) bool → the 8-connected components holding at least ``fraction`` of the largest one's pixels."""
-    labels = component_labels(mask[None, None])[0]
-    on = labels >= 0
-    sizes = torch.zeros(labels.numel()).index_add_(0, labels[on].long(), torch.ones(int(on.sum())))
-    pixel_size = torch.where(on, sizes[labels.clamp_min(0).long()], 0.0)
-    return (pixel_size >= fraction * pixel_size.amax().clamp_min(1)).view_as(mask) & mask
+    _, sizes = component_sizes(mask[None, None], mask[None, None].float())
+    return (sizes[0] >= fraction * sizes.amax().clamp_min(1)).view_as(mask) & mask
