@@ -302,6 +302,21 @@ def test_a_one_crossed_by_a_rule_is_the_digit_not_the_rule() -> None:
     assert int((out & ~one).sum()) == 0, "the rule is left"
 
 
+def test_a_tiny_digit_between_a_pages_rules_is_kept_and_every_rule_removed() -> None:
+    # A small "1" between the rules of a ruled page with a margin line: so little ink is left
+    # clear of the lines that only lines seem left, but the rules come in a parallel set and
+    # run from edge to edge, so none of them is the digit (one was kept and read as a "7").
+    page = _canvas()
+    for row in (12, 24, 36, 48, 60, 72):
+        page[row : row + 2, :] = True
+    page[:, 8:10] = True
+    one = _canvas()
+    one[41:45, 44:46] = True
+    out = _remove(page | one)
+    assert int((out & ~one).sum()) == 0, "a rule is left"
+    assert int((out & one).sum()) >= int(one.sum()), "the digit went with the rules"
+
+
 def test_local_background_follows_a_glares_dip_in_the_paper() -> None:
     """The paper's level under a glare (a smooth dip once the ink is made bright) is measured
     to within 0.02, so that strokes under the glare stay above it (0.048 off with a blur as

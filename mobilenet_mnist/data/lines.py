@@ -240,13 +240,26 @@ def _beyond(mask: torch.Tensor, lines: list[Line]) -> torch.Tensor:
     return main_components(rest, REST_FRACTION) if bool(rest.any()) else rest
 
 
+def _digit_line(lines: list[Line]) -> Line | None:
+    """When only lines are left, the one that is the digit: one that ends inside the image (a
+    printed line runs to both edges), the one nearest the center first. When all run to both
+    edges, the one nearest the center, unless some are parallel: a ruled or squared page (its
+    margin line included) is all print, and the digit is the little ink left between."""
+    inside = [line for line in lines if not all(_at_edges(line))]
+    if inside:
+        return min(inside, key=_off_center)
+    page = len({vertical for vertical, _ in lines}) < len(lines)
+    return None if page else min(lines, key=_off_center)
+
+
 def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
     """The ``lines`` that are not part of the digit (see the module's step 2)."""
     rest = _beyond(mask, lines)
     if int(rest.sum()) < side / 8:
-        # Only lines: the digit is a line that ends inside the image (a printed line runs to
-        # both edges), the one nearest the center first (a "1" in a box, a "1" on a rule).
-        digit = min(lines, key=lambda line: (all(_at_edges(line)), _off_center(line)))
+        # Only lines ("1" in a box, a "1" on a rule, or a tiny digit between a page's rules).
+        digit = _digit_line(lines)
+        if digit is None:  # a page's lines: all print, whatever little ink is left
+            return lines
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
     tolerance = MAX_LINE_WIDTH * side / 2 + 2
