@@ -17,7 +17,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
-   the image's center first;
+   the image's center first; lines that all run edge to edge in parallel sets (a ruled
+   or squared page, its margin line too) are all print, and a tiny digit between them
+   is what is left;
 3. crossing strokes are restored (``_restore_crossings``): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two.
