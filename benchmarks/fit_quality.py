@@ -1,4 +1,4 @@
-"""Fit the input-quality weights (``mobilenet_mnist.data.quality.QUALITY_WEIGHTS``) on the hard set's dev split.
+"""Fit the input-quality and stability weights (``QUALITY_WEIGHTS``, ``STABILITY_WEIGHT``) on the hard set's dev split.
 
 Usage (from the repository root)::
 
@@ -7,13 +7,15 @@ Usage (from the repository root)::
 
 For every image of :func:`benchmarks.hard_digits.hard_digits` (split ``dev``: MNIST test
 images 2,000–5,999, never the ``test`` split the results are reported on), the default
-checkpoint's logits (before temperature and quality) and the ink finder's signs of doubt
-(:mod:`mobilenet_mnist.data.quality`) are collected; the weights ``w >= 0`` minimize the
-negative log-likelihood of the true labels under ``softmax(logits · exp(-signs · w) / T)``,
-with the checkpoint's own temperature ``T`` held fixed (so a clean image, all signs 0, keeps
-its MNIST calibration). Prints the weights and writes ``benchmarks/results/quality_fit.json``
-with the NLL and the share of wrong answers at probability >= 0.9 before and after;
-copy the weights into ``QUALITY_WEIGHTS`` by hand.
+checkpoint's logits (before temperature and quality), the ink finder's signs of doubt
+(:mod:`mobilenet_mnist.data.quality`) and the unsteadiness under turned copies
+(:mod:`mobilenet_mnist.deploy.stability`) are collected; the weights ``w >= 0`` minimize the
+negative log-likelihood of the true labels under ``softmax(logits · exp(-signs · w) / T)``
+(the unsteadiness being the last sign), with the checkpoint's own temperature ``T`` held
+fixed (so a clean, steady image, all signs 0, keeps its MNIST calibration). Prints the
+weights and writes ``benchmarks/results/quality_fit.json`` with the NLL and the share of
+wrong answers at probability >= 0.9 before and after; copy the weights into
+``QUALITY_WEIGHTS`` and ``STABILITY_WEIGHT`` by hand.
 """
 
 from __future__ import annotations
@@ -34,19 +36,24 @@ from benchmarks.hard_set import DEFAULT_MNIST, as_input
 from mobilenet_mnist.data import digits as digits_module
 from mobilenet_mnist.data.quality import QUALITY_WEIGHTS, SIGNS
 from mobilenet_mnist.deploy.predictor import DEFAULT_MODEL, Predictor
+from mobilenet_mnist.deploy.stability import STABILITY_WEIGHT, VIEW_ANGLES, unsteadiness
 from mobilenet_mnist.utils.files import atomic_write_bytes
 
 RESULT = REPO_ROOT / "benchmarks" / "results" / "quality_fit.json"
 
 
 def collect(data_dir: Path, per_setting: int, predictor: Predictor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The dev split's raw logits (N, C), labels (N,) and signs of doubt (N, len(SIGNS))."""
+    """The dev split's raw logits (N, C), labels (N,) and signs of doubt (N, len(SIGNS) + 1), the
+    unsteadiness last."""
     logits, labels, signs = [], [], []
     for images, setting_labels in hard_digits(data_dir, "dev", per_setting).values():
         inputs = [as_input(image) for image in images]
-        logits.append(predictor.logits(inputs).logits)
+        outputs = predictor.logits(inputs)
+        logits.append(outputs.logits)
         # The signs themselves (normalize_digits_with_quality gives only their weighted sum).
-        signs.append(digits_module._normalize_groups(digits_module._gray_items(inputs))[2])
+        ink_signs = digits_module._normalize_groups(digits_module._gray_items(inputs))[2]
+        unsteady = unsteadiness(outputs.logits, outputs.view_logits, predictor.temperature)
+        signs.append(torch.cat([ink_signs, unsteady[:, None]], 1))
         labels.append(torch.as_tensor(setting_labels, dtype=torch.long))
     return torch.cat(logits).double(), torch.cat(labels), torch.cat(signs).double()
 
@@ -96,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     logits, labels, signs = collect(args.data_dir, args.per_setting, predictor)
     t = predictor.temperature
     weights = fit(logits, labels, signs, t)
+    in_use = [*QUALITY_WEIGHTS, STABILITY_WEIGHT]
     record = {
         "model": DEFAULT_MODEL, "split": "dev", "per_setting": args.per_setting, "images": len(labels),
-        "temperature": t, "signs": list(SIGNS), "weights": [round(float(w), 4) for w in weights],
-        "in_use": list(QUALITY_WEIGHTS),
+        "temperature": t, "signs": [*SIGNS, "unsteadiness"], "view_angles": list(VIEW_ANGLES),
+        "weights": [round(float(w), 4) for w in weights], "in_use": in_use,
         "without_quality": summary(logits, labels, signs, torch.zeros_like(weights), t),
         "fitted": summary(logits, labels, signs, weights, t),
-        "in_use_result": summary(logits, labels, signs, torch.tensor(QUALITY_WEIGHTS, dtype=torch.float64), t),
+        "without_stability": summary(logits, labels, signs[:, : len(SIGNS)], weights[: len(SIGNS)], t),
+        "in_use_result": summary(logits, labels, signs, torch.tensor(in_use, dtype=torch.float64), t),
         "command": "python benchmarks/fit_quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }  # fmt: skip
     atomic_write_bytes(args.output, (json.dumps(record, indent=1) + "\n").encode())

@@ -22,7 +22,7 @@ settings pooled:
   (as :func:`mobilenet_mnist.training.calibration.expected_calibration_error`);
 * **AUROC** of each score for "wrong vs right": ``score`` (the not-a-digit score, higher =
   more suspect), ``1 - probability``, and any other number a ``DigitPrediction`` carries
-  (a ``quality`` or ``confidence`` field counts as higher = more likely right);
+  (a ``quality``, ``stability`` or ``confidence`` field counts as higher = more likely right);
 * **cost**: ms per image of the whole ``predict`` call (one thread, best of ``--rounds``),
   on each setting and on the same digits as MNIST has them (28×28, white on black).
 
@@ -69,7 +69,7 @@ ECE_BINS = 15
 #: Fields of DigitPrediction that are no score of their own.
 _NOT_SCORES = {"label", "top_k", "is_digit", "image", "blank"}
 #: Score fields where higher means "more likely right" (their AUROC uses the negated value).
-_GOOD_WORDS = ("quality", "confidence", "prob", "certain")
+_GOOD_WORDS = ("quality", "stability", "confidence", "prob", "certain")
 #: The issue-26 targets, checked for the default checkpoint.
 TARGETS = {"form_box accuracy": 98.0, "every setting's accuracy": 99.0, "wrong with p >= 0.9 (max)": 10.0,
            "wrong flagged (min)": 80.0}  # fmt: skip

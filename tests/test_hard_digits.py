@@ -13,6 +13,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -221,16 +222,18 @@ def test_benchmark_metrics_on_known_predictions() -> None:
 
     hard_set = _hard_set_module()
 
-    def pred(label: str, p: float, score: float, quality: float, is_digit: bool = True) -> DigitPrediction:
-        return DigitPrediction(label, p, ((label, p),), is_digit, score, torch.zeros(1, 28, 28), quality=quality)
+    def pred(label: str, p: float, score: float, quality: float, steady: float, is_digit: bool = True) -> Any:
+        image = torch.zeros(1, 28, 28)
+        return DigitPrediction(label, p, ((label, p),), is_digit, score, image, quality=quality, stability=steady)
 
-    predictions = [pred("1", 0.95, -9.0, 1.0), pred("2", 0.6, -2.0, 0.5), pred("3", 0.99, 1.0, 0.8, False),
-                   pred("4", 0.5, 3.0, 0.4, False)]  # fmt: skip
+    predictions = [pred("1", 0.95, -9.0, 1.0, 1.0), pred("2", 0.6, -2.0, 0.5, 0.9),
+                   pred("3", 0.99, 1.0, 0.8, 0.2, False), pred("4", 0.5, 3.0, 0.4, 0.3, False)]  # fmt: skip
     m = hard_set.metrics(predictions, np.array([1, 2, 5, 7]))  # the last two are wrong
     shares = (m["accuracy"], m["wrong"], m["wrong_confident"], m["wrong_flagged"], m["right_flagged"])
     assert shares == (50, 2, 50, 100, 0)
     # probability: 0.99 and 0.5 wrong vs 0.95 and 0.6 right; quality (higher = right): 0.8, 0.4 vs 1.0, 0.5
-    assert m["auroc"] == {"1-probability": 0.5, "score": 1.0, "1-quality": 0.75}
+    # stability (higher = right): 0.2, 0.3 vs 1.0, 0.9
+    assert m["auroc"] == {"1-probability": 0.5, "score": 1.0, "1-quality": 0.75, "1-stability": 1.0}
     confidence, correct = np.array([0.95, 0.6, 0.99, 0.5]), np.array([1, 1, 0, 0], bool)
     probs = torch.tensor([[c, 1 - c] for c in confidence])  # top-1 = class 0; right where the label is 0
     expected = 100 * expected_calibration_error(probs, torch.tensor([0 if ok else 1 for ok in correct]))

@@ -262,7 +262,7 @@ def test_predictions_carry_the_quality_and_soften_by_it(predictor: Predictor) ->
     assert [r.quality for r in results] == pytest.approx(quality.tolist(), rel=1e-6)
     assert results[0].quality == 1.0 and results[1].quality < 1.0
 
-    q = outputs.quality
+    q = outputs.quality * predictor.stability(outputs)
     scaled = outputs.logits * q[:, None]
     probs = (scaled / predictor.temperature).softmax(1)
     scores = not_a_digit_score(scaled, predictor.temperature, predictor.ood_score)
@@ -272,10 +272,12 @@ def test_predictions_carry_the_quality_and_soften_by_it(predictor: Predictor) ->
         assert result.score == pytest.approx(float(scores[row]), abs=1e-6)
 
     # The box is taken out whole: both pages show the model the same "1", so the boxed page's
-    # probability and score differ from the clean page's only by its quality.
+    # probability and score differ from the clean page's only by its quality (the turned
+    # copies are the same too, and so is the stability).
     assert [r.label for r in results] == ["1", "1"]
     torch.testing.assert_close(outputs.logits[1], outputs.logits[0])
-    unscaled = (outputs.logits[1] / predictor.temperature).softmax(0).max()
+    torch.testing.assert_close(outputs.view_logits[:, 1], outputs.view_logits[:, 0])
+    unscaled = (outputs.logits[1] * results[1].stability / predictor.temperature).softmax(0).max()
     assert results[1].probability < float(unscaled) - 1e-3, "a doubtful cleanup softens the probability"
     assert results[1].probability < results[0].probability
     assert results[1].score > results[0].score, "and makes the image look less like a digit"

@@ -70,6 +70,10 @@ REST_FRACTION = 0.15
 
 #: A line: whether it is near-vertical, and its (H, W) bool pixels.
 Line = tuple[bool, torch.Tensor]
+#: A line's first and last coordinate along it, and its mean coordinate across it (:func:`_ends`).
+Ends = tuple[float, float, float]
+#: The percentiles of :func:`_span`.
+_SPAN_QUANTILES = torch.tensor([0.01, 0.99])
 
 
 def _projections(mask: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,15 +164,16 @@ def _longest_run(xs: torch.Tensor, length: int, max_gap: int, bridged: torch.Ten
     """
     occupied = torch.zeros(length, dtype=torch.bool)
     occupied[xs] = True
-    best, start, last = (0, -1), -1, -1
-    for x in torch.nonzero(occupied).view(-1).tolist():
-        gap = x - last - 1 - int(bridged[x] - bridged[last + 1]) if last >= 0 else None
-        if gap is None or gap > max_gap:
-            start = x
-        last = x
-        if last - start > best[1] - best[0]:
-            best = (start, last)
-    return best
+    columns = torch.nonzero(occupied).view(-1)
+    if columns.numel() == 0:
+        return 0, -1
+    before, after = columns[:-1], columns[1:]
+    gaps = after - before - 1 - (bridged[after] - bridged[before + 1])
+    breaks = torch.nonzero(gaps > max_gap).view(-1)
+    firsts = torch.cat([breaks.new_zeros(1), breaks + 1])
+    lasts = torch.cat([breaks, breaks.new_full((1,), len(columns) - 1)])
+    longest = int((columns[lasts] - columns[firsts]).argmax())  # the first of equally long runs
+    return int(columns[firsts[longest]]), int(columns[lasts[longest]])
 
 
 def _span(mask: torch.Tensor, dim: int) -> tuple[float, float] | None:
@@ -176,15 +181,18 @@ def _span(mask: torch.Tensor, dim: int) -> tuple[float, float] | None:
     coords = torch.nonzero(mask, as_tuple=True)[dim].float()
     if coords.numel() == 0:
         return None
-    return float(coords.quantile(0.01)), float(coords.quantile(0.99))
+    low, high = coords.quantile(_SPAN_QUANTILES).tolist()
+    return low, high
 
 
-def _is_apart(line: Line, rest: torch.Tensor, side: int) -> bool:
-    """Whether ``line`` runs past ``rest`` at both ends or lies clear of it."""
+def _is_apart(line: Line, rest_spans: tuple[tuple[float, float] | None, ...], side: int) -> bool:
+    """Whether ``line`` runs past the rest of the ink at both ends or lies clear of it.
+
+    ``rest_spans``: the rest's :func:`_span` along rows (dim 0) and columns (dim 1)."""
     vertical, pixels = line
     along_dim, across_dim = (0, 1) if vertical else (1, 0)
-    along, rest_along = _span(pixels, along_dim), _span(rest, along_dim)
-    across, rest_across = _span(pixels, across_dim), _span(rest, across_dim)
+    along, rest_along = _span(pixels, along_dim), rest_spans[along_dim]
+    across, rest_across = _span(pixels, across_dim), rest_spans[across_dim]
     if along is None or across is None or rest_along is None or rest_across is None:
         return False
     overhang, gap = OVERHANG * side, CLEARANCE * side + 3  # + what _beyond took off near the line
@@ -193,7 +201,7 @@ def _is_apart(line: Line, rest: torch.Tensor, side: int) -> bool:
     return runs_past or clear
 
 
-def _ends(line: Line) -> tuple[float, float, float]:
+def _ends(line: Line) -> Ends:
     """A line's first and last coordinate along it, and its mean coordinate across it."""
     vertical, pixels = line
     along = _span(pixels, 0 if vertical else 1) or (0.0, 0.0)
@@ -201,22 +209,24 @@ def _ends(line: Line) -> tuple[float, float, float]:
     return along[0], along[1], float(across)
 
 
-def _at_edges(line: Line) -> tuple[bool, bool]:
-    """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge."""
-    first, last, _ = _ends(line)
+def _at_edges(line: Line, ends: Ends | None = None) -> tuple[bool, bool]:
+    """Whether each end of ``line`` reaches (nearly, ``BORDER_REACH``) the image's edge
+    (``ends``: its :func:`_ends`, when known)."""
+    first, last, _ = ends or _ends(line)
     length = line[1].shape[0 if line[0] else 1]
     return first <= BORDER_REACH * length, last >= length - 1 - BORDER_REACH * length
 
 
-def _ends_held(line: Line, lines: list[Line], tolerance: float) -> bool:
-    """Whether each end of ``line`` reaches the image's edge (:func:`_at_edges`) or meets a
-    perpendicular line (a box's corner): a printed line, not a stroke ending in the paper."""
-    first, last, across = _ends(line)
-    held = list(_at_edges(line))
-    for other in lines:
+def _ends_held(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> bool:
+    """Whether each end of ``lines[index]`` reaches the image's edge (:func:`_at_edges`) or meets
+    a perpendicular line (a box's corner): a printed line, not a stroke ending in the paper.
+    ``ends``: the :func:`_ends` of each line."""
+    line = lines[index]
+    first, last, across = ends[index]
+    held = list(_at_edges(line, ends[index]))
+    for other, (o_first, o_last, o_across) in zip(lines, ends, strict=True):
         if other[0] == line[0]:
             continue
-        o_first, o_last, o_across = _ends(other)
         if not o_first - tolerance <= across <= o_last + tolerance:
             continue
         held[0] |= abs(o_across - first) <= tolerance
@@ -265,10 +275,12 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
     tolerance = MAX_LINE_WIDTH * side / 2 + 2
+    ends = [_ends(line) for line in lines]
+    rest_spans = (_span(rest, 0), _span(rest, 1))
     return [
         line
-        for line in lines
-        if _ends_held(line, lines, tolerance) and _is_apart(line, rest, side)
+        for index, line in enumerate(lines)
+        if _ends_held(index, lines, ends, tolerance) and _is_apart(line, rest_spans, side)
     ]
 
 

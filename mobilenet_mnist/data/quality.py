@@ -27,8 +27,8 @@ __all__ = ["QUALITY_WEIGHTS", "SIGNS", "ink_quality", "one_sided_edges"]
 
 #: The signs of doubt, in the order of their columns.
 SIGNS = ("lines", "faint", "scattered", "edges")
-#: Weight of each sign in ``-log(quality)`` (``benchmarks/fit_quality.py --write`` refits them).
-QUALITY_WEIGHTS = (0.3164, 0.1794, 1.1992, 0.2165)
+#: Weight of each sign in ``-log(quality)``; fitted with the stability weight by ``benchmarks/fit_quality.py``.
+QUALITY_WEIGHTS = (0.2084, 0.1708, 0.8714, 0.1146)
 
 
 def one_sided_edges(mask: torch.Tensor) -> torch.Tensor:

@@ -8,17 +8,19 @@ published checkpoint by ``benchmarks/calibrate.py``). :func:`predict` is the one
 
 What the numbers mean (see the docs' calibration page):
 
-* ``probability`` is ``softmax(logits · q / T)``: among images the model gives 0.9, about
+* ``probability`` is ``softmax(logits · q · s / T)``: among images the model gives 0.9, about
   90 % are right (on images like its test set, and on the hard digit set of the docs' "Your
   own digits" page). ``q`` is the image's input ``quality``
   (:func:`~mobilenet_mnist.data.digits.normalize_digits_with_quality`): 1 for a clean digit,
   lower when the ink finder had to take printed lines or faint ink out, the ink is scattered
-  or cut by the image's edge, the cases where a model is confidently wrong; A model without a temperature, such as
+  or cut by the image's edge, the cases where a model is confidently wrong. ``s`` is the
+  prediction's ``stability`` (:mod:`~mobilenet_mnist.deploy.stability`): near 1 when the
+  digit turned by ±20° reads the same, lower when it does not. A model without a temperature, such as
   one you trained yourself, uses ``T = 1``: its probabilities are the raw softmax, which
   label smoothing caps near 0.9 (fit one with
   :func:`~mobilenet_mnist.training.calibration.fit_temperature` and pass ``temperature=``);
 * ``score`` is the not-a-digit score (:func:`~mobilenet_mnist.training.calibration.not_a_digit_score`
-  of ``logits · q`` with the checkpoint's ``ood_score`` method, ``"margin"`` by default):
+  of ``logits · q · s`` with the checkpoint's ``ood_score`` method, ``"margin"`` by default):
   higher means less like the training images, or a doubtful cleanup;
 * ``is_digit`` is False for a blank image (no ink found) or a score above the checkpoint's
   threshold. A model without a threshold flags blank images only.
@@ -50,6 +52,8 @@ from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
 from ..utils.checks import check_bool, check_module, check_number, is_int
 from .optimize import backend_of, check_backend, optimize_for_inference
+from .stability import stability as view_stability
+from .stability import turned_views, unsteadiness
 
 __all__ = ["DEFAULT_MODEL", "DigitPrediction", "Predictor", "PredictorOutputs", "predict"]
 
@@ -74,7 +78,7 @@ class DigitPrediction:
 
     Attributes:
         label: Top-1 label.
-        probability: Calibrated top-1 probability, ``softmax(logits · quality / T)``.
+        probability: Calibrated top-1 probability, ``softmax(logits · quality · stability / T)``.
         top_k: The ``top_k`` (label, calibrated probability) pairs, most likely first.
         is_digit: False when the image is blank or its not-a-digit score is past the
             model's threshold.
@@ -86,6 +90,10 @@ class DigitPrediction:
         quality: The input's quality in (0, 1] (:mod:`mobilenet_mnist.data.quality`): 1 for a
             clean digit (and with ``prepare=False``), lower the more the ink finder had to
             clean up; the temperature is divided by it.
+        stability: How steady the answer stays with the digit turned by ±20°, in (0, 1]
+            (:mod:`mobilenet_mnist.deploy.stability`): near 1 when the turned copies read
+            the same, lower when they do not (1 with ``prepare=False``); the temperature is
+            divided by it too.
     """
 
     label: str
@@ -96,6 +104,7 @@ class DigitPrediction:
     image: torch.Tensor
     blank: bool = False
     quality: float = 1.0
+    stability: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,15 @@ class PredictorOutputs:
         images: float32 (N, 1, 28, 28) in [0, 1], the MNIST-style images the model saw.
         has_ink: bool (N,), False for blank images.
         quality: float32 (N,) in (0, 1], the input quality (all 1 with ``prepare=False``).
+        view_logits: float32 (V, N, num_classes), the logits of the images turned by each of
+            :data:`~mobilenet_mnist.deploy.stability.VIEW_ANGLES` (V = 0 with ``prepare=False``).
     """
 
     logits: torch.Tensor
     images: torch.Tensor
     has_ink: torch.Tensor
     quality: torch.Tensor
+    view_logits: torch.Tensor
 
 
 # ------------------------------------------------------------------------- checks
@@ -271,13 +283,16 @@ class Predictor:
         images = _opened(images)
         if self.prepare:
             seen, has_ink, quality = normalize_digits_with_quality(images, blank="keep")
-            x = preprocess(seen, self.input_size, self.mean, self.std, self.in_chans)
+            # The turned copies go through the model with the images, in the same batches.
+            x = preprocess(torch.cat([seen, turned_views(seen)]), self.input_size, self.mean, self.std, self.in_chans)
         else:
             x, seen, has_ink = self._raw_inputs(images)
             quality = torch.ones(len(x))
         with torch.inference_mode():
-            logits = torch.cat([self._fast(x[i : i + _BATCH]).float() for i in range(0, len(x), _BATCH)])
-        return PredictorOutputs(logits.cpu(), seen, has_ink, quality)
+            every = torch.cat([self._fast(x[i : i + _BATCH]).float() for i in range(0, len(x), _BATCH)]).cpu()
+        n = len(seen)
+        views = every[n:].reshape(len(every) // n - 1, n, every.shape[1])
+        return PredictorOutputs(every[:n], seen, has_ink, quality, views)
 
     def _raw_inputs(self, images: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images that already look like MNIST: the model's input, the 28×28 view and has_ink."""
@@ -299,8 +314,20 @@ class Predictor:
         has_ink = (flat.amax(1) - flat.amin(1)) > MIN_CONTRAST
         return torch.cat(inputs), seen, has_ink
 
+    def stability(self, outputs: PredictorOutputs) -> torch.Tensor:
+        """(N,) float32 in (0, 1]: how steady each answer stays with the digit turned
+        (:mod:`~mobilenet_mnist.deploy.stability`, at this predictor's temperature); all 1
+        without turned views (``prepare=False``).
+
+        Args:
+            outputs: What :meth:`logits` returned.
+        """
+        return view_stability(unsteadiness(outputs.logits, outputs.view_logits, self.temperature))
+
     def _predictions(self, outputs: PredictorOutputs, k: int) -> list[DigitPrediction]:
-        logits = outputs.logits * outputs.quality[:, None]  # the temperature divided by the quality
+        steady = self.stability(outputs)
+        # The temperature divided by the quality and the stability.
+        logits = outputs.logits * (outputs.quality * steady)[:, None]
         labels = self.labels or tuple(str(i) for i in range(logits.shape[1]))
         probs = calibrated_probs(logits, self.temperature)
         top = probs.topk(min(k, logits.shape[1]), dim=1)
@@ -313,7 +340,7 @@ class Predictor:
             results.append(DigitPrediction(
                 label=pairs[0][0], probability=pairs[0][1], top_k=pairs, is_digit=bool(is_digit[row]),
                 score=float(scores[row]), image=outputs.images[row], blank=not bool(outputs.has_ink[row]),
-                quality=float(outputs.quality[row]),
+                quality=float(outputs.quality[row]), stability=float(steady[row]),
             ))  # fmt: skip
         return results
 
