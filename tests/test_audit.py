@@ -79,7 +79,13 @@ from mobilenet_mnist.data import (
     to_batch,
     train_val_split,
 )
-from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, normalize_digits_with_quality, prepare_digits
+from mobilenet_mnist.data.digits import (
+    BlankImageError,
+    normalize_digits,
+    normalize_digits_with_quality,
+    prepare_digits,
+    shorter_sides,
+)
 from mobilenet_mnist.data.transforms import open_image
 from mobilenet_mnist.deploy import (
     OnnxRuntimeModule,
@@ -93,6 +99,7 @@ from mobilenet_mnist.deploy import (
     read_onnx_metadata,
 )
 from mobilenet_mnist.deploy.predictor import Predictor, predict
+from mobilenet_mnist.deploy.stability import unsteadiness
 from mobilenet_mnist.hub import load_pretrained, push_to_hub
 from mobilenet_mnist.models import (
     count_params,
@@ -1202,6 +1209,13 @@ REAL_DIGITS = [
     Case("normalize_digits_with_quality", "a blank page",
          lambda e: normalize_digits_with_quality(np.full((40, 40), 230, np.uint8)),
          BlankImageError, r"hold no ink .*indices \[0\]\. Pass blank=\"keep\"", "which images, and how to keep them"),
+    Case("shorter_sides", "an empty list", lambda e: shorter_sides([]), ValueError, r"empty list", "what is missing"),
+    Case("shorter_sides", "a 4-D array of 5 channels", lambda e: shorter_sides(np.zeros((1, 5, 40, 40), np.uint8)),
+         ValueError, r"channel", "what is wrong"),
+    Case("unsteadiness", "view logits of another batch",
+         lambda e: unsteadiness(torch.zeros(3, 10), torch.zeros(2, 4, 10)), ValueError,
+         r"view_logits must be \(V, N, C\) with \(N, C\) = logits' shape \(3, 10\), got \(2, 4, 10\)",
+         "the shapes expected and got"),
     Case("prepare_digits", "``input_size=0``", lambda e: prepare_digits(e.digit, input_size=0), ValueError,
          r"input_size must be a positive int, got 0", "the valid values"),
     Case("prepare_digits", '``mean="0.1"``', lambda e: prepare_digits(e.digit, mean="0.1"), TypeError,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from mobilenet_mnist.data.datasets import load_dataset
+from mobilenet_mnist.data.digits import shorter_sides
 from mobilenet_mnist.data.transforms import preprocess
 from mobilenet_mnist.deploy import stability as stability_module
 from mobilenet_mnist.deploy.predictor import Predictor
@@ -140,13 +142,33 @@ def test_predictor_runs_the_turned_copies_and_softens_by_their_doubt(predictor: 
         assert result.score == pytest.approx(float(scores[row]), abs=1e-6)
 
 
-def test_mnist_digits_are_steady(predictor: Predictor, mnist_digits: torch.Tensor) -> None:
+def test_mnist_sized_images_are_not_turned_and_keep_their_calibration(
+    predictor: Predictor, mnist_digits: torch.Tensor
+) -> None:
+    page = torch.full((60, 44), 230, dtype=torch.uint8)
+    page[10:50, 20:24] = 20
+    images = [*mnist_digits[:3], page, torch.full((31, 200), 230, dtype=torch.uint8)]
+    outputs = predictor.logits(images)
+    assert outputs.turned.tolist() == [False, False, False, True, False]
+    assert outputs.view_logits.shape == (len(VIEW_ANGLES), 5, 10)
+    for view in outputs.view_logits:  # not turned: the upright logits stand in
+        torch.testing.assert_close(view[~outputs.turned], outputs.logits[~outputs.turned])
+    assert not torch.equal(outputs.view_logits[0, 3], outputs.logits[3])
     results = predictor(mnist_digits)
-    assert min(r.stability for r in results) > 0.9, [r.stability for r in results]
+    assert [r.stability for r in results] == [1.0] * len(mnist_digits)
+    probability = (predictor.logits(mnist_digits).logits / predictor.temperature).softmax(1).amax(1)
+    assert [r.probability for r in results] == pytest.approx(probability.tolist(), abs=1e-6)
+
+
+def test_shorter_sides_follow_the_input_order(mnist_digits: torch.Tensor) -> None:
+    images = [mnist_digits[:2], torch.zeros(40, 90), np.zeros((3, 70, 33), np.uint8)]
+    assert shorter_sides(images).tolist() == [28, 28, 40, 33, 33, 33]
+    with pytest.raises(ValueError, match="empty list"):
+        shorter_sides([])
 
 
 def test_without_preparing_there_are_no_turned_copies(mnist_digits: torch.Tensor) -> None:
     raw = Predictor(backend="torch", prepare=False)
     outputs = raw.logits(mnist_digits[:2])
-    assert outputs.view_logits.shape == (0, 2, 10)
+    assert outputs.view_logits.shape == (0, 2, 10) and outputs.turned.tolist() == [False, False]
     assert [r.stability for r in raw(mnist_digits[:2])] == [1.0, 1.0]

@@ -46,6 +46,7 @@ __all__ = [
     "normalize_digits",
     "normalize_digits_with_quality",
     "prepare_digits",
+    "shorter_sides",
 ]
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,27 @@ def normalize_digits(images: Any, *, blank: str = "raise") -> tuple[torch.Tensor
     """
     digits, has_ink, _ = normalize_digits_with_quality(images, blank=blank)
     return digits, has_ink
+
+
+def shorter_sides(images: Any) -> torch.Tensor:
+    """The shorter side of each image, in pixels, in the order :func:`normalize_digits` returns them.
+
+    The cleanup steps for photos and scans (local lighting, printed lines, faint ink, the
+    input quality) run on images of ``MIN_SIDE_FOR_LOCAL_LIGHTING`` (32) pixels a side or
+    more; this tells which images those are.
+
+    Args:
+        images: The images (see :func:`normalize_digits`).
+
+    Returns:
+        (N,) long, one per image (batches flattened).
+
+    Raises:
+        TypeError: For unsupported types or dtypes.
+        ValueError: For bad shapes or empty inputs.
+    """
+    sides = [min(item.shape[-2:]) for item in _gray_items(images) for _ in range(item.shape[0])]
+    return torch.tensor(sides, dtype=torch.long)
 
 
 def normalize_digits_with_quality(

@@ -45,15 +45,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.digits import FRAME, normalize_digits_with_quality
+from ..data.digits import FRAME, normalize_digits_with_quality, shorter_sides
 from ..data.ink import MIN_CONTRAST
 from ..data.transforms import check_normalization, open_image, preprocess, resize_normalize, to_batch
 from ..models.mobilenet import MNIST_MEAN, MNIST_STD
 from ..training.calibration import calibrated_probs, not_a_digit_score
 from ..utils.checks import check_bool, check_module, check_number, is_int
 from .optimize import backend_of, check_backend, optimize_for_inference
+from .stability import MIN_SIDE_FOR_VIEWS, VIEW_ANGLES, turned_views, unsteadiness
 from .stability import stability as view_stability
-from .stability import turned_views, unsteadiness
 
 __all__ = ["DEFAULT_MODEL", "DigitPrediction", "Predictor", "PredictorOutputs", "predict"]
 
@@ -117,7 +117,10 @@ class PredictorOutputs:
         has_ink: bool (N,), False for blank images.
         quality: float32 (N,) in (0, 1], the input quality (all 1 with ``prepare=False``).
         view_logits: float32 (V, N, num_classes), the logits of the images turned by each of
-            :data:`~mobilenet_mnist.deploy.stability.VIEW_ANGLES` (V = 0 with ``prepare=False``).
+            :data:`~mobilenet_mnist.deploy.stability.VIEW_ANGLES` (V = 0 with ``prepare=False``);
+            for images that are not turned (``turned`` False), their upright logits.
+        turned: bool (N,), True for the images whose turned copies count: prepared images of
+            ``MIN_SIDE_FOR_VIEWS`` (32) pixels a side or more.
     """
 
     logits: torch.Tensor
@@ -125,6 +128,7 @@ class PredictorOutputs:
     has_ink: torch.Tensor
     quality: torch.Tensor
     view_logits: torch.Tensor
+    turned: torch.Tensor
 
 
 # ------------------------------------------------------------------------- checks
@@ -281,18 +285,27 @@ class Predictor:
             ValueError: For bad shapes, empty inputs or values out of range.
         """
         images = _opened(images)
-        if self.prepare:
-            seen, has_ink, quality = normalize_digits_with_quality(images, blank="keep")
-            # The turned copies go through the model with the images, in the same batches.
-            x = preprocess(torch.cat([seen, turned_views(seen)]), self.input_size, self.mean, self.std, self.in_chans)
-        else:
+        if not self.prepare:
             x, seen, has_ink = self._raw_inputs(images)
-            quality = torch.ones(len(x))
+            logits = self._forward(x)
+            not_turned = torch.zeros(len(x), dtype=torch.bool)
+            no_views = logits.new_zeros(0, *logits.shape)
+            return PredictorOutputs(logits, seen, has_ink, torch.ones(len(x)), no_views, not_turned)
+        seen, has_ink, quality = normalize_digits_with_quality(images, blank="keep")
+        turned = shorter_sides(images) >= MIN_SIDE_FOR_VIEWS
+        views = turned_views(seen[turned]) if bool(turned.any()) else seen[:0]
+        # The turned copies go through the model with the images, in the same batches.
+        x = preprocess(torch.cat([seen, views]), self.input_size, self.mean, self.std, self.in_chans)
+        every = self._forward(x)
+        logits = every[: len(seen)]
+        view_logits = logits.expand(len(VIEW_ANGLES), -1, -1).clone()  # not turned: the upright logits
+        view_logits[:, turned] = every[len(seen) :].view(len(VIEW_ANGLES), -1, logits.shape[1])
+        return PredictorOutputs(logits, seen, has_ink, quality, view_logits, turned)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's float32 logits for the preprocessed batch ``x``, in batches of ``_BATCH``."""
         with torch.inference_mode():
-            every = torch.cat([self._fast(x[i : i + _BATCH]).float() for i in range(0, len(x), _BATCH)]).cpu()
-        n = len(seen)
-        views = every[n:].reshape(len(every) // n - 1, n, every.shape[1])
-        return PredictorOutputs(every[:n], seen, has_ink, quality, views)
+            return torch.cat([self._fast(x[i : i + _BATCH]).float() for i in range(0, len(x), _BATCH)]).cpu()
 
     def _raw_inputs(self, images: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images that already look like MNIST: the model's input, the 28×28 view and has_ink."""
@@ -316,13 +329,14 @@ class Predictor:
 
     def stability(self, outputs: PredictorOutputs) -> torch.Tensor:
         """(N,) float32 in (0, 1]: how steady each answer stays with the digit turned
-        (:mod:`~mobilenet_mnist.deploy.stability`, at this predictor's temperature); all 1
-        without turned views (``prepare=False``).
+        (:mod:`~mobilenet_mnist.deploy.stability`, at this predictor's temperature); 1 for
+        the images that were not turned (``outputs.turned``: under 32 px, or ``prepare=False``).
 
         Args:
             outputs: What :meth:`logits` returned.
         """
-        return view_stability(unsteadiness(outputs.logits, outputs.view_logits, self.temperature))
+        steady = view_stability(unsteadiness(outputs.logits, outputs.view_logits, self.temperature))
+        return torch.where(outputs.turned, steady, 1.0)
 
     def _predictions(self, outputs: PredictorOutputs, k: int) -> list[DigitPrediction]:
         steady = self.stability(outputs)

@@ -9,6 +9,11 @@ otherwise, even when the upright copy gets 99 %. :func:`unsteadiness` measures t
 ink finder's quality (:mod:`mobilenet_mnist.data.quality`) does:
 ``softmax(logits · quality · stability / T)``.
 
+Like the quality, it is measured on images of ``MIN_SIDE_FOR_VIEWS`` (32) pixels a side
+or more, photos and scans: MNIST-sized images keep the checkpoint's own calibration (its
+temperature and not-a-digit threshold were chosen on MNIST's digits, where the turned
+copies would flag about three times as many right answers).
+
 The weight is fitted with the quality's weights on the hard digit set's dev split
 (``benchmarks/fit_quality.py``). The turned copies cost one forward pass each (about
 0.5 ms an image on a 2-core CPU for the default checkpoint), not another cleanup.
@@ -21,10 +26,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["STABILITY_WEIGHT", "VIEW_ANGLES", "stability", "turned_views", "unsteadiness"]
+from ..data.ink import MIN_SIDE_FOR_QUALITY
+
+__all__ = ["MIN_SIDE_FOR_VIEWS", "STABILITY_WEIGHT", "VIEW_ANGLES", "stability", "turned_views", "unsteadiness"]
 
 #: The turned copies, in degrees (counter-clockwise positive).
 VIEW_ANGLES = (-20.0, 20.0)
+#: Images with a shorter side under this many pixels are not turned (stability 1).
+MIN_SIDE_FOR_VIEWS = MIN_SIDE_FOR_QUALITY
 #: ``stability = exp(-STABILITY_WEIGHT · unsteadiness)``; fitted by ``benchmarks/fit_quality.py``.
 STABILITY_WEIGHT = 1.0603
 
