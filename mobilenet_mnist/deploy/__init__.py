@@ -9,8 +9,9 @@ channels_last, both of those), :mod:`.onnx_export`, :mod:`.quantize` (int8),
 :mod:`.ort_shards` (large batches split across single-threaded sessions),
 :mod:`.ort_backend` (ONNX Runtime behind a torch module), :mod:`.optimize`
 (:func:`optimize_for_inference`, which picks the backend), :mod:`~mobilenet_mnist.deploy.export`
-(every format, :func:`export_model`), and :mod:`.speed` with :mod:`.speed_report`
-(``mobilenet-mnist benchmark``).
+(every format, :func:`export_model`), :mod:`.speed` with :mod:`.speed_report`
+(``mobilenet-mnist benchmark``), :mod:`~mobilenet_mnist.deploy.stability` (the turned-copies
+check) and :mod:`~mobilenet_mnist.deploy.predictor` (:func:`predict`).
 """
 
 from .common import MissingExtraError

@@ -16,7 +16,7 @@ copies would flag about three times as many right answers).
 
 The weight is fitted with the quality's weights on the hard digit set's dev split
 (``benchmarks/fit_quality.py``). The turned copies cost one forward pass each (about
-0.5 ms an image on a 2-core CPU for the default checkpoint), not another cleanup.
+1.2 ms an image on one CPU core for the default checkpoint), not another cleanup.
 """
 
 from __future__ import annotations
