@@ -317,6 +317,43 @@ def test_a_tiny_digit_between_a_pages_rules_is_kept_and_every_rule_removed() -> 
     assert int((out & one).sum()) >= int(one.sum()), "the digit went with the rules"
 
 
+def test_a_stem_drawn_along_a_margin_line_is_kept_and_the_rest_of_the_line_removed() -> None:
+    # A "9" whose stem runs down a printed vertical line, wider than the line: the stem was
+    # taken out with the line and the "9" read as a "0".
+    line = _canvas()
+    line[:, 47:49] = True
+    loop = _ring(_canvas(), 25, 38, 10, 10)
+    stem = _canvas()
+    stem[25:65, 45:50] = True
+    out = _remove(line | loop | stem)
+    assert int((out & stem).sum()) >= 0.95 * int(stem.sum()), "the stem went with the line"
+    assert int((out & ~(loop | stem)).sum()) == 0, "the line above and below the 9 is left"
+
+
+def test_a_one_drawn_along_a_rule_is_the_digit_and_a_crossing_rule_is_removed() -> None:
+    # Only lines seem left: a thin printed vertical line with a wide "1" drawn along its lower
+    # part, and a rule across. The "1" was removed with the vertical line and the rule kept.
+    vertical = _canvas()
+    vertical[:, 54:56] = True
+    rule = _canvas()
+    rule[40:42, :] = True  # nearer the center than the vertical line: it was taken for the digit
+    one = _canvas()
+    one[44:76, 52:58] = True
+    out = _remove(vertical | rule | one)
+    assert int((out & one).sum()) >= 0.95 * int(one.sum()), "the 1 went with the line"
+    assert int((out & rule & ~vertical).sum()) == 0, "the rule is left"
+
+
+def test_a_box_corner_and_a_lines_uneven_print_are_no_stroke_along_it() -> None:
+    # A box whose sides are a pixel thicker on one stretch (uneven print): nothing of it is kept.
+    digit = _ring(_canvas(), 40, 40, 22, 14)
+    boxed = _box(digit, 4, 4, 76, 76)
+    boxed[4:7, 20:40] = True
+    out = _remove(boxed)
+    assert int((out & ~digit).sum()) == 0, "some of the box is left"
+    assert int((out & digit).sum()) == int(digit.sum())
+
+
 def test_local_background_follows_a_glares_dip_in_the_paper() -> None:
     """The paper's level under a glare (a smooth dip once the ink is made bright) is measured
     to within 0.02, so that strokes under the glare stay above it (0.048 off with a blur as

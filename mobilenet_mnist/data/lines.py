@@ -22,11 +22,16 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    is what is left;
 3. crossing strokes are restored (``_restore_crossings``): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
-   crossed by a rule is not cut in two.
+   crossed by a rule is not cut in two;
+4. strokes along a line are kept (``_strokes_along``): where a line is ``ALONG_EXTRA``
+   pixels thicker than its thin parts (away from the lines crossing it), a digit's stroke
+   runs along it (the stem of a 9 down a margin line, a loop resting on a rule) and those
+   pixels stay. When hardly any ink is left beside the lines, such a stroke is the digit
+   (a "1" drawn along a rule), not the line nearest the center.
 
 What it cannot do: curved or diagonal lines (more than ``MAX_TILT`` off the axes), lines
 shorter than ``LINE_SPAN`` of the image (a box much smaller than the crop), and a digit
-stroke that coincides with a line over its whole length is lost with it.
+stroke that coincides with a line and is no wider than it is lost with it.
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ MAX_SEARCHES = 3
 #: The rest of the ink, judged against a line, is its components holding at least this
 #: fraction of the largest one: a line's ragged ends and a broken rule are no digit.
 REST_FRACTION = 0.15
+
+#: A digit's stroke along a line: where a line is at least ``ALONG_EXTRA`` pixels thicker than
+#: its thin parts (its ``ALONG_QUANTILE`` quantile of thickness), the ink is the line and a stroke.
+ALONG_EXTRA = 2
+ALONG_QUANTILE = 0.1
 
 #: A line: whether it is near-vertical, and its (H, W) bool pixels.
 Line = tuple[bool, torch.Tensor]
@@ -264,9 +274,13 @@ def _digit_line(lines: list[Line]) -> Line | None:
     return None if page else min(lines, key=_off_center)
 
 
-def _accepted(mask: torch.Tensor, lines: list[Line], side: int) -> list[Line]:
-    """The ``lines`` that are not part of the digit (see the module's step 2)."""
+def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Tensor) -> list[Line]:
+    """The ``lines`` that are not part of the digit (see the module's step 2). ``along``: the
+    strokes running along them (:func:`_strokes_along_lines`): when hardly any ink is left
+    beside the lines, they are the digit (a "1" drawn along a rule)."""
     rest = _beyond(mask, lines)
+    if int(rest.sum()) < side / 8:
+        rest = rest | along
     if int(rest.sum()) < side / 8:
         # Only lines ("1" in a box, a "1" on a rule, or a tiny digit between a page's rules).
         digit = _digit_line(lines)
@@ -292,6 +306,38 @@ def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) ->
     above = F.max_pool2d(F.pad(ink, (0, 0, reach, 0)), (reach, 1), stride=1)[..., :-1, :]
     below = F.max_pool2d(F.pad(ink, (0, 0, 0, reach)), (reach, 1), stride=1)[..., 1:, :]
     return removed & (above > 0)[0, 0] & (below > 0)[0, 0]
+
+
+def _strokes_along(line: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+    """Pixels of a near-horizontal ``line`` where it is thicker than its thin parts: a digit's
+    stroke running along it (the stem of a 9 on a margin line, a loop resting on a rule).
+    ``others``: the perpendicular lines' pixels; where they cross or meet it (a box's corner), the
+    line is thicker for them, not for a stroke."""
+    thickness = line.sum(0)
+    thin = thickness[thickness > 0].float().quantile(ALONG_QUANTILE)
+    # Two pixels either side of a crossing line's columns: its pixels were searched without this line's.
+    crossed = F.max_pool1d(others.any(0).float()[None, None], 5, stride=1, padding=2)[0, 0] > 0
+    wide = ((thickness >= thin + ALONG_EXTRA) & ~crossed).float()[None, None]
+    # A stroke along the line is longer than it is wide; a shorter bump is a faint line crossing it.
+    k = int(thin) + ALONG_EXTRA + 1
+    before, after = (k - 1) // 2, k - 1 - (k - 1) // 2
+    eroded = -F.max_pool1d(-F.pad(wide, (before, after), value=1.0), k, stride=1)
+    wide = F.max_pool1d(F.pad(eroded, (after, before)), k, stride=1)
+    return line & (wide[0, 0] > 0)[None]
+
+
+def _strokes_along_lines(lines: list[Line]) -> torch.Tensor:
+    """(H, W) bool: the strokes running along any of ``lines`` (:func:`_strokes_along`)."""
+    empty = torch.zeros_like(lines[0][1])
+    unions = {
+        orientation: torch.stack([pixels for vertical, pixels in lines if vertical == orientation] or [empty]).any(0)
+        for orientation in (False, True)
+    }
+    along = empty.clone()
+    for vertical, pixels in lines:
+        others = unions[not vertical]
+        along |= _strokes_along(pixels.T, others.T).T if vertical else _strokes_along(pixels, others)
+    return along
 
 
 def _searched(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -336,10 +382,11 @@ def _remove_one(mask: torch.Tensor) -> torch.Tensor:
     if not lines:
         return mask
     side = min(mask.shape)
-    accepted = _accepted(mask, lines, side)
+    along = _strokes_along_lines(lines)
+    accepted = _accepted(mask, lines, side, along)
     # The rest of the ink: what crosses a line continues on both its sides (not another line).
     rest = mask & ~torch.stack([pixels for _, pixels in accepted]).any(0) if accepted else mask
-    keep = rest.clone()
+    keep = rest | along
     for vertical, pixels in accepted:
         across = _span(pixels, 1 if vertical else 0) or (0.0, 0.0)
         thickness = math.ceil(across[1] - across[0]) + 1
