@@ -12,6 +12,7 @@ import torch
 from mobilenet_mnist.data import ink as ink_module
 from mobilenet_mnist.data.digits import normalize_digits
 from mobilenet_mnist.data.lines import MIN_SIDE_FOR_LINES, remove_lines
+from mobilenet_mnist.data.morphology import long_runs
 
 
 def _canvas(h: int = 80, w: int = 80) -> torch.Tensor:
@@ -364,3 +365,14 @@ def test_local_background_follows_a_glares_dip_in_the_paper() -> None:
     paper = 0.3 - 0.25 * torch.exp(-((ys - 64) ** 2 + (xs - 64) ** 2) / (2 * 16.0**2))
     error = (local_background(paper[None, None])[0, 0] - paper).abs()
     assert float(error.max()) < 0.02, f"the background is off by {float(error.max()):.3f}"
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 5])
+def test_long_runs_keeps_exactly_the_runs_at_least_that_long(length: int) -> None:
+    runs = [(0, 1), (3, 5), (8, 11), (14, 18), (21, 30)]  # lengths 1, 2, 3, 4, 9; one at each end
+    mask = torch.zeros(30, dtype=torch.bool)
+    expected = torch.zeros(30, dtype=torch.bool)
+    for start, stop in runs:
+        mask[start:stop] = True
+        expected[start:stop] = stop - start >= length
+    assert torch.equal(long_runs(mask, length), expected)

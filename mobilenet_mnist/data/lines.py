@@ -24,7 +24,8 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two;
 4. strokes along a line are kept (``_strokes_along``): where a line is ``ALONG_EXTRA``
-   pixels thicker than its thin parts (away from the lines crossing it), a digit's stroke
+   pixels thicker than its thin parts over a stretch longer than it is wide (away from the
+   lines crossing it: a faint one makes a shorter bump), a digit's stroke
    runs along it (the stem of a 9 down a margin line, a loop resting on a rule) and those
    pixels stay. When hardly any ink is left beside the lines, such a stroke is the digit
    (a "1" drawn along a rule), not the line nearest the center.
@@ -41,7 +42,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .morphology import main_components
+from .morphology import long_runs, main_components
 
 __all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
@@ -317,13 +318,9 @@ def _strokes_along(line: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
     thin = thickness[thickness > 0].float().quantile(ALONG_QUANTILE)
     # Two pixels either side of a crossing line's columns: its pixels were searched without this line's.
     crossed = F.max_pool1d(others.any(0).float()[None, None], 5, stride=1, padding=2)[0, 0] > 0
-    wide = ((thickness >= thin + ALONG_EXTRA) & ~crossed).float()[None, None]
+    wide = (thickness >= thin + ALONG_EXTRA) & ~crossed
     # A stroke along the line is longer than it is wide; a shorter bump is a faint line crossing it.
-    k = int(thin) + ALONG_EXTRA + 1
-    before, after = (k - 1) // 2, k - 1 - (k - 1) // 2
-    eroded = -F.max_pool1d(-F.pad(wide, (before, after), value=1.0), k, stride=1)
-    wide = F.max_pool1d(F.pad(eroded, (after, before)), k, stride=1)
-    return line & (wide[0, 0] > 0)[None]
+    return line & long_runs(wide, int(thin) + ALONG_EXTRA + 1)[None]
 
 
 def _strokes_along_lines(lines: list[Line]) -> torch.Tensor:

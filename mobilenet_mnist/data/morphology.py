@@ -1,4 +1,5 @@
-"""Binary-image helpers shared by the ink finder and the line remover: 3×3 dilation, components.
+"""Binary-image helpers shared by the ink finder and the line remover: 3×3 dilation, components,
+long runs.
 
 Batched in torch on (N, 1, H, W) tensors; used by :mod:`.ink` (specks, faint ink) and
 :mod:`.lines` (the ink beside a line), which both need them without importing each other.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["component_labels", "component_sizes", "main_components", "max3"]
+__all__ = ["component_labels", "component_sizes", "long_runs", "main_components", "max3"]
 
 
 def max3(x: torch.Tensor) -> torch.Tensor:
@@ -17,6 +18,14 @@ def max3(x: torch.Tensor) -> torch.Tensor:
     padded = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
     rows = torch.maximum(torch.maximum(padded[..., :-2], padded[..., 1:-1]), padded[..., 2:])
     return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
+
+
+def long_runs(mask: torch.Tensor, length: int) -> torch.Tensor:
+    """(L,) bool → its runs of True at least ``length`` long, shorter ones cleared (a 1-D opening)."""
+    before, after = (length - 1) // 2, length - 1 - (length - 1) // 2
+    x = mask.float()[None, None]
+    eroded = -F.max_pool1d(-F.pad(x, (before, after), value=1.0), length, stride=1)
+    return F.max_pool1d(F.pad(eroded, (after, before)), length, stride=1)[0, 0] > 0
 
 
 def component_labels(mask: torch.Tensor) -> torch.Tensor:
