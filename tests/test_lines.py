@@ -96,6 +96,15 @@ def test_a_tightly_cropped_seven_keeps_its_bar() -> None:
     assert torch.equal(_remove(seven), seven)
 
 
+def test_a_sevens_bar_from_the_crops_edge_to_its_upright_stem_is_kept() -> None:
+    # A number's crop cut through a "7"'s bar: the bar runs from the left edge to the stem,
+    # which is near-vertical (a line candidate too) and ends in a hook. No box's side meets
+    # the bar at the edge, and the stem is the digit's: the bar is a stroke, not print.
+    seven = _polyline(_canvas(120, 80), [(22.0, 0.0), (20.0, 62.0), (105.0, 60.0), (114.0, 70.0)], width=5.0)
+    out = _remove(seven)
+    assert int((out & seven).sum()) >= 0.95 * int(seven.sum()), "the bar went as a printed line"
+
+
 def test_a_digit_in_a_box_that_is_one_stroke_is_kept() -> None:
     one = _canvas()
     one[12:68, 38:42] = True  # a "1" as long as the line threshold, in a box
@@ -248,6 +257,39 @@ def test_a_tightly_cropped_digit_touching_the_edges_keeps_all_its_pieces() -> No
     dot = _ring(_canvas(), 40, 15, 4, 4)
     found = _ink_of(seven | dot)
     assert int((found & seven).sum()) >= 0.95 * int(seven.sum()), "the cropped digit lost its strokes"
+
+
+def test_a_big_neighbour_cut_at_the_edge_beside_a_thin_digit_is_dropped() -> None:
+    # A "1" in the middle, a neighbour's "0" cut by the left edge holding more ink than it:
+    # the digit is the tall piece nearest the middle column, whatever its size.
+    one = _polyline(_canvas(), [(10.0, 44.0), (70.0, 40.0)])
+    neighbour = _ring(_canvas(), 40, 8, 30, 16, width=6.0)
+    assert int((neighbour & ~one).sum()) > 2 * int(one.sum())
+    found = _ink_of(one | neighbour)
+    assert not bool(found[:, :26].any()), "the neighbour's piece is left"
+    assert int((found & one).sum()) >= 0.95 * int(one.sum()), "some of the digit went"
+
+
+def test_a_whole_neighbour_inside_the_crop_beside_the_digit_is_dropped() -> None:
+    # A crop with margins around a "1" and its neighbour "4": neither touches an edge; the
+    # neighbour shares no column with the digit nearest the middle and is as tall.
+    one = _polyline(_canvas(), [(12.0, 44.0), (68.0, 42.0)])
+    four = _polyline(_canvas(), [(12.0, 14.0), (48.0, 6.0), (48.0, 26.0)]) | _polyline(
+        _canvas(), [(20.0, 22.0), (68.0, 22.0)]
+    )
+    found = _ink_of(one | four)
+    assert not bool((found & four).any()), "the neighbour is left"
+    assert int((found & one).sum()) >= 0.95 * int(one.sum()), "some of the digit went"
+
+
+def test_the_pieces_of_a_broken_digit_are_all_kept() -> None:
+    # A "0" broken by a rule's removal into pieces side by side, none a whole digit's height:
+    # no piece is a neighbour.
+    zero = _ring(_canvas(), 40, 40, 24, 18)
+    zero[:, 38:43] = False  # split into a left and a right half ...
+    zero[38:43, :] = False  # ... and each into a top and a bottom
+    found = _ink_of(zero)
+    assert int((found & zero).sum()) >= 0.95 * int(zero.sum()), "a piece of the digit went"
 
 
 def test_an_edge_piece_larger_than_twice_the_clear_piece_is_kept() -> None:

@@ -16,7 +16,9 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
 4. printed lines (:func:`~mobilenet_mnist.data.lines.remove_lines`), then faint ink
    (``_drop_faint``: weaker than ``FAINT_FRACTION`` of the main ink and more than
    ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
-5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped;
+5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped,
+   and neighbours (``_edge_pieces``, ``_side_digits``: pieces cut by the edge beside a
+   digit clear of it, pieces beside the digit nearest the middle column);
    an image is blank when its ink is not clearly above the background's noise
    (``MIN_CONTRAST``, ``NOISE_RATIO``), when its largest component is small
    (``MIN_EXTENT``, ``MIN_EXTENT_FRACTION``) or holds little of the ink (``MIN_SHARE``:
@@ -71,6 +73,10 @@ MIN_SIDE_FOR_FAINT = 32
 MIN_SIDE_FOR_EDGE_PIECES = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: ... when a piece clear of the edges holds at least this share of the largest piece's ink.
 CLEAR_PIECE_SHARE = 0.5
+#: Pieces at least this fraction as tall as the tallest are digit-sized (a neighbour, or the digit).
+DIGIT_HEIGHT = 0.5
+#: ... and the digit's piece must span this fraction of the ink's rows (a whole digit, not a fragment).
+WHOLE_DIGIT = 0.75
 #: Smaller images get no signs of doubt (quality 1): no cleanup is done on them.
 MIN_SIDE_FOR_QUALITY = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: The brightest pixels are a glare, not ink, when they stand out from the local mean by less
@@ -199,7 +205,8 @@ def _keep_large(
     mask: torch.Tensor, weight: torch.Tensor, edge_pieces: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Components of ``mask`` (N, 1, H, W) → those of at least ``SPECK_FRACTION`` of each
-    image's largest (and with ``edge_pieces``, without the pieces of :func:`_edge_pieces`);
+    image's largest (and with ``edge_pieces``, without the neighbours of :func:`_edge_pieces`
+    and :func:`_side_digits`);
     the largest's share of the ink (small for scattered noise) and the longer side of its
     box, (N,) each. A component's size is the sum of its pixels' ``weight``."""
     keys, pixel_area = component_sizes(mask, weight)
@@ -209,6 +216,7 @@ def _keep_large(
     keep = (pixel_area >= SPECK_FRACTION * largest) & flat
     if edge_pieces:
         keep &= ~_edge_pieces(keys, keep, pixel_area, mask.shape[-2:])
+        keep &= ~_side_digits(keys, keep, pixel_area, mask.shape[-2:])
     height, width = extent((flat & (pixel_area == largest)).view_as(mask))
     share = largest[:, 0] / weight.view(n, size).sum(1).clamp_min(1e-6)
     return keep.view_as(mask), share, torch.maximum(height, width)
@@ -240,10 +248,54 @@ def _edge_pieces(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tenso
     return cut & has_clear_digit & (clear_area > 0)
 
 
+def _piece_boxes(keys: torch.Tensor, keep: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """(N, P, 4) every kept pixel's piece's box: first row, last row, first column, last column."""
+    w = shape[1]
+    n, size = keep.shape
+    index = torch.arange(size)
+    coords = torch.stack([index // w, index % w]).expand(n, 2, size)
+    flat_keys = keys[keep]
+    boxes = []
+    for axis in range(2):
+        values = coords[:, axis][keep]
+        low = torch.full((n * size,), size, dtype=torch.long).scatter_reduce_(0, flat_keys, values, "amin")
+        high = torch.full((n * size,), -1, dtype=torch.long).scatter_reduce_(0, flat_keys, values, "amax")
+        boxes += [low[keys], high[keys]]
+    return torch.stack(boxes, dim=2)
+
+
+def _side_digits(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """(N, P) pixels of the neighbours beside the digit nearest the middle (a crop cut from a number).
+
+    The digit is the piece nearest the image's middle column among those at least
+    ``DIGIT_HEIGHT`` as tall as the tallest (ties: the larger). Pieces that share no
+    column with it go when they are cut by the left or right edge or as tall as a digit,
+    provided the digit's piece spans ``WHOLE_DIGIT`` of the ink's rows: the pieces of a
+    digit broken apart (by a rule taken out, a glare) are none of them whole, and all stay.
+    Arguments as for :func:`_edge_pieces`.
+    """
+    h, w = shape
+    box = _piece_boxes(keys, keep, shape)
+    height = (box[..., 1] - box[..., 0] + 1).float()
+    tall = keep & (height >= DIGIT_HEIGHT * torch.where(keep, height, 0.0).amax(1, keepdim=True))
+    middle = (w - 1) / 2
+    distance = torch.maximum(box[..., 2] - middle, middle - box[..., 3]).clamp_min(0).float()
+    # The nearest first, then the largest: distance outweighs any difference of size.
+    rank = torch.where(tall, distance * (float(pixel_area.max()) + 1) - pixel_area, float("inf"))
+    digit = rank.argmin(1, keepdim=True)
+    first, last = box[..., 2].gather(1, digit), box[..., 3].gather(1, digit)
+    beside = (box[..., 3] < first) | (box[..., 2] > last)
+    cut = (box[..., 2] == 0) | (box[..., 3] == w - 1)
+    rows = torch.where(keep, box[..., 1], -1).amax(1) - torch.where(keep, box[..., 0], h).amin(1) + 1
+    whole = height.gather(1, digit)[:, 0] >= WHOLE_DIGIT * rows  # not a fragment of a broken digit
+    return keep & beside & (cut | tall) & whole[:, None]
+
+
 def _drop_specks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Drop the ink components under ``SPECK_FRACTION`` of each image's largest (see :func:`_keep_large`),
-    and from ``MIN_SIDE_FOR_EDGE_PIECES`` a side the pieces cut by the image's edge beside a
-    digit clear of it (:func:`_edge_pieces`: neighbours' strokes).
+    and from ``MIN_SIDE_FOR_EDGE_PIECES`` a side the neighbours: pieces cut by the image's edge
+    beside a digit clear of it (:func:`_edge_pieces`) and pieces beside the digit nearest the
+    middle column (:func:`_side_digits`).
 
     Components are found on a copy reduced to at most ``COMPONENT_SIDE`` a side (a cell
     is ink if any of its pixels is; its size is its count of ink pixels), which is fast

@@ -15,7 +15,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    reaches (nearly, ``BORDER_REACH``) the image's edge or meets a perpendicular line
    at each of its ends (a box's side), and runs past the rest of the ink at both ends or lies
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
-   a "4") ends where the digit does and is kept; when only lines are left (a "1" in a
+   a "4") ends where the digit does and is kept, and so is a line from the image's edge
+   to a line that is the digit's with no other line meeting it (``_edge_to_stroke``: a
+   "7"'s bar cut by the crop, ending on its upright stem); when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
    the image's center first; lines that all run edge to edge in parallel sets (a ruled
    or squared page, its margin line too) are all print, and a tiny digit between them
@@ -228,21 +230,29 @@ def _at_edges(line: Line, ends: Ends | None = None) -> tuple[bool, bool]:
     return first <= BORDER_REACH * length, last >= length - 1 - BORDER_REACH * length
 
 
-def _ends_held(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> bool:
-    """Whether each end of ``lines[index]`` reaches the image's edge (:func:`_at_edges`) or meets
-    a perpendicular line (a box's corner): a printed line, not a stroke ending in the paper.
-    ``ends``: the :func:`_ends` of each line."""
+def _met(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> tuple[bool, bool]:
+    """Whether a perpendicular line of ``lines`` meets each end of ``lines[index]`` (a box's
+    corner). ``ends``: the :func:`_ends` of each line."""
     line = lines[index]
     first, last, across = ends[index]
-    held = list(_at_edges(line, ends[index]))
+    met = [False, False]
     for other, (o_first, o_last, o_across) in zip(lines, ends, strict=True):
         if other[0] == line[0]:
             continue
         if not o_first - tolerance <= across <= o_last + tolerance:
             continue
-        held[0] |= abs(o_across - first) <= tolerance
-        held[1] |= abs(o_across - last) <= tolerance
-    return all(held)
+        met[0] |= abs(o_across - first) <= tolerance
+        met[1] |= abs(o_across - last) <= tolerance
+    return met[0], met[1]
+
+
+def _ends_held(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> bool:
+    """Whether each end of ``lines[index]`` reaches the image's edge (:func:`_at_edges`) or meets
+    a perpendicular line (:func:`_met`): a printed line, not a stroke ending in the paper.
+    ``ends``: the :func:`_ends` of each line."""
+    at_edges = _at_edges(lines[index], ends[index])
+    met = _met(index, lines, ends, tolerance)
+    return (at_edges[0] or met[0]) and (at_edges[1] or met[1])
 
 
 def _off_center(line: Line) -> float:
@@ -290,13 +300,31 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
         rest = rest | digit[1]
         lines = [line for line in lines if line is not digit]
     tolerance = MAX_LINE_WIDTH * side / 2 + 2
-    ends = [_ends(line) for line in lines]
     rest_spans = (_span(rest, 0), _span(rest, 1))
+    ends = [_ends(line) for line in lines]
+    apart = [_is_apart(line, rest_spans, side) for line in lines]
+    held = [_ends_held(index, lines, ends, tolerance) for index in range(len(lines))]
+    # A line from the image's edge to a stroke of the digit (a "7"'s bar cut by the crop,
+    # ending on its stem) is a stroke too: print ends on print or on a box's other sides.
+    strokes = [line for line, is_apart in zip(lines, apart, strict=True) if not is_apart]
     return [
         line
         for index, line in enumerate(lines)
-        if _ends_held(index, lines, ends, tolerance) and _is_apart(line, rest_spans, side)
+        if held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, strokes, tolerance)
     ]
+
+
+def _edge_to_stroke(index: int, lines: list[Line], ends: list[Ends], strokes: list[Line], tolerance: float) -> bool:
+    """Whether ``lines[index]`` runs from the image's edge (no line meets it there) to one of
+    ``strokes`` (lines that are the digit's) and to no other line: a stroke, not print."""
+    at_edges = _at_edges(lines[index], ends[index])
+    if at_edges[0] == at_edges[1]:
+        return False
+    inner = 0 if at_edges[1] else 1
+    met = _met(index, lines, ends, tolerance)
+    printed = [i for i, line in enumerate(lines) if not any(line is stroke for stroke in strokes)]
+    met_by_print = _met(printed.index(index), [lines[i] for i in printed], [ends[i] for i in printed], tolerance)
+    return not met[1 - inner] and met[inner] and not met_by_print[inner]
 
 
 def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) -> torch.Tensor:
