@@ -231,9 +231,20 @@ def test_drop_faint_keeps_ink_near_or_as_strong_as_the_main_ink(level: float, ke
     ink[0, 0, 5, 2:18] = True
     smooth = torch.where(ink, 0.9, 0.0).float()
     smooth[0, 0, 5, 10:] = level  # the right part fainter (FAINT_FRACTION of 0.9 is 0.36)
-    out = ink_module._drop_faint(ink, smooth, torch.zeros(1))[0, 0, 5]
+    out = ink_module._drop_faint(ink, smooth, torch.zeros(1), torch.ones_like(smooth))[0, 0, 5]
     assert bool(out[2 : 10 + ink_module.FAINT_REACH].all()), "strong ink and the faint ink beside it stay"
     assert bool(out[10 + ink_module.FAINT_REACH : 18].all()) == kept
+
+
+def test_drop_faint_keeps_faint_ink_where_a_glare_took_contrast() -> None:
+    ink = torch.zeros(1, 1, 40, 40, dtype=torch.bool)
+    ink[0, 0, 5, 2:18] = True
+    smooth = torch.where(ink, 0.9, 0.0).float()
+    smooth[0, 0, 5, 10:] = 0.3  # dropped on even paper (see above) ...
+    gain = torch.ones_like(smooth)
+    gain[..., 10:] = 0.5  # ... kept where the light's gain says a glare took half the contrast
+    out = ink_module._drop_faint(ink, smooth, torch.zeros(1), gain)[0, 0, 5]
+    assert bool(out[2:18].all())
 
 
 def _ink_of(mask: torch.Tensor) -> torch.Tensor:
@@ -325,6 +336,30 @@ def test_dark_ink_washed_out_by_a_glare_is_recognized_as_dark() -> None:
     mask = ink_module.find_ink(bright)[1][0, 0]
     assert int((mask & ~_dilated(stroke)).sum()) == 0, "the glare is not ink"
     assert int((mask & stroke).sum()) >= 0.8 * int(stroke.sum()), "the stroke is found"
+
+
+def test_a_loop_washed_out_by_a_small_glare_is_kept_whole() -> None:
+    # A "9" of gray marker (0.35 on a 0.75 board, a little noise) under a small, strong,
+    # flat-topped glare on its loop: the light's gain, measured on the paper around the
+    # strokes, gives back less than the glare took at its peak; the lowered threshold there
+    # takes the loop's washed-out ink, joined to the stroke, and none of the noise.
+    ys, xs = torch.meshgrid(torch.arange(96).float(), torch.arange(96).float(), indexing="ij")
+    loop = _ring(_canvas(96, 96), 34, 46, 12, 12)
+    stem = _polyline(_canvas(96, 96), [(34.0, 58.0), (80.0, 52.0)])
+    board = torch.where(loop | stem, 0.35, 0.75)
+    glare = 0.8 * torch.exp(-0.5 * (((ys - 30) ** 2 + (xs - 40) ** 2) / 10.0**2) ** 1.5)
+    noise = 0.02 * torch.randn(96, 96, generator=torch.Generator().manual_seed(0))
+    image = (1 - (1 - board) * (1 - glare) + noise).clamp(0, 1)[None, None]
+    mask = ink_module.find_ink(ink_module.ink_bright(image))[1][0, 0]
+    assert int((mask & loop).sum()) >= 0.97 * int(loop.sum()), "part of the loop under the glare is lost"
+    assert int((mask & ~_dilated(loop | stem)).sum()) == 0, "the glare's noise was taken for ink"
+
+
+@pytest.mark.parametrize(("gain", "lowered"), [(1.0, 1.0), (0.9, 1.0), (0.72, 0.8), (0.45, 0.5), (0.2, 0.5)])
+def test_thresholds_are_lowered_by_the_lights_gain_beyond_the_papers_unevenness(gain: float, lowered: float) -> None:
+    factor = float(ink_module._lowering(torch.tensor([gain])))
+    assert factor == pytest.approx(min(1.0, max(ink_module.WASHED_MIN, gain / ink_module.WASHED_FROM)))
+    assert factor == pytest.approx(lowered)
 
 
 def test_light_chalk_on_a_dark_board_stays_bright_ink() -> None:

@@ -12,10 +12,11 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
    instead (ink excluded by a few reweighting rounds, on a copy reduced to 32×32), under
    24 pixels a flat one;
 3. ink: Otsu's threshold on the corrected image, lightly blurred against noise and JPEG
-   artefacts;
+   artefacts; where a glare or shadow took contrast (the light's gain under
+   ``WASHED_FROM``), weaker ink joined to it is taken too (``_washed_out``);
 4. printed lines (:func:`~mobilenet_mnist.data.lines.remove_lines`), then faint ink
-   (``_drop_faint``: weaker than ``FAINT_FRACTION`` of the main ink and more than
-   ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
+   (``_drop_faint``: weaker than ``FAINT_FRACTION`` of the main ink, lowered likewise
+   under a glare, and more than ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
 5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped,
    and neighbours (``_edge_pieces``, ``_side_digits``: pieces cut by the edge beside a
    digit clear of it, pieces beside the digit nearest the middle column);
@@ -35,7 +36,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .lighting import even_out, local_mean
+from .lighting import even_out_with_gain, local_mean
 from .lines import remove_lines
 from .morphology import component_sizes, max3
 from .quality import one_sided_edges
@@ -77,6 +78,10 @@ CLEAR_PIECE_SHARE = 0.5
 DIGIT_HEIGHT = 0.5
 #: ... and the digit's piece must span this fraction of the ink's rows (a whole digit, not a fragment).
 WHOLE_DIGIT = 0.75
+#: Under a glare the threshold is lowered by the light's gain, to at most this fraction of Otsu's.
+WASHED_MIN = 0.5
+#: ... where the light's gain is below this (paper's unevenness stays above it).
+WASHED_FROM = 0.9
 #: Smaller images get no signs of doubt (quality 1): no cleanup is done on them.
 MIN_SIDE_FOR_QUALITY = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: The brightest pixels are a glare, not ink, when they stand out from the local mean by less
@@ -331,19 +336,22 @@ def _class_levels(d: torch.Tensor, ink: torch.Tensor, ink_q: float) -> torch.Ten
     return torch.stack([bg_median, bg_median - bg_low, levels[:, 1, 2]], dim=1)
 
 
-def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     """Drop the ink much fainter than the main ink and away from it: erased writing, light rules.
 
     Args:
         ink: (N, 1, H, W) bool ink class.
         smooth: (N, 1, H, W) blurred, background-corrected values.
         background: (N,) the background's level in ``smooth``.
+        gain: (N, 1, H, W) the contrast the light left (:func:`_contrast`).
 
     Returns:
         (N, 1, H, W) bool: the ink within ``FAINT_REACH`` pixels of strong ink, strong
         meaning at least ``FAINT_FRACTION`` of the main ink's contrast (the ink's
-        ``MAIN_INK_QUANTILE``). A pencil's lighter stretches stay when they continue
-        a stronger stroke; a ghost of erased writing or a light rule away from the digit goes.
+        ``MAIN_INK_QUANTILE``), lowered where a glare took contrast (:func:`_lowering`:
+        the gain given back is smoothed and falls short at a glare's peak). A pencil's
+        lighter stretches stay when they continue a stronger stroke; a ghost of erased
+        writing or a light rule away from the digit goes.
         Images under ``MIN_SIDE_FOR_FAINT`` a side are returned unchanged: their strokes
         are a pixel or two wide, mostly anti-aliased edge, and faint by nature.
     """
@@ -351,8 +359,8 @@ def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tenso
         return ink
     flat, values = ink.flatten(1), smooth.flatten(1).clamp(-1, 1)
     main = _quantiles(values, (MAIN_INK_QUANTILE,), (-1.0, 1.0), groups=flat)[:, 1, 0]
-    threshold = background + FAINT_FRACTION * (main - background)
-    strong = ink & (smooth >= threshold.view(-1, 1, 1, 1))
+    threshold = background.view(-1, 1, 1, 1) + FAINT_FRACTION * (main - background).view(-1, 1, 1, 1) * _lowering(gain)
+    strong = ink & (smooth >= threshold)
     near = strong.float()
     for _ in range(FAINT_REACH):  # 3×3 dilations, FAINT_REACH pixels in all
         near = max3(near)
@@ -360,14 +368,41 @@ def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tenso
     return ink & near
 
 
-def _contrast(x: torch.Tensor) -> torch.Tensor:
+def _contrast(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The ink's height above the paper: local lighting evened out (:func:`.lighting.even_out`:
     shadows, gradients, glare) from ``MIN_SIDE_FOR_LOCAL_LIGHTING`` a side; smaller images
     (MNIST's 28×28, thumbnails) get a quadratic or, under ``MIN_SIDE_FOR_LIGHTING``, a flat
-    background: too few pixels to tell a stroke from the paper's local level."""
+    background: too few pixels to tell a stroke from the paper's local level. Also the
+    contrast the light left (:func:`.lighting.contrast_gain`; 1 on smaller images)."""
     if min(x.shape[-2:]) < MIN_SIDE_FOR_LOCAL_LIGHTING:
-        return x - _background(x)
-    return even_out(x)
+        return x - _background(x), torch.ones_like(x)
+    return even_out_with_gain(x)
+
+
+def _lowering(gain: torch.Tensor) -> torch.Tensor:
+    """How far a threshold is lowered under a glare or shadow: the light's gain beyond
+    ``WASHED_FROM`` (a paper's usual unevenness changes nothing), at most to ``WASHED_MIN``."""
+    return (gain / WASHED_FROM).clamp(WASHED_MIN, 1)
+
+
+def _washed_out(ink: torch.Tensor, smooth: torch.Tensor, threshold: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """(N, P) ink class → with the weaker ink joined to it where the light took contrast.
+
+    A glare's gain is measured on the paper around the strokes, smoothed: at the glare's
+    peak the stroke lost more than the gain gives back. There the threshold is lowered by
+    the gain (down to ``WASHED_MIN`` of Otsu's); only ink connected to the ink class is
+    taken, so the amplified noise under the glare stays out.
+    """
+    low = _lowering(gain).flatten(1) * threshold[:, None]
+    weak = smooth > low
+    if torch.equal(weak, ink):
+        return ink
+    n, size = ink.shape
+    shape = (n, 1, *gain.shape[-2:])
+    keys, _ = component_sizes(weak.view(shape), weak.view(shape).float())
+    joined = torch.zeros(n * size, dtype=torch.bool)
+    joined[keys[ink]] = True
+    return weak & joined[keys]
 
 
 def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -382,9 +417,10 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
         for images without ink; and (N, 4) float, the signs of doubt of
         :mod:`.quality` (what the cleanup had to do), in ``quality.SIGNS`` order.
     """
-    d = _contrast(x)
+    d, gain = _contrast(x)
     smooth = _blur(d).flatten(1)
-    ink = smooth > _otsu(smooth)[:, None]
+    threshold = _otsu(smooth)
+    ink = _washed_out(smooth > threshold[:, None], smooth, threshold, gain)
     # Blank or not is judged on the blurred copy (less noise), by the ink's upper quartile
     # (the ink class of thin, faint strokes holds many noisy edge pixels).
     bg_smooth, sigma_smooth, ink_smooth = _class_levels(smooth, ink, 0.75).unbind(1)
@@ -392,7 +428,7 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
     before_lines = ink.view_as(x)
     unlined = remove_lines(before_lines)
-    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth)
+    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth, gain)
     ink = unfaint.flatten(1)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
     mask, share, largest_side = _drop_specks(ink.view_as(x))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "local_background", "local_mean"]
+__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "even_out_with_gain", "local_background", "local_mean"]
 
 #: The background is measured on a copy reduced to at most this side ...
 COARSE_SIDE = 64
@@ -104,6 +104,12 @@ def even_out(x: torch.Tensor) -> torch.Tensor:
         the paper's usual level is the median of its local levels (a thick box along the
         border does not count).
     """
+    return even_out_with_gain(x)[0]
+
+
+def even_out_with_gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`even_out`, and the gain it divided by (:func:`contrast_gain`), (N, 1, H, W) each."""
     background = local_background(x)
     level = background.flatten(1).median(dim=1).values
-    return (x - background) / contrast_gain(background, level)
+    gain = contrast_gain(background, level)
+    return (x - background) / gain, gain
