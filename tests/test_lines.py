@@ -12,7 +12,7 @@ import torch
 from mobilenet_mnist.data import ink as ink_module
 from mobilenet_mnist.data.digits import normalize_digits
 from mobilenet_mnist.data.lines import MIN_SIDE_FOR_LINES, remove_lines
-from mobilenet_mnist.data.morphology import long_runs
+from mobilenet_mnist.data.morphology import cell_counts, cell_pixels, long_runs, main_components
 
 
 def _canvas(h: int = 80, w: int = 80) -> torch.Tensor:
@@ -453,3 +453,24 @@ def test_long_runs_keeps_exactly_the_runs_at_least_that_long(length: int) -> Non
         mask[start:stop] = True
         expected[start:stop] = stop - start >= length
     assert torch.equal(long_runs(mask, length), expected)
+
+
+def test_cell_counts_sum_each_cells_pixels_and_cell_pixels_spread_them_back() -> None:
+    mask = torch.rand(1, 1, 70, 45, generator=torch.Generator().manual_seed(0)) > 0.7
+    counts, factor = cell_counts(mask, 32)
+    assert factor == 3 and counts.shape == (1, 1, 24, 15)  # 70 and 45 padded to 72 and 45
+    assert float(counts.sum()) == int(mask.sum())
+    assert float(counts[0, 0, 1, 2]) == int(mask[0, 0, 3:6, 6:9].sum())
+    spread = cell_pixels(counts, factor, (70, 45))
+    assert spread.shape == mask.shape and torch.equal(spread[0, 0, 3:6, 6:9], counts[0, 0, 1, 2].expand(3, 3))
+    assert cell_counts(mask[..., :20, :20], 32)[1] == 1, "a mask within the grid is its own grid"
+
+
+def test_main_components_drop_the_small_ones_and_keep_pixels_exact() -> None:
+    mask = _canvas(200, 200)
+    mask[20:180, 50:56] = True  # the largest: 960 pixels
+    mask[20:60, 120:126] = True  # 240, a quarter of it: kept at fraction 0.2
+    mask[150:160, 150:155] = True  # 50: dropped
+    expected = mask.clone()
+    expected[150:160, 150:155] = False
+    assert torch.equal(main_components(mask, 0.2), expected)  # on a grid of cells, but pixel-exact

@@ -30,7 +30,6 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -38,7 +37,7 @@ import torch.nn.functional as F
 
 from .lighting import even_out_with_gain, local_mean
 from .lines import remove_lines
-from .morphology import component_sizes, max3
+from .morphology import cell_counts, cell_pixels, component_sizes, max3
 from .quality import one_sided_edges
 
 __all__ = ["extent", "find_ink", "ink_bright"]
@@ -220,14 +219,15 @@ def _keep_large(
     largest = pixel_area.amax(1, keepdim=True)
     keep = (pixel_area >= SPECK_FRACTION * largest) & flat
     if edge_pieces:
-        keep &= ~_edge_pieces(keys, keep, pixel_area, mask.shape[-2:])
-        keep &= ~_side_digits(keys, keep, pixel_area, mask.shape[-2:])
+        box = _piece_boxes(keys, keep, mask.shape[-2:])
+        keep &= ~_edge_pieces(box, keep, pixel_area, mask.shape[-2:])
+        keep &= ~_side_digits(box, keep, pixel_area, mask.shape[-2:])
     height, width = extent((flat & (pixel_area == largest)).view_as(mask))
     share = largest[:, 0] / weight.view(n, size).sum(1).clamp_min(1e-6)
     return keep.view_as(mask), share, torch.maximum(height, width)
 
 
-def _edge_pieces(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+def _edge_pieces(box: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """(N, P) pixels of the ink pieces cut by the image's edge beside a digit clear of it.
 
     A neighbour's stroke cut at the crop's edge is not the digit when a piece that touches
@@ -235,41 +235,32 @@ def _edge_pieces(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tenso
     user centred). A tightly cropped digit touches the edges itself and loses nothing.
 
     Args:
-        keys: (N, P) component key of every pixel (unique across the batch).
+        box: (N, P, 4) the box of every pixel's piece (:func:`_piece_boxes`).
         keep: (N, P) bool, the pixels kept so far.
         pixel_area: (N, P) size of each pixel's component (0 off the ink).
         shape: (H, W) of the images.
     """
     h, w = shape
-    n, size = keep.shape
-    grid = torch.zeros(h, w, dtype=torch.bool)
-    grid[0], grid[-1], grid[:, 0], grid[:, -1] = True, True, True, True
-    at_edge = keep & grid.view(1, -1)
-    touches = torch.zeros(n * size, dtype=torch.bool)
-    touches[keys[at_edge]] = True
-    cut = touches[keys] & keep  # (N, P): pixels of pieces that touch an edge
+    cut = keep & ((box[..., 0] == 0) | (box[..., 1] == h - 1) | (box[..., 2] == 0) | (box[..., 3] == w - 1))
     clear_area = torch.where(keep & ~cut, pixel_area, 0.0).amax(1, keepdim=True)
     has_clear_digit = clear_area >= CLEAR_PIECE_SHARE * pixel_area.amax(1, keepdim=True)
     return cut & has_clear_digit & (clear_area > 0)
 
 
 def _piece_boxes(keys: torch.Tensor, keep: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """(N, P, 4) every kept pixel's piece's box: first row, last row, first column, last column."""
+    """(N, P, 4) every pixel's piece's box (first row, last row, first column, last column);
+    meaningful on the kept pixels. ``keys``: the pieces' keys (:func:`.morphology.component_sizes`)."""
     w = shape[1]
     n, size = keep.shape
     index = torch.arange(size)
-    coords = torch.stack([index // w, index % w]).expand(n, 2, size)
-    flat_keys = keys[keep]
-    boxes = []
-    for axis in range(2):
-        values = coords[:, axis][keep]
-        low = torch.full((n * size,), size, dtype=torch.long).scatter_reduce_(0, flat_keys, values, "amin")
-        high = torch.full((n * size,), -1, dtype=torch.long).scatter_reduce_(0, flat_keys, values, "amax")
-        boxes += [low[keys], high[keys]]
-    return torch.stack(boxes, dim=2)
+    rows, cols = index // w, index % w
+    signed = torch.stack([-rows, rows, -cols, cols], dim=1).expand(n, size, 4)[keep]  # the minima as maxima
+    highest = torch.full((n * size, 4), -size, dtype=torch.long)
+    highest.scatter_reduce_(0, keys[keep][:, None].expand(-1, 4), signed, "amax")
+    return highest[keys] * torch.tensor([-1, 1, -1, 1])
 
 
-def _side_digits(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+def _side_digits(box: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """(N, P) pixels of the neighbours beside the digit nearest the middle (a crop cut from a number).
 
     The digit is the piece nearest the image's middle column among those at least
@@ -280,7 +271,6 @@ def _side_digits(keys: torch.Tensor, keep: torch.Tensor, pixel_area: torch.Tenso
     Arguments as for :func:`_edge_pieces`.
     """
     h, w = shape
-    box = _piece_boxes(keys, keep, shape)
     height = (box[..., 1] - box[..., 0] + 1).float()
     tall = keep & (height >= DIGIT_HEIGHT * torch.where(keep, height, 0.0).amax(1, keepdim=True))
     middle = (w - 1) / 2
@@ -308,14 +298,11 @@ def _drop_specks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     """
     h, w = mask.shape[-2:]
     edge_pieces = min(h, w) >= MIN_SIDE_FOR_EDGE_PIECES
-    factor = math.ceil(max(h, w) / COMPONENT_SIDE)
+    counts, factor = cell_counts(mask, COMPONENT_SIDE)
     if factor == 1:
         return _keep_large(mask, mask.float(), edge_pieces)
-    padded = F.pad(mask.float(), (0, -w % factor, 0, -h % factor))
-    counts = F.avg_pool2d(padded, factor) * factor**2
     cells, share, side = _keep_large(counts > 0, counts, edge_pieces)
-    cells = cells.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
-    return mask & cells[..., :h, :w], share, side * factor
+    return mask & cell_pixels(cells, factor, (h, w)), share, side * factor
 
 
 def extent(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -397,12 +384,14 @@ def _washed_out(ink: torch.Tensor, smooth: torch.Tensor, threshold: torch.Tensor
     weak = smooth > low
     if torch.equal(weak, ink):
         return ink
-    n, size = ink.shape
-    shape = (n, 1, *gain.shape[-2:])
-    keys, _ = component_sizes(weak.view(shape), weak.view(shape).float())
-    joined = torch.zeros(n * size, dtype=torch.bool)
-    joined[keys[ink]] = True
-    return weak & joined[keys]
+    # Connected on the reduced grid of _drop_specks (fast; joins gaps narrower than a cell).
+    weak_cells, factor = cell_counts(weak.view_as(gain), COMPONENT_SIDE)
+    ink_cells = cell_counts(ink.view_as(gain), COMPONENT_SIDE)[0].flatten(1) > 0
+    keys, _ = component_sizes(weak_cells > 0, weak_cells)
+    joined = torch.zeros(keys.numel(), dtype=torch.bool)
+    joined[keys[ink_cells]] = True
+    cells = (joined[keys] & (weak_cells.flatten(1) > 0)).view_as(weak_cells)
+    return weak & cell_pixels(cells, factor, (gain.shape[-2], gain.shape[-1])).flatten(1)
 
 
 def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,5 +1,5 @@
 """Binary-image helpers shared by the ink finder and the line remover: 3×3 dilation, components,
-long runs.
+long runs, reduced grids of cells.
 
 Batched in torch on (N, 1, H, W) tensors; used by :mod:`.ink` (specks, faint ink) and
 :mod:`.lines` (the ink beside a line), which both need them without importing each other.
@@ -7,10 +7,24 @@ Batched in torch on (N, 1, H, W) tensors; used by :mod:`.ink` (specks, faint ink
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["component_labels", "component_sizes", "long_runs", "main_components", "max3"]
+__all__ = [
+    "MAIN_COMPONENT_SIDE",
+    "cell_counts",
+    "cell_pixels",
+    "component_labels",
+    "component_sizes",
+    "long_runs",
+    "main_components",
+    "max3",
+]
+
+#: :func:`main_components` finds components on a grid at most this many cells a side.
+MAIN_COMPONENT_SIDE = 96
 
 
 def max3(x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +76,30 @@ def component_sizes(mask: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Ten
     return keys, torch.where(flat, totals[keys], 0.0)
 
 
-def main_components(mask: torch.Tensor, fraction: float) -> torch.Tensor:
-    """(H, W) bool → the 8-connected components holding at least ``fraction`` of the largest one's pixels."""
-    _, sizes = component_sizes(mask[None, None], mask[None, None].float())
-    return (sizes[0] >= fraction * sizes.amax().clamp_min(1)).view_as(mask) & mask
+def cell_counts(mask: torch.Tensor, side: int) -> tuple[torch.Tensor, int]:
+    """(N, 1, H, W) bool → its count of pixels in each cell of a grid at most ``side`` cells
+    a side (float, (N, 1, h, w)), and the cells' side in pixels (1: the mask itself)."""
+    h, w = mask.shape[-2:]
+    factor = math.ceil(max(h, w) / side)
+    if factor == 1:
+        return mask.float(), 1
+    padded = F.pad(mask.float(), (0, -w % factor, 0, -h % factor))
+    return F.avg_pool2d(padded, factor) * factor**2, factor
+
+
+def cell_pixels(cells: torch.Tensor, factor: int, shape: tuple[int, int]) -> torch.Tensor:
+    """(N, 1, h, w) cells of :func:`cell_counts` → (N, 1, H, W), each cell's value on its pixels."""
+    full = cells.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+    return full[..., : shape[0], : shape[1]]
+
+
+def main_components(mask: torch.Tensor, fraction: float, side: int = MAIN_COMPONENT_SIDE) -> torch.Tensor:
+    """(H, W) bool → the 8-connected components holding at least ``fraction`` of the largest one's pixels.
+
+    Components are found on a grid at most ``side`` cells a side (:func:`cell_counts`: fast;
+    gaps narrower than a cell join).
+    """
+    counts, factor = cell_counts(mask[None, None], side)
+    _, sizes = component_sizes(counts > 0, counts)
+    keep = (sizes >= fraction * sizes.amax().clamp_min(1)).view_as(counts)
+    return cell_pixels(keep, factor, (mask.shape[0], mask.shape[1]))[0, 0] & mask
