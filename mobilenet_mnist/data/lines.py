@@ -44,7 +44,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .morphology import long_runs, main_components
+from .morphology import long_runs, main_components, max3
 
 __all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
@@ -163,7 +163,7 @@ def _candidates(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> lis
         line = torch.zeros(h * w, dtype=torch.bool)
         line[pixels[on]] = True
         # The line's ragged rim (anti-aliasing, JPEG) one pixel beyond its bins goes with it.
-        rim = F.max_pool2d(line.view(1, 1, h, w).float(), 3, stride=1, padding=1)[0, 0] > 0
+        rim = max3(line.view(1, 1, h, w).float())[0, 0] > 0
         lines.append(rim & mask)
     return lines
 
@@ -268,7 +268,7 @@ def _beyond(mask: torch.Tensor, lines: list[Line]) -> torch.Tensor:
     without the leftovers along a line (blur, JPEG, a line's bent end, a rule broken by a
     faint print) that would stretch its extent to the line's."""
     every = torch.stack([pixels for _, pixels in lines]).any(0).float()[None, None]
-    near = F.max_pool2d(every, 5, stride=1, padding=2)[0, 0] > 0
+    near = max3(max3(every))[0, 0] > 0  # within two pixels: a 5×5 dilation
     rest = mask & ~near
     return main_components(rest, REST_FRACTION) if bool(rest.any()) else rest
 
@@ -329,12 +329,14 @@ def _edge_to_stroke(index: int, lines: list[Line], ends: list[Ends], strokes: li
 
 def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) -> torch.Tensor:
     """Pixels of near-horizontal ``removed`` lines with ``rest`` ink within ``width`` above and below."""
-    ink = rest.float()[None, None]
+    h = rest.shape[0]
     reach = width + 2
-    # Ink above a pixel: any rest pixel among the `reach` rows above; below likewise.
-    above = F.max_pool2d(F.pad(ink, (0, 0, reach, 0)), (reach, 1), stride=1)[..., :-1, :]
-    below = F.max_pool2d(F.pad(ink, (0, 0, 0, reach)), (reach, 1), stride=1)[..., 1:, :]
-    return removed & (above > 0)[0, 0] & (below > 0)[0, 0]
+    # Ink among the `reach` rows above (below) a pixel: differences of running sums by row.
+    running = F.pad(rest.int().cumsum(0), (0, 0, 1, 0))  # running[k]: ink in rows [0, k)
+    rows = torch.arange(h)
+    above = running[rows] - running[(rows - reach).clamp_min(0)]
+    below = running[(rows + 1 + reach).clamp_max(h)] - running[rows + 1]
+    return removed & (above > 0) & (below > 0)
 
 
 def _strokes_along(line: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
