@@ -105,6 +105,19 @@ def test_a_sevens_bar_from_the_crops_edge_to_its_upright_stem_is_kept() -> None:
     assert int((out & seven).sum()) >= 0.95 * int(seven.sum()), "the bar went as a printed line"
 
 
+def test_a_margin_line_across_the_rules_goes_beside_a_digit_near_the_pages_edge() -> None:
+    # A small "7" at the top of a ruled crop, beside the margin line: the line does not run
+    # past the digit at the top, but it runs edge to edge across the page's rules.
+    page = _canvas(120, 120)
+    for row in (30, 60, 90):
+        page[row : row + 2, :] = True
+    page[:, 40:43] = True
+    seven = _polyline(_canvas(120, 120), [(4.0, 47.0), (4.0, 62.0), (20.0, 52.0)])
+    out = _remove(page | seven)
+    assert not bool(out[40:, 38:45].any()), "the margin line is left"
+    assert int((out & seven).sum()) >= 0.95 * int(seven.sum()), "some of the digit went"
+
+
 def test_a_digit_in_a_box_that_is_one_stroke_is_kept() -> None:
     one = _canvas()
     one[12:68, 38:42] = True  # a "1" as long as the line threshold, in a box

@@ -17,7 +17,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept, and so is a line from the image's edge
    to a line that is the digit's with no other line meeting it (``_edge_to_stroke``: a
-   "7"'s bar cut by the crop, ending on its upright stem); when only lines are left (a "1" in a
+   "7"'s bar cut by the crop, ending on its upright stem); a line from edge to edge across
+   two or more printed perpendicular lines is a page's margin line and goes however near
+   the digit sits (``_rules_crossed``); when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
    the image's center first; lines that all run edge to edge in parallel sets (a ruled
    or squared page, its margin line too) are all print, and a tiny digit between them
@@ -307,11 +309,29 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
     # A line from the image's edge to a stroke of the digit (a "7"'s bar cut by the crop,
     # ending on its stem) is a stroke too: print ends on print or on a box's other sides.
     strokes = [line for line, is_apart in zip(lines, apart, strict=True) if not is_apart]
-    return [
-        line
-        for index, line in enumerate(lines)
-        if held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, strokes, tolerance)
+    printed = [
+        held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, strokes, tolerance)
+        for index in range(len(lines))
     ]
+    # A page's margin line runs edge to edge across its rules, however near the digit sits.
+    margins = [
+        not printed[index]
+        and all(_at_edges(lines[index], ends[index]))
+        and _rules_crossed(index, lines, ends, printed) >= 2
+        for index in range(len(lines))
+    ]
+    return [line for index, line in enumerate(lines) if printed[index] or margins[index]]
+
+
+def _rules_crossed(index: int, lines: list[Line], ends: list[Ends], printed: list[bool]) -> int:
+    """How many printed perpendicular lines (``printed``: which of ``lines`` are) cross
+    ``lines[index]`` inside its length, each within the other's span."""
+    first, last, across = ends[index]
+    return sum(
+        1
+        for other, (o_first, o_last, o_across), is_print in zip(lines, ends, printed, strict=True)
+        if is_print and other[0] != lines[index][0] and first < o_across < last and o_first <= across <= o_last
+    )
 
 
 def _edge_to_stroke(index: int, lines: list[Line], ends: list[Ends], strokes: list[Line], tolerance: float) -> bool:
