@@ -213,6 +213,30 @@ def _hard_set_module():
     return module
 
 
+def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> None:
+    # Dev-split form boxes where the digit touches one side (a 9 and a 1 at the left side, a
+    # 5 at the right): the other three sides came out, that one stayed beside the digit as a
+    # stroke spanning the crop's height. It is a box's side: held by printed sides at both
+    # ends, with all the rest of the ink between it and the printed side parallel to it.
+    from PIL import Image
+
+    from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
+    from mobilenet_mnist.data import ink
+    from mobilenet_mnist.data.digits import _gray
+
+    images, labels = _mnist_test(str(mnist_dir))
+    pool = split_pool(mnist_dir, "dev")
+    drawn = sample_indices("dev", 398)["form_box"]
+    for index in (92, 151, 397):  # rendered alone, as hard_digits(..., "dev") draws them
+        digit = drawn[index]
+        rng = _image_rng(DEFAULT_SEED, "form_box", index)
+        image = render("form_box", images[digit], int(labels[digit]), pool, rng)
+        mask = ink.find_ink(ink.ink_bright(_gray(Image.fromarray(image) if image.ndim == 3 else image)))[1][0, 0]
+        column = float(mask.sum(0).max()) / mask.shape[0]  # the most ink a column holds, of the rows
+        assert column < 0.5, f"image {index}: a column holds ink along {column:.0%} of the rows (the box's side)"
+        assert float(mask.sum(1).max()) > 0, f"image {index}: the digit went too"
+
+
 def test_benchmark_metrics_on_known_predictions() -> None:
     """ECE, AUROC and the wrong-answer shares, on hand-made predictions with known answers."""
     import torch

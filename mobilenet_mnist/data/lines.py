@@ -19,7 +19,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    to a line that is the digit's with no other line meeting it (``_edge_to_stroke``: a
    "7"'s bar cut by the crop, ending on its upright stem); a line from edge to edge across
    two or more printed perpendicular lines is a page's margin line and goes however near
-   the digit sits (``_rules_crossed``); when only lines are left (a "1" in a
+   the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
+   printed sides hold both its ends and all the rest of the ink lies between it and a
+   printed side parallel to it (``_box_side``); when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
    the image's center first; lines that all run edge to edge in parallel sets (a ruled
    or squared page, its margin line too) are all print, and a tiny digit between them
@@ -320,7 +322,41 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
         and _rules_crossed(index, lines, ends, printed) >= 2
         for index in range(len(lines))
     ]
-    return [line for index, line in enumerate(lines) if printed[index] or margins[index]]
+    # A box's side the digit touches: held by printed sides at both ends, with all the rest
+    # of the ink between it and a printed side parallel to it.
+    sides = [
+        not printed[index] and _box_side(index, lines, ends, printed, rest_spans, tolerance)
+        for index in range(len(lines))
+    ]
+    return [line for index, line in enumerate(lines) if printed[index] or margins[index] or sides[index]]
+
+
+def _box_side(
+    index: int,
+    lines: list[Line],
+    ends: list[Ends],
+    printed: list[bool],
+    rest_spans: tuple[tuple[float, float] | None, ...],
+    tolerance: float,
+) -> bool:
+    """Whether ``lines[index]`` is a box's side: each end meets a printed perpendicular line
+    (``printed``: which of ``lines`` are print), and the rest of the ink (``rest_spans``, as
+    for :func:`_is_apart`) lies wholly on one side of it, up to a printed parallel line."""
+    vertical = lines[index][0]
+    rest_across = rest_spans[1 if vertical else 0]
+    if rest_across is None:
+        return False
+    keep = [i for i in range(len(lines)) if printed[i] or i == index]
+    met = _met(keep.index(index), [lines[i] for i in keep], [ends[i] for i in keep], tolerance)
+    if not all(met):
+        return False
+    across = ends[index][2]
+    partners = [ends[i][2] for i in range(len(lines)) if printed[i] and lines[i][0] == vertical]
+    if rest_across[0] >= across - tolerance:  # the rest beyond it: a partner beyond the rest
+        return any(other >= rest_across[1] - tolerance for other in partners)
+    if rest_across[1] <= across + tolerance:
+        return any(other <= rest_across[0] + tolerance for other in partners)
+    return False
 
 
 def _rules_crossed(index: int, lines: list[Line], ends: list[Ends], printed: list[bool]) -> int:
