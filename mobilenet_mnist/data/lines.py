@@ -234,14 +234,16 @@ def _at_edges(line: Line, ends: Ends | None = None) -> tuple[bool, bool]:
     return first <= BORDER_REACH * length, last >= length - 1 - BORDER_REACH * length
 
 
-def _met(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> tuple[bool, bool]:
-    """Whether a perpendicular line of ``lines`` meets each end of ``lines[index]`` (a box's
-    corner). ``ends``: the :func:`_ends` of each line."""
+def _met(
+    index: int, lines: list[Line], ends: list[Ends], tolerance: float, among: list[bool] | None = None
+) -> tuple[bool, bool]:
+    """Whether a perpendicular line of ``lines`` (only those flagged in ``among``, when given)
+    meets each end of ``lines[index]`` (a box's corner). ``ends``: the :func:`_ends` of each line."""
     line = lines[index]
     first, last, across = ends[index]
     met = [False, False]
-    for other, (o_first, o_last, o_across) in zip(lines, ends, strict=True):
-        if other[0] == line[0]:
+    for position, (other, (o_first, o_last, o_across)) in enumerate(zip(lines, ends, strict=True)):
+        if other[0] == line[0] or (among is not None and not among[position]):
             continue
         if not o_first - tolerance <= across <= o_last + tolerance:
             continue
@@ -309,10 +311,9 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
     apart = [_is_apart(line, rest_spans, side) for line in lines]
     held = [_ends_held(index, lines, ends, tolerance) for index in range(len(lines))]
     # A line from the image's edge to a stroke of the digit (a "7"'s bar cut by the crop,
-    # ending on its stem) is a stroke too: print ends on print or on a box's other sides.
-    strokes = [line for line, is_apart in zip(lines, apart, strict=True) if not is_apart]
+    # ending on its stem: a line not apart) is a stroke too: print ends on print.
     printed = [
-        held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, strokes, tolerance)
+        held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, apart, tolerance)
         for index in range(len(lines))
     ]
     # A page's margin line runs edge to edge across its rules, however near the digit sits.
@@ -346,9 +347,7 @@ def _box_side(
     rest_across = rest_spans[1 if vertical else 0]
     if rest_across is None:
         return False
-    keep = [i for i in range(len(lines)) if printed[i] or i == index]
-    met = _met(keep.index(index), [lines[i] for i in keep], [ends[i] for i in keep], tolerance)
-    if not all(met):
+    if not all(_met(index, lines, ends, tolerance, among=printed)):
         return False
     across = ends[index][2]
     partners = [ends[i][2] for i in range(len(lines)) if printed[i] and lines[i][0] == vertical]
@@ -370,16 +369,15 @@ def _rules_crossed(index: int, lines: list[Line], ends: list[Ends], printed: lis
     )
 
 
-def _edge_to_stroke(index: int, lines: list[Line], ends: list[Ends], strokes: list[Line], tolerance: float) -> bool:
-    """Whether ``lines[index]`` runs from the image's edge (no line meets it there) to one of
-    ``strokes`` (lines that are the digit's) and to no other line: a stroke, not print."""
+def _edge_to_stroke(index: int, lines: list[Line], ends: list[Ends], apart: list[bool], tolerance: float) -> bool:
+    """Whether ``lines[index]`` runs from the image's edge (no line meets it there) to a line
+    that is the digit's (not ``apart``, see :func:`_is_apart`) and to no other line: a stroke."""
     at_edges = _at_edges(lines[index], ends[index])
     if at_edges[0] == at_edges[1]:
         return False
     inner = 0 if at_edges[1] else 1
     met = _met(index, lines, ends, tolerance)
-    printed = [i for i, line in enumerate(lines) if not any(line is stroke for stroke in strokes)]
-    met_by_print = _met(printed.index(index), [lines[i] for i in printed], [ends[i] for i in printed], tolerance)
+    met_by_print = _met(index, lines, ends, tolerance, among=apart)
     return not met[1 - inner] and met[inner] and not met_by_print[inner]
 
 
