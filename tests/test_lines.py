@@ -256,7 +256,7 @@ def test_drop_faint_keeps_faint_ink_where_a_glare_took_contrast() -> None:
     smooth[0, 0, 5, 10:] = 0.3  # dropped on even paper (see above) ...
     gain = torch.ones_like(smooth)
     gain[..., 10:] = 0.5  # ... kept where the light's gain says a glare took half the contrast
-    out = ink_module._drop_faint(ink, smooth, torch.zeros(1), gain)[0, 0, 5]
+    out = ink_module._drop_faint(ink, smooth, torch.zeros(1), ink_module._lowering(gain))[0, 0, 5]
     assert bool(out[2:18].all())
 
 

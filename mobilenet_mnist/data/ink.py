@@ -323,14 +323,16 @@ def _class_levels(d: torch.Tensor, ink: torch.Tensor, ink_q: float) -> torch.Ten
     return torch.stack([bg_median, bg_median - bg_low, levels[:, 1, 2]], dim=1)
 
 
-def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+def _drop_faint(
+    ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tensor, lowering: torch.Tensor
+) -> torch.Tensor:
     """Drop the ink much fainter than the main ink and away from it: erased writing, light rules.
 
     Args:
         ink: (N, 1, H, W) bool ink class.
         smooth: (N, 1, H, W) blurred, background-corrected values.
         background: (N,) the background's level in ``smooth``.
-        gain: (N, 1, H, W) the contrast the light left (:func:`_contrast`).
+        lowering: (N, 1, H, W) how far thresholds are lowered under a glare (:func:`_lowering`).
 
     Returns:
         (N, 1, H, W) bool: the ink within ``FAINT_REACH`` pixels of strong ink, strong
@@ -346,7 +348,7 @@ def _drop_faint(ink: torch.Tensor, smooth: torch.Tensor, background: torch.Tenso
         return ink
     flat, values = ink.flatten(1), smooth.flatten(1).clamp(-1, 1)
     main = _quantiles(values, (MAIN_INK_QUANTILE,), (-1.0, 1.0), groups=flat)[:, 1, 0]
-    threshold = background.view(-1, 1, 1, 1) + FAINT_FRACTION * (main - background).view(-1, 1, 1, 1) * _lowering(gain)
+    threshold = background.view(-1, 1, 1, 1) + FAINT_FRACTION * (main - background).view(-1, 1, 1, 1) * lowering
     strong = ink & (smooth >= threshold)
     near = strong.float()
     for _ in range(FAINT_REACH):  # 3×3 dilations, FAINT_REACH pixels in all
@@ -372,7 +374,9 @@ def _lowering(gain: torch.Tensor) -> torch.Tensor:
     return (gain / WASHED_FROM).clamp(WASHED_MIN, 1)
 
 
-def _washed_out(ink: torch.Tensor, smooth: torch.Tensor, threshold: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+def _washed_out(
+    ink: torch.Tensor, smooth: torch.Tensor, threshold: torch.Tensor, lowering: torch.Tensor
+) -> torch.Tensor:
     """(N, P) ink class → with the weaker ink joined to it where the light took contrast.
 
     A glare's gain is measured on the paper around the strokes, smoothed: at the glare's
@@ -380,18 +384,18 @@ def _washed_out(ink: torch.Tensor, smooth: torch.Tensor, threshold: torch.Tensor
     the gain (down to ``WASHED_MIN`` of Otsu's); only ink connected to the ink class is
     taken, so the amplified noise under the glare stays out.
     """
-    low = _lowering(gain).flatten(1) * threshold[:, None]
+    low = lowering.flatten(1) * threshold[:, None]
     weak = smooth > low
     if torch.equal(weak, ink):
         return ink
     # Connected on the reduced grid of _drop_specks (fast; joins gaps narrower than a cell).
-    weak_cells, factor = cell_counts(weak.view_as(gain), COMPONENT_SIDE)
-    ink_cells = cell_counts(ink.view_as(gain), COMPONENT_SIDE)[0].flatten(1) > 0
+    weak_cells, factor = cell_counts(weak.view_as(lowering), COMPONENT_SIDE)
+    ink_cells = cell_counts(ink.view_as(lowering), COMPONENT_SIDE)[0].flatten(1) > 0
     keys, _ = component_sizes(weak_cells > 0, weak_cells)
     joined = torch.zeros(keys.numel(), dtype=torch.bool)
     joined[keys[ink_cells]] = True
     cells = (joined[keys] & (weak_cells.flatten(1) > 0)).view_as(weak_cells)
-    return weak & cell_pixels(cells, factor, (gain.shape[-2], gain.shape[-1])).flatten(1)
+    return weak & cell_pixels(cells, factor, (lowering.shape[-2], lowering.shape[-1])).flatten(1)
 
 
 def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -407,9 +411,10 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
         :mod:`.quality` (what the cleanup had to do), in ``quality.SIGNS`` order.
     """
     d, gain = _contrast(x)
+    lowering = _lowering(gain)  # for the ink class and the faint ink alike
     smooth = _blur(d).flatten(1)
     threshold = _otsu(smooth)
-    ink = _washed_out(smooth > threshold[:, None], smooth, threshold, gain)
+    ink = _washed_out(smooth > threshold[:, None], smooth, threshold, lowering)
     # Blank or not is judged on the blurred copy (less noise), by the ink's upper quartile
     # (the ink class of thin, faint strokes holds many noisy edge pixels).
     bg_smooth, sigma_smooth, ink_smooth = _class_levels(smooth, ink, 0.75).unbind(1)
@@ -417,7 +422,7 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
     before_lines = ink.view_as(x)
     unlined = remove_lines(before_lines)
-    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth, gain)
+    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth, lowering)
     ink = unfaint.flatten(1)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
     mask, share, largest_side = _drop_specks(ink.view_as(x))
