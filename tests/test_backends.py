@@ -377,7 +377,7 @@ def int8_fixture(mnist_dir: Path) -> tuple[nn.Module, nn.Module]:
 def test_int8_predictions_agree_on_mnist(int8_fixture, mnist_dir: Path) -> None:
     model, int8 = int8_fixture
     assert backend_of(int8) == "onnxruntime" and int8.precision == "int8"
-    x, labels = mnist_inputs(str(mnist_dir), 2000, offset=5000)
+    x, labels = mnist_inputs(str(mnist_dir), 1000, offset=5000)
     plain = plain_logits(model, x)
     quantized = fast_logits(int8, x)
     agreement = (quantized.argmax(1) == plain.argmax(1)).float().mean().item()
@@ -485,13 +485,21 @@ def test_importing_the_library_does_not_import_onnxruntime() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_evaluate_through_a_backend_scores_like_the_model(backend: str, mnist_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def plain_evaluation(mnist_dir: Path) -> tuple[object, object]:
+    """The first 500 MNIST test digits, and the plain model's evaluation of them (shared by the backends)."""
     from mobilenet_mnist import evaluate
 
-    few = mnist_split(str(mnist_dir), "test").subset(torch.arange(1000))
+    few = mnist_split(str(mnist_dir), "test").subset(torch.arange(500))
+    return few, evaluate(trained("mobilenet_v1_100"), few, 32)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_evaluate_through_a_backend_scores_like_the_model(backend: str, plain_evaluation) -> None:
+    from mobilenet_mnist import evaluate
+
+    few, plain = plain_evaluation
     model = trained("mobilenet_v1_100")
-    plain = evaluate(model, few, 32)
     fast = evaluate(optimize_for_inference(model, backend=backend), few, 32)
     assert torch.equal(fast.confusion, plain.confusion) and fast.accuracy == plain.accuracy > 98.0
     assert next(model.parameters()).requires_grad, "the caller's model is left as it was"
