@@ -274,6 +274,28 @@ def test_neighbours_strokes_cut_at_the_edge_are_dropped_beside_a_clear_digit() -
     assert int((found & digit).sum()) >= 0.95 * int(digit.sum()), "some of the digit went"
 
 
+def test_a_neighbours_stroke_a_few_pixels_from_the_digit_is_dropped() -> None:
+    # A "<" cut by the left edge whose tip comes within two pixels of a "0": one piece with
+    # the digit on the coarse grid of the specks, apart on the finer neighbour grid.
+    digit = _ring(_canvas(96, 96), 48, 44, 28, 16)
+    neighbour = _polyline(_canvas(96, 96), [(18.0, 0.0), (48.0, 23.0), (78.0, 0.0)])
+    assert not bool((_dilated(digit) & neighbour).any()), "the case is meant to leave a gap"
+    found = _ink_of(digit | neighbour)
+    assert not bool((found & neighbour).any()), "the neighbour's stroke is left"
+    assert torch.equal(found & digit, digit), "some of the digit went"
+
+
+def test_a_digit_cut_by_the_edge_and_broken_in_pieces_keeps_them_all() -> None:
+    # The finer neighbour grid must not split a cropped digit's own broken strokes into "neighbours":
+    # a "4" whose stem is cut by the right edge, broken into three pieces by small gaps.
+    four = _polyline(_canvas(96, 96), [(10.0, 40.0), (60.0, 20.0), (60.0, 95.0)], width=4.0)
+    four |= _polyline(_canvas(96, 96), [(20.0, 70.0), (90.0, 70.0)], width=4.0)
+    four[:, 55:58] = False
+    four[40:43, :] = False
+    found = _ink_of(four)
+    assert int((found & four).sum()) >= 0.95 * int(four.sum()), "a piece of the digit went"
+
+
 def test_a_tightly_cropped_digit_touching_the_edges_keeps_all_its_pieces() -> None:
     # A "7" whose bar touches the top and the left edge, with a detached dot of ink clear of
     # the edges: the digit is the largest piece and cut by the edges; nothing is dropped.

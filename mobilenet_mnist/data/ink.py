@@ -19,7 +19,9 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
    under a glare, and more than ``FAINT_REACH`` pixels from stronger ink) leave the ink mask;
 5. specks: 8-connected components under ``SPECK_FRACTION`` of the largest are dropped,
    and neighbours (``_edge_pieces``, ``_side_digits``: pieces cut by the edge beside a
-   digit clear of it, pieces beside the digit nearest the middle column);
+   digit clear of it, pieces beside the digit nearest the middle column), the latter
+   looked for again on a finer grid when the ink reaches the left or right edge
+   (``_neighbours_apart``: a neighbour's stroke a few pixels from the digit);
    an image is blank when its ink is not clearly above the background's noise
    (``MIN_CONTRAST``, ``NOISE_RATIO``), when its largest component is small
    (``MIN_EXTENT``, ``MIN_EXTENT_FRACTION``) or holds little of the ink (``MIN_SHARE``:
@@ -60,6 +62,8 @@ MIN_SIDE_FOR_LIGHTING = 24
 MIN_SIDE_FOR_LOCAL_LIGHTING = 32
 #: Components are found on a copy reduced to at most this side (fast; joins tiny gaps).
 COMPONENT_SIDE = 32
+#: Neighbours reaching the left or right edge are looked for again on a grid this fine.
+NEIGHBOUR_SIDE = 96
 #: Ink fainter than this fraction of the main ink's contrast is faint ...
 FAINT_FRACTION = 0.4
 #: ... the main ink's contrast being this quantile of the ink's ...
@@ -302,7 +306,29 @@ def _drop_specks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     if factor == 1:
         return _keep_large(mask, mask.float(), edge_pieces)
     cells, share, side = _keep_large(counts > 0, counts, edge_pieces)
-    return mask & cell_pixels(cells, factor, (h, w)), share, side * factor
+    kept = mask & cell_pixels(cells, factor, (h, w))
+    return (_neighbours_apart(kept) if edge_pieces else kept), share, side * factor
+
+
+def _neighbours_apart(mask: torch.Tensor) -> torch.Tensor:
+    """The neighbours of :func:`_side_digits` dropped once more, found on a finer grid
+    (``NEIGHBOUR_SIDE`` cells a side), for the images whose ink reaches the left or right edge:
+    a neighbour's stroke a few pixels from the digit is one piece with it on the coarse grid
+    of the specks. :func:`_edge_pieces` is not applied here: it has no guard against the
+    pieces of a digit broken apart, which the coarse grid joins and the fine grid does not."""
+    reaching = mask[..., 0].flatten(1).any(1) | mask[..., -1].flatten(1).any(1)
+    if not bool(reaching.any()):
+        return mask
+    some = mask[reaching]
+    counts, factor = cell_counts(some, NEIGHBOUR_SIDE)
+    cells = counts > 0
+    keys, pixel_area = component_sizes(cells, counts)
+    keep = cells.flatten(1)
+    box = _piece_boxes(keys, keep, cells.shape[-2:])
+    drop = _side_digits(box, keep, pixel_area, cells.shape[-2:])
+    out = mask.clone()
+    out[reaching] = some & ~cell_pixels(drop.view_as(cells), factor, (mask.shape[-2], mask.shape[-1]))
+    return out
 
 
 def extent(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
