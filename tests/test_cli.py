@@ -88,6 +88,7 @@ def test_train_command_writes_a_run_and_scores_it(
     assert (tmp_path / "run" / "last.ckpt").exists() and (tmp_path / "run" / "final.safetensors").exists()
 
 
+@pytest.mark.slow  # a training run (several seconds): the slow suite
 def test_train_extend_continues_a_finished_run_into_a_longer_recipe(
     capsys: pytest.CaptureFixture[str], mnist_dir: Path, tmp_path: Path
 ) -> None:

@@ -332,6 +332,7 @@ def test_short_finetune_from_mnist_beats_the_untrained_head(
     assert tuned > before + 30  # measured: about 7 % → 59 %
 
 
+@pytest.mark.slow  # a training run (several seconds): the slow suite
 def test_finetune_example_quick_writes_a_loadable_model(
     mnist_checkpoint: Path, fashion_mnist_dir: Path, tmp_path: Path
 ) -> None:

@@ -109,6 +109,7 @@ run_tiny(__import__("pathlib").Path({out!r}), epochs=6, max_steps_per_epoch=30, 
 """
 
 
+@pytest.mark.slow  # a training run (several seconds): the slow suite
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
