@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.checkpoint_options import REPO_ROOT
 from benchmarks.hard_digits import hard_digits
 from benchmarks.hard_set import DEFAULT_MNIST, as_input
-from mobilenet_mnist.data import digits as digits_module
+from mobilenet_mnist.data.digits import doubt_signs
 from mobilenet_mnist.data.quality import QUALITY_WEIGHTS, SIGNS
 from mobilenet_mnist.deploy.predictor import DEFAULT_MODEL, Predictor
 from mobilenet_mnist.deploy.stability import STABILITY_WEIGHT, VIEW_ANGLES, unsteadiness
@@ -51,7 +51,7 @@ def collect(data_dir: Path, per_setting: int, predictor: Predictor) -> tuple[tor
         outputs = predictor.logits(inputs)
         logits.append(outputs.logits)
         # The signs themselves (normalize_digits_with_quality gives only their weighted sum).
-        ink_signs = digits_module._normalize_groups(digits_module._gray_items(inputs))[2]
+        ink_signs = doubt_signs(inputs)
         unsteady = unsteadiness(outputs.logits, outputs.view_logits, predictor.temperature)
         signs.append(torch.cat([ink_signs, unsteady[:, None]], 1))
         labels.append(torch.as_tensor(setting_labels, dtype=torch.long))

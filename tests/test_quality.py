@@ -10,7 +10,7 @@ import torch
 
 from mobilenet_mnist.data import ink
 from mobilenet_mnist.data.datasets import load_dataset
-from mobilenet_mnist.data.digits import normalize_digits, normalize_digits_with_quality
+from mobilenet_mnist.data.digits import doubt_signs, normalize_digits, normalize_digits_with_quality
 from mobilenet_mnist.data.quality import QUALITY_WEIGHTS, SIGNS, ink_quality, one_sided_edges
 from mobilenet_mnist.deploy.predictor import Predictor
 from mobilenet_mnist.training.calibration import not_a_digit_score
@@ -206,6 +206,16 @@ def test_a_neighbours_stroke_cut_at_the_edge_is_dropped_but_counted_as_scattered
     assert has_ink.tolist() == [True]
     torch.testing.assert_close(quality, ink_quality(signs[None]))
     assert float(quality[0]) < math.exp(-0.2 * QUALITY_WEIGHTS[SCATTERED])
+
+
+def test_doubt_signs_are_the_makings_of_the_quality_in_input_order() -> None:
+    # A list of four pages: the signs come back in input order, as find_ink gives them.
+    pages = [_boxed_one(), _one(), _seven_cut_at_the_right(), _one_beside_a_cut_neighbour()]
+    signs = doubt_signs(pages)
+    assert signs.dtype == torch.float32 and signs.shape == (4, len(SIGNS))
+    torch.testing.assert_close(signs, torch.stack([_signs(page) for page in pages]).float())
+    assert signs[0].tolist() == [1.0, 0.0, 0.0, 0.0] and signs[1].tolist() == [0.0, 0.0, 0.0, 0.0]
+    torch.testing.assert_close(ink_quality(signs), normalize_digits_with_quality(pages)[2])
 
 
 def test_mnist_digits_under_32_pixels_get_no_signs_and_quality_one(mnist_digits: torch.Tensor) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "CENTER",
     "FRAME",
     "BlankImageError",
+    "doubt_signs",
     "normalize_digits",
     "normalize_digits_with_quality",
     "prepare_digits",
@@ -370,6 +371,32 @@ def shorter_sides(images: Any) -> torch.Tensor:
     """
     sides = [min(item.shape[-2:]) for item in _gray_items(images) for _ in range(item.shape[0])]
     return torch.tensor(sides, dtype=torch.long)
+
+
+def doubt_signs(images: Any) -> torch.Tensor:
+    """The ink finder's signs of doubt for each image, the makings of its input quality.
+
+    Example:
+        >>> import torch
+        >>> page = torch.full((60, 40), 230, dtype=torch.uint8)
+        >>> page[10:40, 18:22] = 20                              # a dark "1" on paper
+        >>> doubt_signs(page).tolist()                           # nothing was cleaned up
+        [[0.0, 0.0, 0.0, 0.0]]
+
+    Args:
+        images: The images (see :func:`normalize_digits`); blank ones are kept.
+
+    Returns:
+        float32 (N, 4), the columns in :data:`~mobilenet_mnist.data.quality.SIGNS` order
+        (printed lines taken out, faint ink dropped, share of scattered ink, sides touched
+        alone); :func:`~mobilenet_mnist.data.quality.ink_quality` of them is the quality
+        :func:`normalize_digits_with_quality` returns. All 0 under 32 pixels a side.
+
+    Raises:
+        TypeError: For unsupported types or dtypes.
+        ValueError: For bad shapes or empty inputs.
+    """
+    return _normalize_groups(_gray_items(images))[2].float()
 
 
 def normalize_digits_with_quality(
