@@ -87,6 +87,21 @@ def test_prepare_digits_is_normalize_then_preprocess(digits: np.ndarray) -> None
     assert prepare_digits(digits[0]).shape == (1, 1, 32, 32)  # preprocess's defaults: the MNIST model's input
 
 
+def test_outputs_are_ordinary_tensors_a_training_step_can_use(digits: np.ndarray) -> None:
+    # The cleanup runs in inference mode; what comes out must not be an inference tensor,
+    # which a layer could not save for backward nor be changed in place.
+    photo = torch.full((48, 40), 220, dtype=torch.uint8)
+    photo[8:40, 18:22] = 30  # a dark "1" on paper: a second size, a second group
+    out, has_ink = normalize_digits([torch.as_tensor(digits), photo])
+    assert not out.is_inference() and not has_ink.is_inference()
+    x = prepare_digits(digits)
+    assert not x.is_inference()
+    conv = torch.nn.Conv2d(1, 2, 3)
+    conv(x).square().mean().backward()
+    assert conv.weight.grad is not None
+    out.mul_(0.5)  # in place, as an augmentation might
+
+
 def test_mnist_digits_pass_almost_unchanged(digits: np.ndarray) -> None:
     out, _ = normalize_digits(digits)
     assert (out[:, 0] - torch.from_numpy(digits).float() / 255).abs().mean() < 0.06
