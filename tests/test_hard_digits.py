@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,21 @@ def test_benchmark_quick_run_writes_its_record(mnist_dir: Path, tmp_path: Path) 
     assert row["sets"][hard_set.CLEAN]["accuracy"] >= 90  # the same digits, as MNIST has them
     assert record["targets"][0]["what"] == "form_box accuracy"
     assert record["targets"][0]["value"] == row["sets"]["form_box"]["accuracy"]
+
+
+@pytest.mark.slow
+def test_cost_against_a_revision_times_both_libraries_in_turn(mnist_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import cost_vs_ref
+
+    argv = ["--data-dir", str(mnist_dir), "--ref", "HEAD", "--per-setting", "1", "--pairs", "2", "--rounds", "1",
+            "--output-dir", str(tmp_path), "--name", "cost"]  # fmt: skip
+    result = cost_vs_ref.main(argv)
+    record = json.loads((tmp_path / "cost.json").read_text())
+    assert record == json.loads(json.dumps(result))
+    assert record["images"] == len(SETTINGS) and len(record["ref_ms"]) == len(record["ours_ms"]) == 2
+    assert all(ms > 0 for ms in record["ref_ms"] + record["ours_ms"])
+    assert record["ratios"] == pytest.approx([o / r for r, o in zip(record["ref_ms"], record["ours_ms"], strict=True)])
+    assert "--ref HEAD" in record["command"]
+    assert "| 2 |" in (tmp_path / "cost.md").read_text()
+    worktrees = subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "list"], capture_output=True, text=True)
+    assert "cost_vs_ref_" not in worktrees.stdout, "the temporary worktree is left registered"
