@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.checkpoint_options import REPO_ROOT
 from benchmarks.hard_digits import hard_digits
-from benchmarks.hard_set import DEFAULT_MNIST, git_state
+from benchmarks.hard_set import DEFAULT_MNIST, as_input, git_state
 from benchmarks.measure import load_average
 from mobilenet_mnist.deploy.measure import machine_info
 from mobilenet_mnist.utils.files import atomic_write_bytes
@@ -53,14 +53,13 @@ _TIMER = """
 import pickle, sys, time
 sys.path.insert(0, sys.argv[1])
 import torch
-from PIL import Image
 import mobilenet_mnist
 from mobilenet_mnist import predict
 if not mobilenet_mnist.__file__.startswith(sys.argv[1]):
     raise SystemExit(f"imported {mobilenet_mnist.__file__}, not the tree {sys.argv[1]}")
 torch.set_num_threads(1)
 with open(sys.argv[2], "rb") as f:
-    images = [Image.fromarray(a) if a.ndim == 3 else a for a in pickle.load(f)]
+    images = pickle.load(f)  # as a user passes them: gray arrays, RGB PIL images
 predict(images[:4], model=MODEL)  # load, export, build before timing
 best = float("inf")
 for _ in range(int(sys.argv[3])):
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     load_start = load_average()
     sets = hard_digits(args.data_dir, args.split, args.per_setting)
-    images = [image for setting_images, _ in sets.values() for image in setting_images]
+    images = [as_input(image) for setting_images, _ in sets.values() for image in setting_images]
     ref_ms, ours_ms = [], []
     with tempfile.TemporaryDirectory(prefix="cost_vs_ref_") as tmp:
         images_file, ref_tree = Path(tmp) / "images.pkl", Path(tmp) / "ref"

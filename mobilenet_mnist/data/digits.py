@@ -400,7 +400,7 @@ def doubt_signs(images: Any) -> torch.Tensor:
         TypeError: For unsupported types or dtypes.
         ValueError: For bad shapes or empty inputs.
     """
-    return _normalize_groups(_gray_items(images))[2].float()
+    return _normalize_groups(_gray_items(images))[2]
 
 
 def normalize_digits_with_quality(
