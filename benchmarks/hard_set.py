@@ -27,13 +27,17 @@ settings pooled:
   on each setting and on the same digits as MNIST has them (28×28, white on black).
 
 Writes ``benchmarks/results/hard_digits.md`` and ``.json`` (``--output-dir``, ``--name``;
-``--quick`` writes only where ``--output-dir`` is given).
+``--quick`` writes only where ``--output-dir`` is given). ``--errors-sheet PATH`` also
+writes a PNG of the first checkpoint's wrong answers, the most confident first: each input
+beside the 28×28 digit the model saw, to tell a misread digit from ink the cleanup lost or
+kept (:func:`errors_sheet`).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import logging
 import shlex
@@ -46,7 +50,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -90,6 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=None, help="where results go (default: benchmarks/results)")
     parser.add_argument("--name", default="hard_digits", help="file stem of the results (hard_digits)")
     parser.add_argument("--note", default="", help="a note on the code measured, kept with the git state")
+    parser.add_argument("--errors-sheet", type=Path, default=None, help="PNG of the first checkpoint's wrong answers")
     args = parser.parse_args(argv)
     if not 1 <= args.per_setting <= 4000:
         parser.error(f"--per-setting must be in [1, 4000] (a split holds 4,000 digits), got {args.per_setting}")
@@ -201,8 +206,16 @@ def check_weights(name: str, hub_root: Path) -> Path:
     return folder
 
 
-def score_checkpoint(name: str, sets: dict[str, tuple[list[Any], np.ndarray]], args: argparse.Namespace) -> dict:
-    """One checkpoint: metrics and cost on every set, and the hard settings pooled."""
+#: A wrong answer: the setting, the input, its label and the prediction.
+WrongAnswer = tuple[str, Any, int, Any]
+
+
+def score_checkpoint(
+    name: str, sets: dict[str, tuple[list[Any], np.ndarray]], args: argparse.Namespace,
+    wrong: list[WrongAnswer] | None = None,
+) -> dict:  # fmt: skip
+    """One checkpoint: metrics and cost on every set, and the hard settings pooled; its wrong
+    answers on the hard settings are appended to ``wrong`` when it is given."""
     model = str(check_weights(name, args.hub_root))  # a folder name: predict keeps its predictor between calls
     predict(sets[CLEAN][0][:4], model=model, backend=args.backend)  # build (export, graphs) before timing
     rows, pooled, seconds = {}, ([], []), np.zeros(2)
@@ -210,6 +223,9 @@ def score_checkpoint(name: str, sets: dict[str, tuple[list[Any], np.ndarray]], a
         predictions, best = timed(lambda inputs=inputs: predict(inputs, model=model, backend=args.backend), args.rounds)
         rows[key] = {**metrics(predictions, labels), **_ms(best, len(inputs))}
         if key != CLEAN:
+            if wrong is not None:
+                answers = zip(inputs, labels, predictions, strict=True)
+                wrong += [(key, x, int(y), p) for x, y, p in answers if int(p.label) != int(y)]
             pooled[0].extend(predictions)
             pooled[1].append(labels)
             seconds += best
@@ -229,6 +245,32 @@ def digit_checkpoints(names: list[str] | None) -> list[str]:
 
 
 # ------------------------------------------------------------------------- report
+def errors_sheet(wrong: Sequence[WrongAnswer], path: Path, columns: int = 6, cell: int = 112) -> int:
+    """Write a PNG of wrong answers, the most confident first; returns how many it shows.
+
+    Each tile is the input (scaled to ``cell`` px) beside the 28×28 digit the model saw
+    (``DigitPrediction.image``), over a caption: setting, label → answer, probability, and
+    "F" when the answer is flagged (``is_digit`` False).
+    """
+    ordered = sorted(wrong, key=lambda entry: -entry[3].probability)
+    rows = max(1, -(-len(ordered) // columns))
+    sheet = Image.new("RGB", (columns * 2 * cell, rows * (cell + 16)), (60, 60, 60))
+    pen = ImageDraw.Draw(sheet)
+    for index, (setting, image, label, prediction) in enumerate(ordered):
+        x, y = index % columns * 2 * cell, index // columns * (cell + 16)
+        seen = (prediction.image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        for offset, tile in enumerate((Image.fromarray(np.asarray(image)), Image.fromarray(seen))):
+            sheet.paste(tile.convert("RGB").resize((cell, cell), Image.BILINEAR), (x + offset * cell, y))
+        flag = "" if prediction.is_digit else " F"
+        caption = f"{setting[:14]} {label}->{prediction.label} p={prediction.probability:.2f}{flag}"
+        pen.text((x + 2, y + cell + 2), caption, fill=(255, 255, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+    return len(ordered)
+
+
 def _num(value: float | None, spec: str = ".1f") -> str:
     return "–" if value is None else f"{value:{spec}}"
 
@@ -359,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     sets = load_sets(args)
     logger.info("Generated %d hard images in %.0f s.", sum(len(v[1]) for k, v in sets.items() if k != CLEAN),
                 time.perf_counter() - started)  # fmt: skip
-    rows = [score_checkpoint(name, sets, args) for name in digit_checkpoints(args.names)]
+    wrong: list[WrongAnswer] = []
+    names = digit_checkpoints(args.names)
+    rows = [score_checkpoint(name, sets, args, wrong if i == 0 else None) for i, name in enumerate(names)]
+    if args.errors_sheet is not None:
+        shown = errors_sheet(wrong, args.errors_sheet)
+        logger.info("Wrote %d wrong answers of %s to %s.", shown, names[0], args.errors_sheet)
     settings = list(SETTINGS)
     result = {
         "command": command_line(argv), "git": code_state(args.note),

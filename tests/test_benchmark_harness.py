@@ -48,6 +48,7 @@ def _check_result(result: dict) -> None:
     assert fast["infer_speedup_vs_naive"] == pytest.approx(expected)
 
 
+@pytest.mark.slow  # a whole quick benchmark run (models timed over several repeats)
 def test_quick_benchmark_writes_json_and_markdown(tmp_path: Path) -> None:
     result = run_benchmark(quick_config(peers=False))
     _check_result(result)
@@ -58,6 +59,7 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path: Path) -> None:
     assert "G multiply-adds/s" in markdown
 
 
+@pytest.mark.slow  # a whole quick benchmark run (models timed over several repeats)
 def test_quick_benchmark_script_with_peers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     spec = importlib.util.spec_from_file_location("run_benchmarks", REPO_ROOT / "benchmarks" / "run_benchmarks.py")
     script = importlib.util.module_from_spec(spec)

@@ -162,6 +162,7 @@ def test_train_config_file_fine_tunes_from_published_weights(
     assert saved["labels"][0] == "T-shirt/top"
 
 
+@pytest.mark.slow  # a training run, then publish scores it on the test set
 def test_publish_scores_a_run_and_writes_where_it_trained(
     capsys: pytest.CaptureFixture[str], mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,6 +237,7 @@ def test_ctrl_c_ends_any_command_with_one_line_and_status_130(
     assert (code, out, err) == (130, "", f"mobilenet-mnist {command}: interrupted\n")
 
 
+@pytest.mark.slow  # two evaluations of 1,200 test images
 def test_evaluate_shows_progress_on_stderr_unless_no_progress(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, small_checkpoint: Path, mnist_dir: Path
 ) -> None:

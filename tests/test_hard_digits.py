@@ -265,6 +265,31 @@ def test_benchmark_metrics_on_known_predictions() -> None:
     assert hard_set.ece_percent(confidence, correct) == pytest.approx(expected)
 
 
+def test_errors_sheet_shows_wrong_answers_most_confident_first(tmp_path: Path) -> None:
+    import torch
+    from PIL import Image
+
+    from mobilenet_mnist.deploy.predictor import DigitPrediction
+
+    hard_set = _hard_set_module()
+
+    def wrong(p: float, seen: float, is_digit: bool = True) -> Any:
+        image = torch.full((1, 28, 28), seen)
+        return DigitPrediction("7", p, (("7", p),), is_digit, 0.0, image, quality=1.0, stability=1.0)
+
+    gray, rgb = np.full((40, 30), 200, np.uint8), Image.new("RGB", (50, 60), (255, 0, 0))
+    answers = [("pencil", gray, 1, wrong(0.5, 0.0)), ("sticky_note", rgb, 2, wrong(0.99, 1.0, False)),
+               ("form_box", gray, 3, wrong(0.7, 0.0))]  # fmt: skip
+    path = tmp_path / "sheet" / "errors.png"
+    assert hard_set.errors_sheet(answers, path, columns=2, cell=20) == 3
+    sheet = np.asarray(Image.open(path).convert("RGB"))
+    assert sheet.shape == (2 * (20 + 16), 2 * 2 * 20, 3)  # 2 rows of 2 tiles, each input + what the model saw
+    assert (sheet[:20, :20] == (255, 0, 0)).all()  # the most confident first: the red note ...
+    assert (sheet[:20, 20:40] == 255).all()  # ... beside the white digit it was read as
+    assert (sheet[:20, 60:80] == 0).all()  # then p = 0.7, then p = 0.5 on the next row
+    assert (sheet[36:56, 20:40] == 0).all() and (sheet[36:56, :20] == 200).all()
+
+
 @pytest.mark.slow
 def test_benchmark_quick_run_writes_its_record(mnist_dir: Path, tmp_path: Path) -> None:
     hard_set = _hard_set_module()
