@@ -238,6 +238,26 @@ def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> Non
         assert float(mask.sum(1).max()) > 0, f"image {index}: the digit went too"
 
 
+def test_squared_papers_rules_across_a_tall_digit_are_taken_out(mnist_dir: Path) -> None:
+    # A dev-split "1" on squared paper, drawn across several rules: the ink left between the
+    # rules spans the crop nearly to its top and right edges, so only one rule of each
+    # orientation ran past it or clear of it, and the others stayed (read as a "7"). Five
+    # evenly spaced rules from edge to edge are a page's ruling (lines._page_ruling).
+    from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
+    from mobilenet_mnist.data import ink
+    from mobilenet_mnist.data.digits import _gray
+
+    images, labels = _mnist_test(str(mnist_dir))
+    index = 269
+    digit = sample_indices("dev", index + 1)["grid_paper"][index]
+    image = render("grid_paper", images[digit], int(labels[digit]), split_pool(mnist_dir, "dev"),
+                   _image_rng(DEFAULT_SEED, "grid_paper", index))  # fmt: skip
+    mask = ink.find_ink(ink.ink_bright(_gray(image)))[1][0, 0]
+    row = float(mask.sum(1).max()) / mask.shape[1]  # the most ink a row holds, of the columns
+    assert row < 0.2, f"a row holds ink along {row:.0%} of the columns (a rule)"
+    assert float(mask.sum(0).max()) > 0.3 * mask.shape[0], "the digit's stroke went too"
+
+
 def test_benchmark_metrics_on_known_predictions() -> None:
     """ECE, AUROC and the wrong-answer shares, on hand-made predictions with known answers."""
     import torch

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mobilenet_mnist.data import ink as ink_module
+from mobilenet_mnist.data import lines as lines_module
 from mobilenet_mnist.data.digits import normalize_digits
 from mobilenet_mnist.data.lines import MIN_SIDE_FOR_LINES, remove_lines
 from mobilenet_mnist.data.morphology import cell_counts, cell_pixels, long_runs, main_components
@@ -428,6 +429,22 @@ def test_a_tiny_digit_between_a_pages_rules_is_kept_and_every_rule_removed() -> 
     out = _remove(page | one)
     assert int((out & ~one).sum()) == 0, "a rule is left"
     assert int((out & one).sum()) >= int(one.sum()), "the digit went with the rules"
+
+
+def test_evenly_spaced_lines_are_a_page_with_a_rule_missing_but_uneven_ones_are_not() -> None:
+    def rule(row: int) -> tuple[bool, torch.Tensor]:
+        pixels = _canvas(100, 100)
+        pixels[row : row + 2, :] = True
+        return False, pixels
+
+    def ruling(rows: list[int]) -> list[bool]:
+        lines = [rule(row) for row in rows]
+        return lines_module._page_ruling(lines, [lines_module._ends(line) for line in lines])
+
+    assert ruling([10, 30, 50]) == [True] * 3
+    assert ruling([10, 30, 70, 90]) == [True] * 4  # the rule at 50 was not found: a double gap
+    assert ruling([10, 30]) == [False] * 2  # two lines are no page
+    assert ruling([10, 30, 62]) == [False] * 3  # 20 and 32: not a whole number of rule gaps
 
 
 def test_a_stem_drawn_along_a_margin_line_is_kept_and_the_rest_of_the_line_removed() -> None:

@@ -21,7 +21,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    two or more printed perpendicular lines is a page's margin line and goes however near
    the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
    printed sides hold both its ends and all the rest of the ink lies between it and a
-   printed side parallel to it (``_box_side``); when only lines are left (a "1" in a
+   printed side parallel to it (``_box_side``); ``PAGE_LINES`` or more parallel lines
+   from edge to edge, evenly spaced, are a page's ruling and go even across a digit that
+   no rule runs past (``_page_ruling``); when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
    the image's center first; lines that all run edge to edge in parallel sets (a ruled
    or squared page, its margin line too) are all print, and a tiny digit between them
@@ -44,6 +46,7 @@ stroke that coincides with a line and is no wider than it is lost with it.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +82,12 @@ MAX_SEARCHES = 3
 #: The rest of the ink, judged against a line, is its components holding at least this
 #: fraction of the largest one: a line's ragged ends and a broken rule are no digit.
 REST_FRACTION = 0.15
+
+#: A page's ruling: at least this many parallel lines from edge to edge ...
+PAGE_LINES = 3
+#: ... spaced evenly (each gap within this fraction of a whole number of the smallest gap:
+#: a rule the search missed leaves a double gap) are print, however near the digit they run.
+PAGE_SPACING = 0.15
 
 #: A digit's stroke along a line: where a line is at least ``ALONG_EXTRA`` pixels thicker than
 #: its thin parts (its ``ALONG_QUANTILE`` quantile of thickness), the ink is the line and a stroke.
@@ -323,13 +332,37 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
         and _rules_crossed(index, lines, ends, printed) >= 2
         for index in range(len(lines))
     ]
+    ruling = _page_ruling(lines, ends)
     # A box's side the digit touches: held by printed sides at both ends, with all the rest
     # of the ink between it and a printed side parallel to it.
     sides = [
         not printed[index] and _box_side(index, lines, ends, printed, rest_spans, tolerance)
         for index in range(len(lines))
     ]
-    return [line for index, line in enumerate(lines) if printed[index] or margins[index] or sides[index]]
+    return [
+        line for index, line in enumerate(lines) if printed[index] or margins[index] or sides[index] or ruling[index]
+    ]
+
+
+def _page_ruling(lines: list[Line], ends: list[Ends]) -> list[bool]:
+    """Which of ``lines`` rule a page: ``PAGE_LINES`` or more of one orientation, each from
+    edge to edge, evenly spaced (``PAGE_SPACING``). A digit draws no such set; squared and
+    ruled paper does, and its rules go even where the digit's ink spans them (the strokes
+    crossing or running along a rule are given back, steps 3 and 4)."""
+    ruling = [False] * len(lines)
+    for vertical in (False, True):
+        chosen = [i for i, line in enumerate(lines) if line[0] == vertical and all(_at_edges(line, ends[i]))]
+        if len(chosen) < PAGE_LINES:
+            continue
+        across = sorted(ends[i][2] for i in chosen)
+        gaps = [b - a for a, b in pairwise(across)]
+        unit = min(gaps)
+        if unit <= 0:
+            continue
+        if all(abs(gap / unit - round(gap / unit)) <= PAGE_SPACING for gap in gaps):
+            for i in chosen:
+                ruling[i] = True
+    return ruling
 
 
 def _box_side(
