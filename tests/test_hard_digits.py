@@ -216,9 +216,11 @@ def _hard_set_module():
 
 def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> None:
     # Dev-split form boxes where the digit touches one side (a 9 and a 1 at the left side, a
-    # 5 at the right): the other three sides came out, that one stayed beside the digit as a
-    # stroke spanning the crop's height. It is a box's side: held by printed sides at both
-    # ends, with all the rest of the ink between it and the printed side parallel to it.
+    # 5 at the right; a 7 at the left side of a comb field, whose sides run on past the crop's
+    # top): the other sides came out, that one stayed beside the digit as a stroke spanning
+    # the crop's height. It is a box's side: held by printed sides (or the image's edge, at
+    # one end) at both ends, with all the rest of the ink between it and the printed side
+    # parallel to it.
     from PIL import Image
 
     from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
@@ -228,7 +230,7 @@ def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> Non
     images, labels = _mnist_test(str(mnist_dir))
     pool = split_pool(mnist_dir, "dev")
     drawn = sample_indices("dev", 398)["form_box"]
-    for index in (92, 151, 397):  # rendered alone, as hard_digits(..., "dev") draws them
+    for index in (92, 151, 224, 397):  # rendered alone, as hard_digits(..., "dev") draws them
         digit = drawn[index]
         rng = _image_rng(DEFAULT_SEED, "form_box", index)
         image = render("form_box", images[digit], int(labels[digit]), pool, rng)

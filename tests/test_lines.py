@@ -431,6 +431,22 @@ def test_a_tiny_digit_between_a_pages_rules_is_kept_and_every_rule_removed() -> 
     assert int((out & one).sum()) >= int(one.sum()), "the digit went with the rules"
 
 
+def test_a_comb_fields_side_the_digit_touches_goes_though_it_runs_on_past_the_crop() -> None:
+    # A "7" whose bar starts on the left side of a comb field: the sides run on past the
+    # crop's top (the next field's), so that end meets no printed line but the image's edge.
+    # It is still a box's side (one end on a printed rule, the other at the edge, all the rest
+    # of the ink between it and the printed side facing it); it stayed and the "7" read as "6".
+    page = _canvas(100, 100)
+    page[12:14, :] = True
+    page[88:90, :] = True
+    page[0:90, 8:10] = True
+    page[0:90, 90:92] = True
+    seven = _polyline(_canvas(100, 100), [(26.0, 10.0), (24.0, 60.0), (80.0, 36.0)], width=3.0)
+    out = _remove(page | seven)
+    assert int((out & ~seven).sum()) == 0, "some of the field's lines are left"
+    assert int((out & seven).sum()) >= 0.95 * int(seven.sum()), "some of the digit went with the side"
+
+
 def test_evenly_spaced_lines_are_a_page_with_a_rule_missing_but_uneven_ones_are_not() -> None:
     def rule(row: int) -> tuple[bool, torch.Tensor]:
         pixels = _canvas(100, 100)

@@ -20,8 +20,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    "7"'s bar cut by the crop, ending on its upright stem); a line from edge to edge across
    two or more printed perpendicular lines is a page's margin line and goes however near
    the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
-   printed sides hold both its ends and all the rest of the ink lies between it and a
-   printed side parallel to it (``_box_side``); ``PAGE_LINES`` or more parallel lines
+   printed sides hold both its ends (or one, the other reaching the image's edge: a comb
+   field) and all the rest of the ink lies between it and a printed side parallel to it
+   (``_box_side``); ``PAGE_LINES`` or more parallel lines
    from edge to edge, evenly spaced, are a page's ruling and go even across a digit that
    no rule runs past (``_page_ruling``); when only lines are left (a "1" in a
    box or on a rule), the digit is a line that ends inside the image, the one nearest
@@ -374,13 +375,18 @@ def _box_side(
     tolerance: float,
 ) -> bool:
     """Whether ``lines[index]`` is a box's side: each end meets a printed perpendicular line
-    (``printed``: which of ``lines`` are print), and the rest of the ink (``rest_spans``, as
-    for :func:`_is_apart`) lies wholly on one side of it, up to a printed parallel line."""
+    (``printed``: which of ``lines`` are print) or, for one of them, the image's edge, and
+    the rest of the ink (``rest_spans``, as for :func:`_is_apart`) lies wholly on one side
+    of it, up to a printed parallel line."""
     vertical = lines[index][0]
     rest_across = rest_spans[1 if vertical else 0]
     if rest_across is None:
         return False
-    if not all(_met(index, lines, ends, tolerance, among=printed)):
+    met = _met(index, lines, ends, tolerance, among=printed)
+    at_edges = _at_edges(lines[index], ends[index])
+    # A comb field's sides run on past the crop: an end at the image's edge holds too, but
+    # at least one end meets a printed line (a digit's stroke from edge to edge is no side).
+    if not any(met) or not all(m or e for m, e in zip(met, at_edges, strict=True)):
         return False
     across = ends[index][2]
     partners = [ends[i][2] for i in range(len(lines)) if printed[i] and lines[i][0] == vertical]
