@@ -22,13 +22,12 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
    printed sides hold both its ends (or one, the other reaching the image's edge: a comb
    field) and all the rest of the ink lies between it and a printed side parallel to it
-   (``_box_side``); ``PAGE_LINES`` or more parallel lines
-   from edge to edge, evenly spaced, are a page's ruling and go even across a digit that
-   no rule runs past (``_page_ruling``); when only lines are left (a "1" in a
-   box or on a rule), the digit is a line that ends inside the image, the one nearest
-   the image's center first; lines that all run edge to edge in parallel sets (a ruled
-   or squared page, its margin line too) are all print, and a tiny digit between them
-   is what is left;
+   (``_box_side``); ``PAGE_LINES`` or more parallel lines from edge to edge, evenly
+   spaced, are a page's ruling and go even across a digit that no rule runs past
+   (``_page_ruling``); when only lines are left (a "1" in a box or on a rule), the digit
+   is a line that ends inside the image, the one nearest the image's center first; lines
+   that all run edge to edge in parallel sets (a ruled or squared page, its margin line
+   too) are all print, and a tiny digit between them is what is left;
 3. crossing strokes are restored (``_restore_crossings``): where the rest of the ink
    continues on both sides of a removed line, the pixels between are kept, so a digit
    crossed by a rule is not cut in two;
@@ -333,9 +332,10 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
         and _rules_crossed(index, lines, ends, printed) >= 2
         for index in range(len(lines))
     ]
+    # Squared or ruled paper: evenly spaced rules from edge to edge, wherever the digit is.
     ruling = _page_ruling(lines, ends)
-    # A box's side the digit touches: held by printed sides at both ends, with all the rest
-    # of the ink between it and a printed side parallel to it.
+    # A box's side the digit touches: held by printed sides at both ends (or at one, the other
+    # at the image's edge), with all the rest of the ink between it and a printed side parallel to it.
     sides = [
         not printed[index] and _box_side(index, lines, ends, printed, rest_spans, tolerance)
         for index in range(len(lines))
