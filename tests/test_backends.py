@@ -75,6 +75,7 @@ def assert_same_answers(got: torch.Tensor, expected: torch.Tensor) -> None:
 
 
 # ---------------------------------------------------------------------------- answers
+@pytest.mark.slow  # every model through every backend on 500 test images
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list_models())
 def test_backend_matches_plain_model_on_mnist(name: str, backend: str, mnist_dir: Path) -> None:
@@ -116,6 +117,7 @@ def test_other_input_sides_and_layouts(backend: str, mnist_dir: Path) -> None:
     assert_same_answers(fast(x), plain_logits(model, x))  # outside inference_mode too
 
 
+@pytest.mark.slow  # threads hammering each backend
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_thread_safe(backend: str, mnist_dir: Path) -> None:
     fast = _optimized("mobilenet_v1_025", backend)
@@ -275,6 +277,7 @@ def test_torch_backend_batch_one_avoids_the_slow_reference_conv() -> None:
     assert "mkldnn::_convolution_pointwise" in layers and "aten::_slow_conv2d_forward" not in layers
 
 
+@pytest.mark.slow  # graph capture and repeated runs
 def test_torch_backend_graph_gives_repeatable_answers() -> None:
     """One graph per input shape: the first answer for a shape equals every later one, and copies agree."""
     fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")
@@ -349,6 +352,7 @@ def test_torch_backend_sees_weight_changes(mnist_dir: Path) -> None:
     torch.testing.assert_close(fast_logits(fast, x), before, atol=ATOL, rtol=0)
 
 
+@pytest.mark.slow  # an export after the torch backend's graph
 @pytest.mark.parametrize("exporter", ["torch.export", "onnx"])
 def test_torch_backend_result_is_still_exportable(exporter: str, tmp_path: Path, mnist_dir: Path) -> None:
     fast = optimize_for_inference(trained("mobilenet_v1_025"), backend="torch")
@@ -374,6 +378,7 @@ def int8_fixture(mnist_dir: Path) -> tuple[nn.Module, nn.Module]:
     return model, optimize_for_inference(model, int8=True, calibration_images=train.images)
 
 
+@pytest.mark.slow  # int8 calibration and MNIST test images
 def test_int8_predictions_agree_on_mnist(int8_fixture, mnist_dir: Path) -> None:
     model, int8 = int8_fixture
     assert backend_of(int8) == "onnxruntime" and int8.precision == "int8"
@@ -387,12 +392,14 @@ def test_int8_predictions_agree_on_mnist(int8_fixture, mnist_dir: Path) -> None:
         torch.testing.assert_close(fast_logits(int8, x[:batch]), quantized[:batch])
 
 
+@pytest.mark.slow  # needs the int8 model calibrated on MNIST (the slow fixture)
 def test_int8_takes_only_its_calibrated_side(int8_fixture) -> None:
     _, int8 = int8_fixture
     with pytest.raises(ValueError, match=r"built for 32px inputs.*input_size="):
         int8(torch.zeros(1, 1, 28, 28))
 
 
+@pytest.mark.slow  # int8 calibration on MNIST
 def test_torch_int8_agrees(mnist_dir: Path) -> None:
     train = mnist_split(str(mnist_dir), "train")
     model = _trained("mobilenet_v1_050")
@@ -494,6 +501,7 @@ def plain_evaluation(mnist_dir: Path) -> tuple[object, object]:
     return few, evaluate(trained("mobilenet_v1_100"), few, 32)
 
 
+@pytest.mark.slow  # evaluations on MNIST test images, plain and through each backend
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_evaluate_through_a_backend_scores_like_the_model(backend: str, plain_evaluation) -> None:
     from mobilenet_mnist import evaluate

@@ -85,6 +85,7 @@ def test_script_rejects_bad_options_with_a_usage_error(capsys: pytest.CaptureFix
     assert exit_info.value.code == 2 and "batch_size must be >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a benchmark run with the bf16 way
 def test_bf16_way_runs_only_with_native_bf16() -> None:
     result = run_benchmark(quick_config(peers=False, memory=False, bf16=True))
     row = next(r for r in result["rows"] if r["way"] == "fast+bf16")

@@ -43,6 +43,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # an evaluation on MNIST test images
 def test_evaluate_reports_accuracy_per_class_and_confusions(
     capsys: pytest.CaptureFixture[str], small_checkpoint: Path, mnist_dir: Path
 ) -> None:

@@ -266,6 +266,7 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, labels: np.ndarray) -> flo
     return (predicted == torch.as_tensor(labels)).float().mean().item()
 
 
+@pytest.mark.slow  # accuracy on scikit-learn's 1,797 digits
 def test_accuracy_on_sklearn_digits(model: torch.nn.Module) -> None:
     pytest.importorskip("sklearn", reason="scikit-learn's 8×8 digits need scikit-learn (pip install scikit-learn)")
     images, labels = sklearn_digits()
@@ -279,6 +280,7 @@ def fonts_or_skip() -> None:
         pytest.skip(str(error))
 
 
+@pytest.mark.slow  # accuracy on digits printed in every installed font
 def test_accuracy_on_printed_digits(model: torch.nn.Module) -> None:
     fonts_or_skip()
     images, labels = printed_digits(n_per_font_digit=1, seed=0)  # every installed font × digit

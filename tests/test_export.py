@@ -109,6 +109,7 @@ def _agreement(model: nn.Module, runner: Runner, x: torch.Tensor, batch: int) ->
     return float((torch.cat(chunks) == eager(model, x).argmax(1)).float().mean())
 
 
+@pytest.mark.slow  # 2,000 test images through each exported format
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_top1_agrees_on_2000_test_images(model, runners, mnist_dir, fmt):
     x, _ = mnist_inputs(str(mnist_dir), 2000)

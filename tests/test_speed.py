@@ -56,6 +56,7 @@ def test_matmul_peak_is_the_better_library() -> None:
     assert peak["peak"] == max(v for k, v in peak.items() if k != "peak") > 0
 
 
+@pytest.mark.slow  # times every installed backend
 def test_backend_rows_when_installed() -> None:
     rows = list(iter_speed_rows(quick_config(memory=False)))
     installed = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))

@@ -155,6 +155,7 @@ def test_resume_may_change_threads(tmp_path: Path) -> None:
     assert json.loads(json.dumps(saved["config"]))["threads"] == 2
 
 
+@pytest.mark.slow  # a training run
 @pytest.mark.parametrize("ema_decay", [0.0, 0.99])
 def test_training_learns_the_synthetic_task(ema_decay: float) -> None:
     no_augmentation = {"rotate_deg": 0.0, "scale": 0.0, "translate": 0.0}
@@ -256,6 +257,7 @@ def test_finished_run_folder_loads_with_from_pretrained_like_load_run(finished_r
     assert "mobilenet-mnist train --config recipe.json" in (finished_run / "README.md").read_text()
 
 
+@pytest.mark.slow  # a training run, then predict from its folder
 def test_run_folder_serves_the_predict_command(
     finished_run: Path, mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
