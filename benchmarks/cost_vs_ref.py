@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import pickle
-import shlex
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.checkpoint_options import REPO_ROOT
 from benchmarks.hard_digits import hard_digits
-from benchmarks.hard_set import DEFAULT_MNIST, as_input, git_state
+from benchmarks.hard_set import DEFAULT_MNIST, as_input, command_line, git_state
 from benchmarks.measure import load_average
 from mobilenet_mnist.deploy.measure import machine_info
 from mobilenet_mnist.utils.files import atomic_write_bytes
@@ -154,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": "{cpu} ({logical_cores} logical cores, {cpu_capability})".format(**machine_info()),
         "code": git_state() or "not a git checkout",
         "load_start": load_start, "load_end": load_average(),
-        "command": "python benchmarks/cost_vs_ref.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(argv, "benchmarks/cost_vs_ref.py"),
     }  # fmt: skip
     args.output_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.output_dir / f"{args.name}.json", (json.dumps(result, indent=1) + "\n").encode())

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
 import logging
 import shlex
@@ -62,7 +61,7 @@ from mobilenet_mnist.deploy.measure import machine_info
 from mobilenet_mnist.deploy.predictor import DEFAULT_MODEL
 from mobilenet_mnist.models.pretrained import get_pretrained_cfg, list_pretrained
 from mobilenet_mnist.training.calibration import auroc
-from mobilenet_mnist.utils.files import atomic_write_bytes, sha256_file
+from mobilenet_mnist.utils.files import atomic_path, atomic_write_bytes, sha256_file
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 DEFAULT_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
@@ -265,9 +264,8 @@ def errors_sheet(wrong: Sequence[WrongAnswer], path: Path, columns: int = 6, cel
         caption = f"{setting[:14]} {label}->{prediction.label} p={prediction.probability:.2f}{flag}"
         pen.text((x + 2, y + cell + 2), caption, fill=(255, 255, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
     return len(ordered)
 
 
@@ -366,10 +364,10 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def command_line(argv: list[str] | None) -> str:
-    """The command that reproduces this run (the options as given, quoted for a shell)."""
+def command_line(argv: list[str] | None, script: str = "benchmarks/hard_set.py") -> str:
+    """The command that reproduces a run of ``script`` (the options as given, quoted for a shell)."""
     options = sys.argv[1:] if argv is None else argv
-    return " ".join(["python benchmarks/hard_set.py", *map(shlex.quote, options)])
+    return " ".join([f"python {script}", *map(shlex.quote, options)])
 
 
 def git_state() -> str | None:
