@@ -355,3 +355,26 @@ def test_cost_against_a_revision_times_both_libraries_in_turn(mnist_dir: Path, t
     assert "| 2 |" in (tmp_path / "cost.md").read_text()
     worktrees = subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "list"], capture_output=True, text=True)
     assert "cost_vs_ref_" not in worktrees.stdout, "the temporary worktree is left registered"
+
+
+def test_a_phone_photos_lit_side_does_not_drop_the_digits_shadowed_part(mnist_dir: Path) -> None:
+    # A dev-split phone photo of a "5" whose top bar lies on the shadowed side of the page.
+    # The lit side's paper is lighter than the page's usual level, as under a glare, and its
+    # strokes' contrast was raised about twice over; the bar, as strong as ever, was then
+    # dropped as faint beside them, and the rest read as a "2". The lit strokes stand out
+    # more than the shadowed ones, not less: no glare (lighting.confirmed_gain). The ink
+    # spans 89 of the photo's 161 rows with the bar, 64 without.
+    from PIL import Image
+
+    from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
+    from mobilenet_mnist.data import ink
+    from mobilenet_mnist.data.digits import _gray
+
+    images, labels = _mnist_test(str(mnist_dir))
+    index = 341
+    digit = sample_indices("dev", index + 1)["phone_photo"][index]
+    image = render("phone_photo", images[digit], int(labels[digit]), split_pool(mnist_dir, "dev"),
+                   _image_rng(DEFAULT_SEED, "phone_photo", index))  # fmt: skip
+    gray = _gray(Image.fromarray(image))  # an RGB photo
+    height = int(ink.extent(ink.find_ink(ink.ink_bright(gray))[1])[0])
+    assert height >= 0.5 * gray.shape[-2], f"the ink spans {height} of {gray.shape[-2]} rows: the top bar went"

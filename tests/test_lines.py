@@ -391,6 +391,51 @@ def test_a_loop_washed_out_by_a_small_glare_is_kept_whole() -> None:
     assert int((mask & ~_dilated(loop | stem)).sum()) == 0, "the glare's noise was taken for ink"
 
 
+def _half_lit_page() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A phone photo's "4": dark ink (reflectance 0.1) on paper (0.7); the left 60 % of the
+    page gets 60 % of the light of the right. Returns the image and the two strokes."""
+    left = _polyline(_canvas(96, 96), [(16.0, 20.0), (56.0, 20.0), (56.0, 50.0)], width=4.0)
+    right = _polyline(_canvas(96, 96), [(16.0, 70.0), (84.0, 70.0)], width=4.0)
+    xs = torch.arange(96).float().expand(96, 96)
+    light = 0.6 + 0.4 * torch.sigmoid((xs - 58) / 2)
+    reflectance = torch.where(left | right, 0.1, 0.7)
+    return (reflectance * light)[None, None], left, right
+
+
+def test_a_phone_photos_lit_side_is_not_taken_for_a_glare() -> None:
+    # The lit side's paper is lighter than the page's usual (shadowed) level, as under a
+    # glare; but its strokes stand out more, not less, so its gain stays 1 and the
+    # stroke on the shadowed side is not dropped as faint beside the lit one (a "4" read as "1").
+    image, left, right = _half_lit_page()
+    bright = ink_module.ink_bright(image)
+    _, gain = ink_module._contrast(bright)
+    lit = torch.zeros(96, 96, dtype=torch.bool)
+    lit[:, 70:] = True
+    assert float(gain[0, 0][lit].min()) == 1.0, "the lit side's contrast was raised as if under a glare"
+    mask = ink_module.find_ink(bright)[1][0, 0]
+    for stroke, name in ((left, "shadowed"), (right, "lit")):
+        assert int((mask & stroke).sum()) >= 0.9 * int(stroke.sum()), f"the {name} stroke is lost"
+
+
+def test_confirmed_gain_keeps_a_zone_whose_ink_lost_contrast_and_resets_one_whose_ink_did_not() -> None:
+    from mobilenet_mnist.data.lighting import STEADY_GAIN, confirmed_gain
+
+    # One row of 40 pixels per image: 20 at steady light, 20 in a zone of gain 0.5; every
+    # other pixel ink. The zone's ink has half the steady ink's contrast (a glare), the same
+    # (more light), or the zone holds too little ink to tell.
+    gain = torch.cat([torch.ones(20), torch.full((20,), 0.5)]).expand(3, 40).clone()
+    ink = (torch.arange(40) % 2 == 0).expand(3, 40).clone()
+    ink[2, 20:38] = False  # one zone pixel of 20 ink pixels in the third image
+    raw = torch.full((3, 40), 0.4)
+    raw[0, 20:] = 0.2
+    lighter = torch.ones(3, 40, dtype=torch.bool)
+    out = confirmed_gain(*(t.view(3, 1, 1, 40) for t in (raw, gain, ink, lighter))).view(3, 40)
+    assert torch.equal(out[0], gain[0]), "a glare's gain, confirmed by the ink, must stay"
+    assert torch.equal(out[1], torch.ones(40)), "more light is no glare: the gain must be reset to 1"
+    assert torch.equal(out[2], gain[2]), "one ink pixel cannot contradict the light"
+    assert STEADY_GAIN == ink_module.WASHED_FROM
+
+
 @pytest.mark.parametrize(("gain", "lowered"), [(1.0, 1.0), (0.9, 1.0), (0.72, 0.8), (0.45, 0.5), (0.2, 0.5)])
 def test_thresholds_are_lowered_by_the_lights_gain_beyond_the_papers_unevenness(gain: float, lowered: float) -> None:
     factor = float(ink_module._lowering(torch.tensor([gain])))

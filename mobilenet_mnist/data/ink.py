@@ -8,7 +8,9 @@ The first half of :func:`~mobilenet_mnist.data.digits.normalize_digits`, batched
    (also when the brightest are a broad glare and the darkest stand out locally);
 2. uneven lighting (:func:`~mobilenet_mnist.data.lighting.even_out`): the paper's local
    level (the ink opened away) is subtracted and the contrast that glare or a shadow took
-   is given back; images under 32 pixels get a quadratic surface fitted to the background
+   is given back, where the strokes confirm that the light took it
+   (:func:`~mobilenet_mnist.data.lighting.confirmed_gain`: a phone photo's lit side is no
+   glare); images under 32 pixels get a quadratic surface fitted to the background
    instead (ink excluded by a few reweighting rounds, on a copy reduced to 32×32), under
    24 pixels a flat one;
 3. ink: Otsu's threshold on the corrected image, lightly blurred against noise and JPEG
@@ -37,7 +39,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .lighting import even_out_with_gain, local_mean
+from .lighting import STEADY_GAIN, even_out_with_gain, local_mean
 from .lines import remove_lines
 from .morphology import cell_counts, cell_pixels, component_sizes, max3
 from .quality import one_sided_edges
@@ -84,7 +86,7 @@ WHOLE_DIGIT = 0.75
 #: Under a glare the threshold is lowered by the light's gain, to at most this fraction of Otsu's.
 WASHED_MIN = 0.5
 #: ... where the light's gain is below this (paper's unevenness stays above it).
-WASHED_FROM = 0.9
+WASHED_FROM = STEADY_GAIN
 #: Smaller images get no signs of doubt (quality 1): no cleanup is done on them.
 MIN_SIDE_FOR_QUALITY = MIN_SIDE_FOR_LOCAL_LIGHTING
 #: The brightest pixels are a glare, not ink, when they stand out from the local mean by less
@@ -388,10 +390,17 @@ def _contrast(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     shadows, gradients, glare) from ``MIN_SIDE_FOR_LOCAL_LIGHTING`` a side; smaller images
     (MNIST's 28×28, thumbnails) get a quadratic or, under ``MIN_SIDE_FOR_LIGHTING``, a flat
     background: too few pixels to tell a stroke from the paper's local level. Also the
-    contrast the light left (:func:`.lighting.contrast_gain`; 1 on smaller images)."""
+    contrast the light left (:func:`.lighting.contrast_gain`, where the ink confirms it:
+    :func:`.lighting.confirmed_gain`; 1 on smaller images)."""
     if min(x.shape[-2:]) < MIN_SIDE_FOR_LOCAL_LIGHTING:
         return x - _background(x), torch.ones_like(x)
-    return even_out_with_gain(x)
+    return even_out_with_gain(x, ink_of=_ink_class)
+
+
+def _ink_class(d: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) contrast → the ink class: above Otsu's threshold of the lightly blurred copy."""
+    smooth = _blur(d).flatten(1)
+    return (smooth > _otsu(smooth)[:, None]).view_as(d)
 
 
 def _lowering(gain: torch.Tensor) -> torch.Tensor:

@@ -8,16 +8,32 @@ paper shows how much: where it is lighter than elsewhere, a glare; darker, a sha
 and divides the ink's contrast by that gain (:func:`contrast_gain`), so that a washed-out
 stroke is as strong as the rest of the digit.
 
+The paper alone cannot tell a glare from plain brighter light (a phone photo's lit side):
+a glare lifts ink and paper together, more light leaves dark ink dark, and its strokes
+stand out *more*. The strokes tell them apart: :func:`confirmed_gain` keeps a zone's gain
+only where the ink's own contrast there has dropped by about that much.
+
 Works on images whose ink is bright (after :func:`~mobilenet_mnist.data.ink.ink_bright`);
 the formula is the same for dark ink on light paper and light ink on a dark board.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MAX_GAIN", "contrast_gain", "even_out", "even_out_with_gain", "local_background", "local_mean"]
+__all__ = [
+    "MAX_GAIN",
+    "STEADY_GAIN",
+    "confirmed_gain",
+    "contrast_gain",
+    "even_out",
+    "even_out_with_gain",
+    "local_background",
+    "local_mean",
+]
 
 #: The background is measured on a copy reduced to at most this side ...
 COARSE_SIDE = 64
@@ -27,6 +43,11 @@ OPENING = 0.2
 MIN_LEVEL = 0.08
 #: Contrast is raised at most this many times (a glare that left nothing is not invented).
 MAX_GAIN = 5.0
+#: Gains from this on are the paper's usual unevenness, not a glare or a shadow.
+STEADY_GAIN = 0.9
+#: A zone's gain is checked against the ink only when the zone, and the paper at steady
+#: light, each hold at least this share of the ink.
+MIN_INK_SHARE = 0.1
 
 
 def _max_filter(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -107,9 +128,65 @@ def even_out(x: torch.Tensor) -> torch.Tensor:
     return even_out_with_gain(x)[0]
 
 
-def even_out_with_gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`even_out`, and the gain it divided by (:func:`contrast_gain`), (N, 1, H, W) each."""
+def confirmed_gain(raw: torch.Tensor, gain: torch.Tensor, ink: torch.Tensor, lighter: torch.Tensor) -> torch.Tensor:
+    """The light's gain, reset to 1 in a zone where the strokes show that the light took no contrast.
+
+    A zone is the paper lighter than usual, or darker, where the gain is under
+    ``STEADY_GAIN``. If the light took contrast there (a glare, a shadow), the ink's median
+    contrast over the paper is about ``g`` times that at steady light (``g``: the zone's
+    gain; on the hard digit set's whiteboards the ratio follows it, 0.3–0.9). If not (more
+    light on a phone photo's lit side), it is as large or larger (1.0–1.4 there). So a
+    zone whose ink is at least as strong as the ink at steady light gets gain 1; the others,
+    and zones or images with too little ink to tell (``MIN_INK_SHARE``), keep their gain.
+
+    Args:
+        raw: (N, 1, H, W) the ink's height above the local paper, before any gain.
+        gain: (N, 1, H, W) :func:`contrast_gain`.
+        ink: (N, 1, H, W) bool, a first guess of the ink.
+        lighter: (N, 1, H, W) bool, where the paper is lighter than usual (bright-ink polarity).
+
+    Returns:
+        (N, 1, H, W) the gain, 1 in the zones the ink contradicts.
+    """
+    flat_raw, flat_gain, flat_ink = raw.flatten(1), gain.flatten(1), ink.flatten(1)
+    steady = flat_gain >= STEADY_GAIN
+    enough = MIN_INK_SHARE * flat_ink.sum(1)
+    steady_ink = flat_ink & steady
+    steady_contrast = _masked_median(flat_raw, steady_ink)
+    out = flat_gain.clone()
+    for side in (lighter.flatten(1), ~lighter.flatten(1)):
+        zone = side & ~steady
+        zone_ink = flat_ink & zone
+        known = (zone_ink.sum(1) >= enough) & (steady_ink.sum(1) >= enough) & (enough > 0)
+        ratio = _masked_median(flat_raw, zone_ink) / steady_contrast.clamp_min(1e-6)
+        untouched = known & (ratio >= 1)
+        out = torch.where(zone & untouched[:, None], 1.0, out)
+    return out.view_as(gain)
+
+
+def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N, P) values, (N, P) bool → (N,) median of each row's masked values (NaN where none)."""
+    return torch.where(mask, values, float("nan")).nanmedian(dim=1).values
+
+
+def even_out_with_gain(
+    x: torch.Tensor, ink_of: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`even_out`, and the gain it divided by (:func:`contrast_gain`), (N, 1, H, W) each.
+
+    Args:
+        x: As for :func:`even_out`.
+        ink_of: A first guess of the ink from a contrast image ((N, 1, H, W) → bool);
+            when given, the gain is kept only where that ink confirms it (:func:`confirmed_gain`).
+    """
     background = local_background(x)
     level = background.flatten(1).median(dim=1).values
     gain = contrast_gain(background, level)
-    return (x - background) / gain, gain
+    raw = x - background
+    if ink_of is not None and bool((gain < STEADY_GAIN).any()):
+        # The first guess divides by the gain's square root, halfway between the two
+        # explanations: divided by the whole gain, a lit side's strokes would outshine the
+        # rest and take the whole ink class; undivided, a glare's would be missed.
+        ink = ink_of(raw / gain.sqrt())
+        gain = confirmed_gain(raw, gain, ink, background < level.view(-1, 1, 1, 1))
+    return raw / gain, gain
