@@ -364,10 +364,21 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+#: Options that only write something more (not the record): left out of the reproduce command.
+EXTRA_OUTPUTS = ("--errors-sheet",)
+
+
 def command_line(argv: list[str] | None, script: str = "benchmarks/hard_set.py") -> str:
-    """The command that reproduces a run of ``script`` (the options as given, quoted for a shell)."""
-    options = sys.argv[1:] if argv is None else argv
-    return " ".join([f"python {script}", *map(shlex.quote, options)])
+    """The command that reproduces a run of ``script``: the options as given, quoted for a
+    shell, less ``EXTRA_OUTPUTS`` (``--errors-sheet PATH`` or ``--errors-sheet=PATH``)."""
+    options, kept = list(sys.argv[1:] if argv is None else argv), []
+    while options:
+        option = options.pop(0)
+        if option in EXTRA_OUTPUTS:
+            options = options[1:]
+        elif option.split("=", 1)[0] not in EXTRA_OUTPUTS:
+            kept.append(option)
+    return " ".join([f"python {script}", *map(shlex.quote, kept)])
 
 
 def git_state() -> str | None:

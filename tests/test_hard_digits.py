@@ -287,6 +287,18 @@ def test_benchmark_metrics_on_known_predictions() -> None:
     assert hard_set.ece_percent(confidence, correct) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--data-dir", "my data", "--errors-sheet", "/tmp/sheet.png", "--rounds", "1"],
+        ["--data-dir", "my data", "--errors-sheet=/tmp/sheet.png", "--rounds", "1"],
+    ],
+)
+def test_reproduce_command_quotes_options_and_leaves_out_the_errors_sheet(argv: list[str]) -> None:
+    command = _hard_set_module().command_line(argv, "benchmarks/x.py")
+    assert command == "python benchmarks/x.py --data-dir 'my data' --rounds 1"
+
+
 def test_errors_sheet_shows_wrong_answers_most_confident_first(tmp_path: Path) -> None:
     import torch
     from PIL import Image

@@ -165,8 +165,13 @@ def confirmed_gain(raw: torch.Tensor, gain: torch.Tensor, ink: torch.Tensor, lig
 
 
 def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(N, P) values, (N, P) bool → (N,) median of each row's masked values (NaN where none)."""
-    return torch.where(mask, values, float("nan")).nanmedian(dim=1).values
+    """(N, P) values, (N, P) bool → (N,) median of each row's masked values (NaN where none).
+
+    Row by row on the masked values alone: only the ink's pixels are sorted, not the whole
+    image padded with NaNs (``nanmedian``)."""
+    nan = values.new_tensor(float("nan"))
+    rows = zip(values, mask, strict=True)
+    return torch.stack([row[kept].median() if bool(kept.any()) else nan for row, kept in rows])
 
 
 def even_out_with_gain(
