@@ -545,6 +545,22 @@ def test_a_box_corner_and_a_lines_uneven_print_are_no_stroke_along_it() -> None:
     assert int((out & digit).sum()) == int(digit.sum())
 
 
+def test_a_margin_line_across_a_pages_ruling_goes_even_when_no_rule_runs_clear_of_the_digit() -> None:
+    # A big "0" spans the whole page, so no rule runs past it or clear of it: the rules are
+    # print only as a page's ruling (four evenly spaced, edge to edge). The margin line
+    # through the "0" crosses them, so it is the page's margin line and goes too; before,
+    # only rules printed by their own ends counted, and it stayed as a stroke.
+    digit = _ring(_canvas(), 40, 40, 37, 37)
+    margin = _canvas()
+    margin[:, 20:22] = True
+    page = digit | margin
+    for row in (12, 32, 52, 72):
+        page[row : row + 2, :] = True
+    out = _remove(page)
+    assert int((out & ~digit).sum()) == 0, "the margin line or a rule is left"
+    assert int((out & digit).sum()) >= 0.8 * int(digit.sum()), "the digit went with the lines"
+
+
 def test_local_background_follows_a_glares_dip_in_the_paper() -> None:
     """The paper's level under a glare (a smooth dip once the ink is made bright) is measured
     to within 0.02, so that strokes under the glare stay above it (0.048 off with a blur as

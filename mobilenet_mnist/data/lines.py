@@ -17,14 +17,14 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
    a "4") ends where the digit does and is kept, and so is a line from the image's edge
    to a line that is the digit's with no other line meeting it (``_edge_to_stroke``: a
-   "7"'s bar cut by the crop, ending on its upright stem); a line from edge to edge across
-   two or more printed perpendicular lines is a page's margin line and goes however near
-   the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
+   "7"'s bar cut by the crop, ending on its upright stem); ``PAGE_LINES`` or more
+   parallel lines from edge to edge, evenly spaced, are a page's ruling: print, even
+   across a digit that no rule runs past (``_page_ruling``); a line from edge to edge
+   across two or more printed perpendicular lines is a page's margin line and goes however
+   near the digit sits (``_rules_crossed``), and a box's side the digit touches goes when
    printed sides hold both its ends (or one, the other reaching the image's edge: a comb
    field) and all the rest of the ink lies between it and a printed side parallel to it
-   (``_box_side``); ``PAGE_LINES`` or more parallel lines from edge to edge, evenly
-   spaced, are a page's ruling and go even across a digit that no rule runs past
-   (``_page_ruling``); when only lines are left (a "1" in a box or on a rule), the digit
+   (``_box_side``); when only lines are left (a "1" in a box or on a rule), the digit
    is a line that ends inside the image, the one nearest the image's center first; lines
    that all run edge to edge in parallel sets (a ruled or squared page, its margin line
    too) are all print, and a tiny digit between them is what is left;
@@ -319,10 +319,12 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
     ends = [_ends(line) for line in lines]
     apart = [_is_apart(line, rest_spans, side) for line in lines]
     held = [_ends_held(index, lines, ends, tolerance) for index in range(len(lines))]
+    # Squared or ruled paper: evenly spaced rules from edge to edge, wherever the digit is.
+    ruling = _page_ruling(lines, ends)
     # A line from the image's edge to a stroke of the digit (a "7"'s bar cut by the crop,
     # ending on its stem: a line not apart) is a stroke too: print ends on print.
     printed = [
-        held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, apart, tolerance)
+        ruling[index] or (held[index] and apart[index] and not _edge_to_stroke(index, lines, ends, apart, tolerance))
         for index in range(len(lines))
     ]
     # A page's margin line runs edge to edge across its rules, however near the digit sits.
@@ -332,17 +334,13 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
         and _rules_crossed(index, lines, ends, printed) >= 2
         for index in range(len(lines))
     ]
-    # Squared or ruled paper: evenly spaced rules from edge to edge, wherever the digit is.
-    ruling = _page_ruling(lines, ends)
     # A box's side the digit touches: held by printed sides at both ends (or at one, the other
     # at the image's edge), with all the rest of the ink between it and a printed side parallel to it.
     sides = [
         not printed[index] and _box_side(index, lines, ends, printed, rest_spans, tolerance)
         for index in range(len(lines))
     ]
-    return [
-        line for index, line in enumerate(lines) if printed[index] or margins[index] or sides[index] or ruling[index]
-    ]
+    return [line for index, line in enumerate(lines) if printed[index] or margins[index] or sides[index]]
 
 
 def _page_ruling(lines: list[Line], ends: list[Ends]) -> list[bool]:
