@@ -214,13 +214,9 @@ def _hard_set_module():
     return module
 
 
-def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> None:
-    # Dev-split form boxes where the digit touches one side (a 9 and a 1 at the left side, a
-    # 5 at the right; a 7 at the left side of a comb field, whose sides run on past the crop's
-    # top): the other sides came out, that one stayed beside the digit as a stroke spanning
-    # the crop's height. It is a box's side: held by printed sides (or the image's edge, at
-    # one end) at both ends, with all the rest of the ink between it and the printed side
-    # parallel to it.
+def _dev_case_ink(mnist_dir: Path, setting: str, index: int) -> Any:
+    """The ink mask (H, W) that ink.find_ink gives for dev image ``index`` of ``setting``,
+    rendered alone as hard_digits(..., "dev") draws it."""
     from PIL import Image
 
     from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
@@ -228,13 +224,22 @@ def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> Non
     from mobilenet_mnist.data.digits import _gray
 
     images, labels = _mnist_test(str(mnist_dir))
-    pool = split_pool(mnist_dir, "dev")
-    drawn = sample_indices("dev", 398)["form_box"]
-    for index in (92, 151, 224, 397):  # rendered alone, as hard_digits(..., "dev") draws them
-        digit = drawn[index]
-        rng = _image_rng(DEFAULT_SEED, "form_box", index)
-        image = render("form_box", images[digit], int(labels[digit]), pool, rng)
-        mask = ink.find_ink(ink.ink_bright(_gray(Image.fromarray(image) if image.ndim == 3 else image)))[1][0, 0]
+    digit = sample_indices("dev", index + 1)[setting][index]
+    rng = _image_rng(DEFAULT_SEED, setting, index)
+    image = render(setting, images[digit], int(labels[digit]), split_pool(mnist_dir, "dev"), rng)
+    gray = _gray(Image.fromarray(image) if image.ndim == 3 else image)
+    return ink.find_ink(ink.ink_bright(gray))[1][0, 0]
+
+
+def test_a_form_boxs_side_the_digit_touches_is_taken_out(mnist_dir: Path) -> None:
+    # Dev-split form boxes where the digit touches one side (a 9 and a 1 at the left side, a
+    # 5 at the right; a 7 at the left side of a comb field, whose sides run on past the crop's
+    # top): the other sides came out, that one stayed beside the digit as a stroke spanning
+    # the crop's height. It is a box's side: held by printed sides (or the image's edge, at
+    # one end) at both ends, with all the rest of the ink between it and the printed side
+    # parallel to it.
+    for index in (92, 151, 224, 397):
+        mask = _dev_case_ink(mnist_dir, "form_box", index)
         column = float(mask.sum(0).max()) / mask.shape[0]  # the most ink a column holds, of the rows
         assert column < 0.5, f"image {index}: a column holds ink along {column:.0%} of the rows (the box's side)"
         assert float(mask.sum(1).max()) > 0, f"image {index}: the digit went too"
@@ -245,16 +250,7 @@ def test_squared_papers_rules_across_a_tall_digit_are_taken_out(mnist_dir: Path)
     # rules spans the crop nearly to its top and right edges, so only one rule of each
     # orientation ran past it or clear of it, and the others stayed (read as a "7"). Five
     # evenly spaced rules from edge to edge are a page's ruling (lines._page_ruling).
-    from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
-    from mobilenet_mnist.data import ink
-    from mobilenet_mnist.data.digits import _gray
-
-    images, labels = _mnist_test(str(mnist_dir))
-    index = 269
-    digit = sample_indices("dev", index + 1)["grid_paper"][index]
-    image = render("grid_paper", images[digit], int(labels[digit]), split_pool(mnist_dir, "dev"),
-                   _image_rng(DEFAULT_SEED, "grid_paper", index))  # fmt: skip
-    mask = ink.find_ink(ink.ink_bright(_gray(image)))[1][0, 0]
+    mask = _dev_case_ink(mnist_dir, "grid_paper", 269)
     row = float(mask.sum(1).max()) / mask.shape[1]  # the most ink a row holds, of the columns
     assert row < 0.2, f"a row holds ink along {row:.0%} of the columns (a rule)"
     assert float(mask.sum(0).max()) > 0.3 * mask.shape[0], "the digit's stroke went too"
@@ -376,17 +372,8 @@ def test_a_phone_photos_lit_side_does_not_drop_the_digits_shadowed_part(mnist_di
     # dropped as faint beside them, and the rest read as a "2". The lit strokes stand out
     # more than the shadowed ones, not less: no glare (lighting.confirmed_gain). The ink
     # spans 89 of the photo's 161 rows with the bar, 64 without.
-    from PIL import Image
+    from mobilenet_mnist.data.ink import extent
 
-    from benchmarks.hard_digits import DEFAULT_SEED, _image_rng, render, split_pool
-    from mobilenet_mnist.data import ink
-    from mobilenet_mnist.data.digits import _gray
-
-    images, labels = _mnist_test(str(mnist_dir))
-    index = 341
-    digit = sample_indices("dev", index + 1)["phone_photo"][index]
-    image = render("phone_photo", images[digit], int(labels[digit]), split_pool(mnist_dir, "dev"),
-                   _image_rng(DEFAULT_SEED, "phone_photo", index))  # fmt: skip
-    gray = _gray(Image.fromarray(image))  # an RGB photo
-    height = int(ink.extent(ink.find_ink(ink.ink_bright(gray))[1])[0])
-    assert height >= 0.5 * gray.shape[-2], f"the ink spans {height} of {gray.shape[-2]} rows: the top bar went"
+    mask = _dev_case_ink(mnist_dir, "phone_photo", 341)
+    height = int(extent(mask[None, None])[0])
+    assert height >= 0.5 * mask.shape[0], f"the ink spans {height} of {mask.shape[0]} rows: the top bar went"
