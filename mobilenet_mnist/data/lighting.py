@@ -11,7 +11,9 @@ stroke is as strong as the rest of the digit.
 The paper alone cannot tell a glare from plain brighter light (a phone photo's lit side):
 a glare lifts ink and paper together, more light leaves dark ink dark, and its strokes
 stand out *more*. The strokes tell them apart: :func:`confirmed_gain` keeps a zone's gain
-only where the ink's own contrast there has dropped by about that much.
+only where the ink there stands out less than the ink at steady light. It needs ink on
+both sides (a tenth of it each); a digit wholly inside a lit zone keeps the zone's gain,
+which raises all of its strokes alike.
 
 Works on images whose ink is bright (after :func:`~mobilenet_mnist.data.ink.ink_bright`);
 the formula is the same for dark ink on light paper and light ink on a dark board.
