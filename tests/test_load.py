@@ -45,9 +45,10 @@ from benchmarks.load_test import (  # noqa: E402
 
 SMALL = REPO_ROOT / "hub" / "mobilenet_v1_025.mnist"  # the cheapest published checkpoint: quick tests
 #: RSS growth allowed from the end of the warm-up to the end of 8 × 1,000 calls. Measured: +3 to
-#: +11 MiB (torch), +0 to +16 MiB (ONNX Runtime, its buffers settling). Keeping each call's
+#: +11 MiB (torch), +0 to +16 MiB (ONNX Runtime, its buffers settling), once +41 MiB (ONNX
+#: Runtime, a fresh-clone CI run; the same test passed on rerun). Keeping each call's
 #: predictions would add about 136 MiB (45,347 images, a 3 KiB 28×28 view each, at least).
-RSS_GROWTH_MIB = 32
+RSS_GROWTH_MIB = 64
 
 
 @pytest.fixture(scope="module")
