@@ -397,10 +397,16 @@ def _contrast(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return even_out_with_gain(x, ink_of=_ink_class)
 
 
+def _blurred_otsu(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 1, H, W) contrast → its lightly blurred copy (N, H·W) and Otsu's threshold of it (N,)."""
+    smooth = _blur(d).flatten(1)
+    return smooth, _otsu(smooth)
+
+
 def _ink_class(d: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) contrast → the ink class: above Otsu's threshold of the lightly blurred copy."""
-    smooth = _blur(d).flatten(1)
-    return (smooth > _otsu(smooth)[:, None]).view_as(d)
+    smooth, threshold = _blurred_otsu(d)
+    return (smooth > threshold[:, None]).view_as(d)
 
 
 def _lowering(gain: torch.Tensor) -> torch.Tensor:
@@ -447,8 +453,7 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     """
     d, gain = _contrast(x)
     lowering = _lowering(gain)  # for the ink class and the faint ink alike
-    smooth = _blur(d).flatten(1)
-    threshold = _otsu(smooth)
+    smooth, threshold = _blurred_otsu(d)
     ink = _washed_out(smooth > threshold[:, None], smooth, threshold, lowering)
     # Blank or not is judged on the blurred copy (less noise), by the ink's upper quartile
     # (the ink class of thin, faint strokes holds many noisy edge pixels).
