@@ -603,3 +603,14 @@ def test_main_components_drop_the_small_ones_and_keep_pixels_exact() -> None:
     expected = mask.clone()
     expected[150:160, 150:155] = False
     assert torch.equal(main_components(mask, 0.2), expected)  # on a grid of cells, but pixel-exact
+
+
+def test_a_rule_just_above_a_wide_digit_that_never_touches_it_is_removed() -> None:
+    # A "0" nearly as wide as the crop, its top two pixels under a rule from edge to edge:
+    # the rule neither runs past the digit nor lies clear of it, but no stroke meets it.
+    zero = _ring(_canvas(), 46, 40, 26, 38)
+    ruled = zero.clone()
+    ruled[15:17, :] = True
+    out = _remove(ruled)
+    assert not bool(out[15:17].any()), "the rule is left"
+    assert torch.equal(out, zero), "the digit lost or gained ink"

@@ -13,9 +13,10 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    edges is not one line from edge to edge;
 2. the digit is told from the lines (``_accepted``): a line is removed only when it
    reaches (nearly, ``BORDER_REACH``) the image's edge or meets a perpendicular line
-   at each of its ends (a box's side), and runs past the rest of the ink at both ends or lies
-   clear of it. A digit's own long stroke (the bar of a tightly cropped "7", the stem of
-   a "4") ends where the digit does and is kept, and so is a line from the image's edge
+   at each of its ends (a box's side), and runs past the rest of the ink at both ends, lies
+   clear of it or touches none of it (``_untouched``: a rule just above a digit). A digit's
+   own long stroke (the bar of a tightly cropped "7", the stem of a "4") ends where the
+   digit does and is kept, and so is a line from the image's edge
    to a line that is the digit's with no other line meeting it (``_edge_to_stroke``: a
    "7"'s bar cut by the crop, ending on its upright stem); ``PAGE_LINES`` or more
    parallel lines from edge to edge, evenly spaced, are a page's ruling: print, even
@@ -227,6 +228,13 @@ def _is_apart(line: Line, rest_spans: tuple[tuple[float, float] | None, ...], si
     return runs_past or clear
 
 
+def _untouched(line: Line, mask: torch.Tensor, every: torch.Tensor) -> bool:
+    """Whether no ink of ``mask`` but lines (``every``: their pixels) touches ``line``: a rule the
+    digit comes near but never meets (just above a "3"'s top) lies clear of it, however close."""
+    near = max3(line[1].float()[None, None])[0, 0] > 0
+    return not bool((near & mask & ~every).any())
+
+
 def _ends(line: Line) -> Ends:
     """A line's first and last coordinate along it, and its mean coordinate across it."""
     vertical, pixels = line
@@ -317,7 +325,8 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
     tolerance = MAX_LINE_WIDTH * side / 2 + 2
     rest_spans = (_span(rest, 0), _span(rest, 1))
     ends = [_ends(line) for line in lines]
-    apart = [_is_apart(line, rest_spans, side) for line in lines]
+    every = torch.stack([pixels for _, pixels in lines]).any(0) if lines else torch.zeros_like(mask)
+    apart = [_is_apart(line, rest_spans, side) or _untouched(line, mask, every) for line in lines]
     held = [_ends_held(index, lines, ends, tolerance) for index in range(len(lines))]
     # Squared or ruled paper: evenly spaced rules from edge to edge, wherever the digit is.
     ruling = _page_ruling(lines, ends)
