@@ -134,13 +134,14 @@ def thread_load(predictor: Callable[[Any], Sequence[Any]], batches: Sequence[Any
     Thread ``k``'s ``i``-th call takes batch ``(7 i + k) mod len(batches)``, so at any moment
     the threads run different batch sizes. Each thread first makes ``warmup`` calls (not
     timed); the RSS is read when all have finished them, then every thread makes ``calls``
-    timed calls.
+    timed calls. It is read again once half the timed calls are done: a leak grows in both
+    halves alike, a memory pool (ONNX Runtime's arena) settling under load mostly in one.
 
     Returns:
         A dict: ``threads``, ``calls`` (timed, all threads), ``images``, ``mismatches`` (answers
         that differ from the single-threaded reference, warm-up included), ``errors``,
         ``seconds``, ``calls_per_s``, ``images_per_s``, ``latency_ms`` (p50, p95, max per call)
-        and ``rss_mib`` (``reference``, ``warm``, ``peak``, ``end``; None off Linux).
+        and ``rss_mib`` (``reference``, ``warm``, ``half``, ``peak``, ``end``; None off Linux).
     """
     reference = [answers(predictor(batch)) for batch in batches]
     rss = {"reference": rss_mib()}
@@ -148,6 +149,7 @@ def thread_load(predictor: Callable[[Any], Sequence[Any]], batches: Sequence[Any
     go = threading.Event()
     latencies: list[list[float]] = [[] for _ in range(threads)]
     mismatches = [0] * threads
+    done = [0] * threads  # timed calls finished, per thread (each thread writes its own)
     errors: list[BaseException] = []
 
     def work(k: int) -> None:
@@ -161,6 +163,7 @@ def thread_load(predictor: Callable[[Any], Sequence[Any]], batches: Sequence[Any
                 got = answers(predictor(batches[j]))
                 if i >= warmup:
                     latencies[k].append(time.perf_counter() - started)
+                    done[k] += 1
                 mismatches[k] += got != reference[j]
         except BaseException as error:  # handed to the caller, who raises it
             errors.append(error)
@@ -174,7 +177,7 @@ def thread_load(predictor: Callable[[Any], Sequence[Any]], batches: Sequence[Any
     rss["warm"] = rss_mib()
     started = time.perf_counter()
     go.set()
-    rss["peak"] = _sample_peak_rss(workers, rss["warm"])
+    rss["peak"], rss["half"] = _sample_peak_rss(workers, rss["warm"], lambda: 2 * sum(done) >= threads * calls)
     seconds = time.perf_counter() - started
     rss["end"] = rss_mib()
     if errors:
@@ -189,16 +192,26 @@ def thread_load(predictor: Callable[[Any], Sequence[Any]], batches: Sequence[Any
     }  # fmt: skip
 
 
-def _sample_peak_rss(workers: Sequence[threading.Thread], start: float | None) -> float | None:
-    """Wait for ``workers`` to finish, reading the RSS every 0.2 s; the highest reading."""
+def _sample_peak_rss(
+    workers: Sequence[threading.Thread], start: float | None, halfway: Callable[[], bool]
+) -> tuple[float | None, float | None]:
+    """Wait for ``workers`` to finish, reading the RSS every 0.2 s.
+
+    Returns:
+        The highest reading, and the first one taken once ``halfway()`` is true (the last
+        reading when the workers finish before a reading sees it).
+    """
     peak = start
+    half: float | None = None
     while any(worker.is_alive() for worker in workers):
         workers[0].join(0.2)
         now = rss_mib()
         peak = None if now is None or peak is None else max(peak, now)
+        if half is None and halfway():
+            half = now
     for worker in workers:
         worker.join()
-    return peak
+    return peak, rss_mib() if half is None else half
 
 
 def predictor_load(backend: str, mnist_dir: str | Path, *, threads: int, calls: int, warmup: int,
