@@ -240,18 +240,23 @@ def test_tensor_and_array_inputs_agree(digits: np.ndarray) -> None:
         torch.testing.assert_close(other, reference, atol=1e-4, rtol=0)
 
 
+#: Images are placed in MNIST's frame in batches padded to the largest one, which changes the
+#: resampling's float rounding: up to 4e-5 measured on the hard set's 4,800 dev images (no
+#: answer changed). A real difference (a pixel moved, a stroke thickened) is 1e-2 or more.
+BATCH_ROUNDING = 1e-4
+
 def test_lists_of_sizes_give_what_single_calls_give(digits: np.ndarray) -> None:
     items = [page(digits[0]), digits[1], np.stack([page(d, size=(64, 70), at=(3, 8)) for d in digits[2:4]])]
     out, has_ink = normalize_digits(items)
     assert out.shape == (4, 1, 28, 28) and has_ink.all()
     singles = torch.cat([normalize_digits(item)[0] for item in items])
-    torch.testing.assert_close(out, singles, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out, singles, atol=BATCH_ROUNDING, rtol=0)
 
 
 def test_an_image_gives_the_same_alone_or_in_a_batch(digits: np.ndarray) -> None:
     batch, _ = normalize_digits(digits)
     alone = torch.cat([normalize_digits(d)[0] for d in digits])
-    torch.testing.assert_close(batch, alone, atol=1e-6, rtol=0)
+    torch.testing.assert_close(batch, alone, atol=BATCH_ROUNDING, rtol=0)
 
 
 # Bad input: rows in tests/test_audit.py ("Real digits and calibrated predictions").

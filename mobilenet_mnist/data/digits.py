@@ -263,25 +263,65 @@ def _place(soft: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(_restroke(fine, steps), SAMPLES)
 
 
-def _normalize_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N, 1, H, W) gray in [0, 1] → MNIST-like (N, 1, FRAME, FRAME), has_ink (N,) and the signs of doubt (N, 4)."""
+def _find_batch(x: torch.Tensor) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, torch.Tensor]:
+    """(N, 1, H, W) gray in [0, 1] of one size → each image's ink ready to place (soft, mask:
+    (1, 1, h, w) each, see :func:`_ready_to_place`), has_ink (N,) and the signs of doubt (N, 4)."""
     h, w = x.shape[-2:]
     if max(h, w) > WORK_SIDE:
         factor = WORK_SIDE / max(h, w)
         x = F.interpolate(x, size=(max(1, round(h * factor)), max(1, round(w * factor))), mode="area")
     soft, mask, has_ink, signs = find_ink(ink_bright(x))
+    return _ready_to_place(soft, mask), has_ink, signs
+
+
+def _ready_to_place(soft: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(N, 1, H, W) ink and mask → per image, (1, 1, h, w) each: large ink area-reduced first so
+    that ``SAMPLES`` points a pixel never alias."""
     height, width = extent(mask)
-    # Large ink is area-reduced first so that SAMPLES points a pixel never alias.
-    factors = (torch.maximum(height, width).float() / (SAMPLES * BOX)).ceil().clamp_min(1).long()
-    out = torch.zeros(x.shape[0], 1, FRAME, FRAME)
-    for factor in factors.unique().tolist():
-        chosen = torch.nonzero(factors == factor).view(-1)
-        part_soft, part_mask = soft[chosen], mask[chosen]
+    factors = (torch.maximum(height, width).float() / (SAMPLES * BOX)).ceil().clamp_min(1).long().tolist()
+    ready = []
+    for index, factor in enumerate(factors):
+        part_soft, part_mask = soft[index : index + 1], mask[index : index + 1]
         if factor > 1:
             part_soft = F.avg_pool2d(part_soft, factor, ceil_mode=True)
             part_mask = F.max_pool2d(part_mask.float(), factor, ceil_mode=True) > 0
-        out[chosen] = _place(part_soft, part_mask)
-    return torch.where(has_ink.view(-1, 1, 1, 1), out, 0.0), has_ink, signs
+        ready.append((part_soft, part_mask))
+    return ready
+
+
+def _place_all(inks: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Every image's ink (:func:`_ready_to_place`) placed in MNIST's frame: (N, 1, FRAME, FRAME).
+
+    Images of all sizes are placed together, in batches of similar size padded with zeros
+    at the bottom and right (no pixel moves, and resampling reads zeros beyond an image's
+    edge anyway): placing costs many small operations, whatever the batch's size.
+    """
+    out = torch.zeros(len(inks), 1, FRAME, FRAME)
+    order = sorted(range(len(inks)), key=lambda i: inks[i][0].shape[-2] * inks[i][0].shape[-1])
+    floor = (FRAME * SAMPLES) ** 2  # the resampled frame's points, per image
+    batch: list[int] = []
+    h = w = 0
+    for index in order:
+        grown_h, grown_w = max(h, inks[index][0].shape[-2]), max(w, inks[index][0].shape[-1])
+        if batch and (len(batch) + 1) * max(grown_h * grown_w, floor) > CHUNK_PIXELS:
+            out[batch] = _place(*_padded([inks[i] for i in batch]))
+            batch, grown_h, grown_w = [], inks[index][0].shape[-2], inks[index][0].shape[-1]
+        batch.append(index)
+        h, w = grown_h, grown_w
+    if batch:
+        out[batch] = _place(*_padded([inks[i] for i in batch]))
+    return out
+
+
+def _padded(inks: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, 1, h, w) soft ink and masks of any sizes → (N, 1, H, W) each, zeros at the bottom and right."""
+    h = max(soft.shape[-2] for soft, _ in inks)
+    w = max(soft.shape[-1] for soft, _ in inks)
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, w - x.shape[-1], 0, h - x.shape[-2]))
+
+    return torch.cat([pad(soft) for soft, _ in inks]), torch.cat([pad(mask) for _, mask in inks])
 
 
 def _normalize_groups(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -289,21 +329,30 @@ def _normalize_groups(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
     sizes: dict[tuple[int, int], list[int]] = {}
     for index, item in enumerate(items):
         sizes.setdefault((item.shape[-2], item.shape[-1]), []).append(index)
-    results: list[tuple[torch.Tensor, ...]] = [()] * len(items)
+    inks: list[tuple[torch.Tensor, torch.Tensor]] = []
+    order: list[int] = []  # the input image of each entry of `inks`
+    found: list[tuple[torch.Tensor, torch.Tensor]] = []
     # Inference mode skips autograd's bookkeeping (version counters, views) on the many small
     # ops of the cleanup: 10-20 % faster on photos; the outputs are the same.
     with torch.inference_mode():
         for indices in sizes.values():
             batch = torch.cat([items[i] for i in indices])
             chunk = max(1, CHUNK_PIXELS // max(batch.shape[-1] * batch.shape[-2], (FRAME * SAMPLES) ** 2))
-            parts = [_normalize_batch(part) for part in batch.split(chunk)]
-            counts = [items[i].shape[0] for i in indices]
-            pieces = [torch.cat([p[k] for p in parts]).split(counts) for k in range(3)]
-            for i, *outputs in zip(indices, *pieces, strict=True):
-                results[i] = tuple(outputs)
-    # Joined outside inference mode: ordinary tensors, which a training step may save for backward.
-    digits, has_ink, signs = (torch.cat([r[k] for r in results]) for k in range(3))
-    return digits, has_ink, signs
+            rows = [row for i in indices for row in [i] * items[i].shape[0]]
+            for start, part in zip(range(0, len(batch), chunk), batch.split(chunk), strict=True):
+                ready, has_ink, signs = _find_batch(part)
+                inks += ready
+                order += rows[start : start + len(ready)]
+                found.append((has_ink, signs))
+        placed = _place_all(inks)
+        has_ink = torch.cat([h for h, _ in found])
+        signs = torch.cat([s for _, s in found])
+        placed = torch.where(has_ink.view(-1, 1, 1, 1), placed, 0.0)
+        # Back to input order: the entries follow the size groups; stable within an input.
+        rank = torch.tensor(sorted(range(len(order)), key=lambda k: order[k]), dtype=torch.long)
+        digits, has_ink, signs = placed[rank], has_ink[rank], signs[rank]
+    # Cloned outside inference mode: ordinary tensors, which a training step may save for backward.
+    return digits.clone(), has_ink.clone(), signs.clone()
 
 
 def _check_blank(blank: Any) -> None:
