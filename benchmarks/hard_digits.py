@@ -73,6 +73,8 @@ SPLITS = {"dev": (2000, 6000), "test": (6000, 10000)}
 DEFAULT_SEED = 0
 #: Crop sides stay within this range (pixels).
 MIN_SIDE, MAX_SIDE = 48, 200
+#: The paper a digit's ink encloses in MNIST's 28×28 grid is a loop from this many pixels on.
+LOOP_MIN_AREA = 2
 
 Array = np.ndarray
 Rng = np.random.Generator
@@ -263,6 +265,21 @@ def _thin(shape: Array) -> Array:
     return b
 
 
+def _loops(digit: Array, level: float = 0.5, min_area: int = LOOP_MIN_AREA) -> Array:
+    """The insides of the digit's loops: paper enclosed by its ink (at ``level``), ``min_area`` pixels or more.
+
+    A blob of an "8" or the small loop of a "9" can enclose only a few of MNIST's pixels;
+    smaller gaps are the grid's, not the writer's.
+    """
+    ink = digit >= level
+    paper, count = ndimage.label(~ink)  # 4-connected paper: a diagonal gap in a stroke closes a loop
+    border = set(np.unique(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]])).tolist())
+    areas = ndimage.sum_labels(np.ones_like(paper), paper, np.arange(1, count + 1))
+    keep = [label for label, area in zip(range(1, count + 1), areas, strict=True)
+            if label not in border and area >= min_area]  # fmt: skip
+    return np.isin(paper, keep)
+
+
 def strokes(digit: Array, height: float, width: float, angle: float = 0.0) -> Array:
     """The digit redrawn with a pen ``width`` px wide: a coverage mask (float 0–1), its ink ``height`` px tall.
 
@@ -271,26 +288,36 @@ def strokes(digit: Array, height: float, width: float, angle: float = 0.0) -> Ar
     thresholded into a shape whose centre lines (:func:`_thin`) a round pen of ``width``
     retraces, with a one-pixel anti-aliased edge. Where MNIST's own ink is wider than a
     stroke (a filled loop, ink pooled in a corner) the shape, shrunk by the width
-    difference, is kept, so the digit stays the digit its writer drew. The mask is
+    difference, is kept, so the digit stays the digit its writer drew. So are its loops
+    (:func:`_loops`: the paper its ink encloses in the 28×28 grid): a pen wider than the
+    small loop of a "9" would close it into a "7", so the loop stays paper. The mask is
     rotated by ``angle`` degrees and cropped to its ink.
     """
     d = digit.astype(np.float32) / 255
     rows, cols = np.flatnonzero(d.max(1) > 0.15), np.flatnonzero(d.max(0) > 0.15)
-    d = ndimage.gaussian_filter(np.pad(d[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 3), 0.5)
+    d = np.pad(d[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 3)
+    loops = _loops(d)
+    d = ndimage.gaussian_filter(d, 0.5)
     scale = height / (rows[-1] - rows[0] + 1)
     size = (round(d.shape[0] * scale), round(d.shape[1] * scale))
     u = _blur(_resize(d, *size), 0.3 * scale)
     peak = _blur(_resize(ndimage.maximum_filter(d, 3), *size), 0.5 * scale)
     ridge = u / np.maximum(peak, 0.25)
+    holes = _resize(loops.astype(np.float32), *size)
     if angle:
-        ridge = np.asarray(Image.fromarray(ridge.astype(np.float32)).rotate(angle, Image.BILINEAR, expand=True))
-    shape = np.pad(ridge > 0.45, 2 + math.ceil(width))
+        ridge, holes = (np.asarray(Image.fromarray(a.astype(np.float32)).rotate(angle, Image.BILINEAR, expand=True))
+                        for a in (ridge, holes))  # fmt: skip
+    margin = 2 + math.ceil(width)
+    holes = np.pad(holes > 0.5, margin)
+    shape = np.pad(ridge > 0.45, margin) & ~holes
     centre = _thin(shape)
     pen = np.clip(width / 2 + 0.5 - ndimage.distance_transform_edt(~centre), 0, 1)
     inside = ndimage.distance_transform_edt(shape)
     shrink = float(np.median(inside[centre])) - width / 2 if centre.any() else 0.0
     if shrink > 0:
         pen = np.maximum(pen, np.clip(inside - shrink - 0.5, 0, 1))
+    if holes.any():  # a loop the writer left open stays open, however wide the pen
+        pen = np.minimum(pen, np.clip(ndimage.distance_transform_edt(~holes) - 0.5, 0, 1))
     rows, cols = np.flatnonzero(pen.max(1) > 0), np.flatnonzero(pen.max(0) > 0)
     return pen[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
 

@@ -23,7 +23,7 @@ from scipy import ndimage
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ lives in the repository, not in the package
 
-from benchmarks.hard_digits import SETTINGS, SPLITS, _mnist_test, hard_digits, sample_indices  # noqa: E402
+from benchmarks.hard_digits import SETTINGS, SPLITS, _mnist_test, hard_digits, sample_indices, strokes  # noqa: E402
 
 PER_SETTING = 3
 
@@ -125,6 +125,31 @@ def test_shapes_and_dtypes(hard_set) -> None:
     assert sum(h != w for h, w in sides) > len(sides) // 2  # not square, mostly
     for name in ("phone_photo", "sticky_note", "whiteboard_glare", "chalkboard"):
         assert all(image.ndim == 3 for image in hard_set[name][0]), name
+
+
+def _enclosed_paper(mask: np.ndarray) -> int:
+    """Pixels of paper that the ink (coverage >= 0.5) encloses: no 4-connected way to the border."""
+    ink = np.pad(mask >= 0.5, 1)
+    paper, _ = ndimage.label(~ink)
+    return int(((paper != paper[0, 0]) & ~ink).sum())
+
+
+def test_a_small_loop_stays_open_under_a_wide_pen() -> None:
+    # A "9" whose loop encloses only 9 of MNIST's pixels, redrawn 60 px tall with a pen 10 px
+    # wide: the pen's width is more than the loop's, scaled (about 8 px), so retracing the
+    # centre line alone fills the loop and the "9" reads as a "7" (as the hard set's first
+    # version drew some). The loop must stay paper, about as large as the writer left it.
+    y, x = np.mgrid[0:28, 0:28]
+    ring = np.hypot(y - 9, x - 15)
+    digit = ((ring >= 1.5) & (ring <= 4.5)).astype(np.float64)
+    t = np.linspace(0, 1, 60)
+    for r, c in zip(12 + 12 * t, 18 - 5 * t, strict=True):
+        digit[int(r) : int(r) + 2, int(c) : int(c) + 2] = 1  # the tail
+    mask = strokes((digit * 255).astype(np.uint8), 60, 10.0)
+    scale = 60 / 20  # the digit's ink spans rows 5 to 24
+    assert _enclosed_paper(mask) >= 0.5 * 9 * scale**2, "the loop was filled"
+    thin = strokes((digit * 255).astype(np.uint8), 60, 2.0)
+    assert _enclosed_paper(thin) > _enclosed_paper(mask), "a thin pen leaves the loop larger"
 
 
 # ----------------------------------------------------------------------------- each setting's feature
