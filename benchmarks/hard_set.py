@@ -28,9 +28,9 @@ settings pooled:
 
 Writes ``benchmarks/results/hard_digits.md`` and ``.json`` (``--output-dir``, ``--name``;
 ``--quick`` writes only where ``--output-dir`` is given). ``--errors-sheet PATH`` also
-writes a PNG of the first checkpoint's wrong answers, the most confident first: each input
-beside the 28×28 digit the model saw, to tell a misread digit from ink the cleanup lost or
-kept (:func:`errors_sheet`).
+writes a PNG of the default checkpoint's wrong answers (of the first one scored, when the
+default is not), the most confident first: each input beside the 28×28 digit the model saw,
+to tell a misread digit from ink the cleanup lost or kept (:func:`errors_sheet`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=None, help="where results go (default: benchmarks/results)")
     parser.add_argument("--name", default="hard_digits", help="file stem of the results (hard_digits)")
     parser.add_argument("--note", default="", help="a note on the code measured, kept with the git state")
-    parser.add_argument("--errors-sheet", type=Path, default=None, help="PNG of the first checkpoint's wrong answers")
+    parser.add_argument("--errors-sheet", type=Path, default=None,
+                        help="PNG of the default checkpoint's wrong answers (else the first one's)")
     args = parser.parse_args(argv)
     if not 1 <= args.per_setting <= 4000:
         parser.error(f"--per-setting must be in [1, 4000] (a split holds 4,000 digits), got {args.per_setting}")
@@ -412,10 +413,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.perf_counter() - started)  # fmt: skip
     wrong: list[WrongAnswer] = []
     names = digit_checkpoints(args.names)
-    rows = [score_checkpoint(name, sets, args, wrong if i == 0 else None) for i, name in enumerate(names)]
+    shown_model = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+    rows = [score_checkpoint(name, sets, args, wrong if name == shown_model else None) for name in names]
     if args.errors_sheet is not None:
         shown = errors_sheet(wrong, args.errors_sheet)
-        logger.info("Wrote %d wrong answers of %s to %s.", shown, names[0], args.errors_sheet)
+        logger.info("Wrote %d wrong answers of %s to %s.", shown, shown_model, args.errors_sheet)
     settings = list(SETTINGS)
     result = {
         "command": command_line(argv), "git": code_state(args.note),
