@@ -175,6 +175,26 @@ def metrics(predictions: Sequence[Any], labels: np.ndarray) -> dict[str, Any]:
     return result
 
 
+def wrong_by_origin(predictions: Sequence[Any], labels: np.ndarray, mnist_right: np.ndarray) -> dict[str, Any]:
+    """The wrong answers split by where they come from, with ``mnist_right`` telling, per image,
+    whether the checkpoint reads the same digit right in its MNIST form (28×28, white on black).
+
+    Misread as MNIST too: the model's own error, which no cleanup can undo. The rest the
+    setting caused (ink the cleanup lost or kept, or a drawing the model reads otherwise):
+    their shares at probability ≥ 0.9 and flagged say how well the confidence knows its
+    cleanup went wrong.
+    """
+    wrong = np.array([p.label != str(int(y)) for p, y in zip(predictions, labels, strict=True)])
+    probability = np.array([p.probability for p in predictions])
+    flagged = np.array([not p.is_digit for p in predictions])
+    own, caused = wrong & ~mnist_right, wrong & mnist_right
+    return {
+        "mnist_too": int(own.sum()), "mnist_too_confident": int((probability[own] >= CONFIDENT).sum()),
+        "caused": int(caused.sum()), "caused_confident": _pct(probability[caused] >= CONFIDENT),
+        "caused_flagged": _pct(flagged[caused]),
+    }  # fmt: skip
+
+
 # ------------------------------------------------------------------------- running
 def timed(run: Callable[[], list[Any]], rounds: int) -> tuple[list[Any], np.ndarray]:
     """The last call's result, and the best wall-clock and CPU seconds of ``rounds`` calls.
@@ -219,9 +239,12 @@ def score_checkpoint(
     model = str(check_weights(name, args.hub_root))  # a folder name: predict keeps its predictor between calls
     predict(sets[CLEAN][0][:4], model=model, backend=args.backend)  # build (export, graphs) before timing
     rows, pooled, seconds = {}, ([], []), np.zeros(2)
+    mnist_right = np.zeros(0, bool)
     for key, (inputs, labels) in sets.items():
         predictions, best = timed(lambda inputs=inputs: predict(inputs, model=model, backend=args.backend), args.rounds)
         rows[key] = {**metrics(predictions, labels), **_ms(best, len(inputs))}
+        if key == CLEAN:  # the hard settings' digits, in the same order
+            mnist_right = np.array([p.label == str(int(y)) for p, y in zip(predictions, labels, strict=True)])
         if key != CLEAN:
             if wrong is not None:
                 answers = zip(inputs, labels, predictions, strict=True)
@@ -234,6 +257,8 @@ def score_checkpoint(
         **metrics(pooled[0], np.concatenate(pooled[1])),
         **_ms(seconds, len(pooled[0])),
     }
+    if len(mnist_right) == len(pooled[0]):
+        rows[ALL]["by_origin"] = wrong_by_origin(pooled[0], np.concatenate(pooled[1]), mnist_right)
     return {"name": name, "sets": rows}
 
 
@@ -327,6 +352,19 @@ def target_rows(row: dict[str, Any], settings: list[str]) -> list[dict[str, Any]
     return out
 
 
+def origin_note(row: dict[str, Any]) -> list[str]:
+    """A paragraph on where one checkpoint's wrong answers come from (none without the MNIST digits)."""
+    origin = row["sets"][ALL].get("by_origin")
+    if origin is None:
+        return []
+    return [
+        f"Of its {row['sets'][ALL]['wrong']} wrong answers, {origin['mnist_too']} are digits it misreads in their "
+        f"MNIST form too ({origin['mnist_too_confident']} of them with probability ≥ 0.9); of the "
+        f"{origin['caused']} the settings caused, {_num(origin['caused_confident'])} % come with probability "
+        f"≥ 0.9 and {_num(origin['caused_flagged'])} % are flagged."
+    ]
+
+
 def _default_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The default checkpoint's row (the targets are about it), else the first."""
     return next((row for row in rows if row["name"] == DEFAULT_MODEL), rows[0])
@@ -348,6 +386,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         "## Accuracy (%)", accuracy_table(result),
         f"## Issue 26 targets, `{first['name']}`",
         "| target | wanted | measured | met |\n|---|---|---:|---|\n" + targets,
+        *origin_note(first),
         "## Cost: ms per image of the whole `predict` call (one thread, best of "
         f"{result['rounds']})",
         "Wall-clock and CPU time (this process's); on a shared machine the CPU time is the steadier of the two.",

@@ -308,6 +308,31 @@ def test_benchmark_metrics_on_known_predictions() -> None:
     assert hard_set.ece_percent(confidence, correct) == pytest.approx(expected)
 
 
+def test_wrong_answers_are_split_by_whether_the_mnist_digit_is_misread_too() -> None:
+    import torch
+
+    from mobilenet_mnist.deploy.predictor import DigitPrediction
+
+    hard_set = _hard_set_module()
+
+    def pred(label: str, p: float, is_digit: bool = True) -> Any:
+        return DigitPrediction(label, p, ((label, p),), is_digit, 0.0, torch.zeros(1, 28, 28))
+
+    predictions = [pred("1", 0.99), pred("7", 0.95), pred("3", 0.97), pred("8", 0.5, False), pred("0", 0.6, False),
+                   pred("2", 0.3, False)]  # fmt: skip
+    labels = np.array([1, 2, 5, 9, 6, 2])  # four wrong: "7", "3", "8", "0"
+    mnist_right = np.array([True, False, True, True, True, False])  # "7" is misread as MNIST too
+    origin = hard_set.wrong_by_origin(predictions, labels, mnist_right)
+    assert origin == {"mnist_too": 1, "mnist_too_confident": 1, "caused": 3, "caused_confident": 33.33,
+                      "caused_flagged": 66.67}  # fmt: skip
+    row = {"sets": {hard_set.ALL: {"wrong": 4, "by_origin": origin}}}
+    assert hard_set.origin_note(row) == [
+        "Of its 4 wrong answers, 1 are digits it misreads in their MNIST form too (1 of them with probability "
+        "≥ 0.9); of the 3 the settings caused, 33.3 % come with probability ≥ 0.9 and 66.7 % are flagged."
+    ]
+    assert hard_set.origin_note({"sets": {hard_set.ALL: {"wrong": 4}}}) == []
+
+
 @pytest.mark.parametrize(
     "argv",
     [
