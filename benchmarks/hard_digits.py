@@ -272,12 +272,10 @@ def _loops(digit: Array, level: float = 0.5, min_area: int = LOOP_MIN_AREA) -> A
     smaller gaps are the grid's, not the writer's.
     """
     ink = digit >= level
-    paper, count = ndimage.label(~ink)  # 4-connected paper: a diagonal gap in a stroke closes a loop
-    border = set(np.unique(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]])).tolist())
-    areas = ndimage.sum_labels(np.ones_like(paper), paper, np.arange(1, count + 1))
-    keep = [label for label, area in zip(range(1, count + 1), areas, strict=True)
-            if label not in border and area >= min_area]  # fmt: skip
-    return np.isin(paper, keep)
+    enclosed = ndimage.binary_fill_holes(ink) & ~ink  # 4-connected paper: a diagonal gap in a stroke closes a loop
+    loops, count = ndimage.label(enclosed)
+    areas = ndimage.sum_labels(enclosed, loops, np.arange(1, count + 1))
+    return np.isin(loops, 1 + np.flatnonzero(areas >= min_area))
 
 
 def strokes(digit: Array, height: float, width: float, angle: float = 0.0) -> Array:

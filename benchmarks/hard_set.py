@@ -153,11 +153,17 @@ def _pct(part: np.ndarray) -> float | None:
     return round(100 * float(part.mean()), 2) if len(part) else None
 
 
-def metrics(predictions: Sequence[Any], labels: np.ndarray) -> dict[str, Any]:
-    """Accuracy, confident and flagged wrong answers, flagged right ones, ECE and AUROCs (all in %, AUROC 0–1)."""
+def answers(predictions: Sequence[Any], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per prediction: right or not, its probability, and flagged (``is_digit`` False)."""
     correct = np.array([p.label == str(int(y)) for p, y in zip(predictions, labels, strict=True)])
     probability = np.array([p.probability for p in predictions])
     flagged = np.array([not p.is_digit for p in predictions])
+    return correct, probability, flagged
+
+
+def metrics(predictions: Sequence[Any], labels: np.ndarray) -> dict[str, Any]:
+    """Accuracy, confident and flagged wrong answers, flagged right ones, ECE and AUROCs (all in %, AUROC 0–1)."""
+    correct, probability, flagged = answers(predictions, labels)
     wrong = ~correct
     result = {
         "images": len(labels), "accuracy": _pct(correct), "wrong": int(wrong.sum()),
@@ -184,10 +190,8 @@ def wrong_by_origin(predictions: Sequence[Any], labels: np.ndarray, mnist_right:
     their shares at probability ≥ 0.9 and flagged say how well the confidence knows its
     cleanup went wrong.
     """
-    wrong = np.array([p.label != str(int(y)) for p, y in zip(predictions, labels, strict=True)])
-    probability = np.array([p.probability for p in predictions])
-    flagged = np.array([not p.is_digit for p in predictions])
-    own, caused = wrong & ~mnist_right, wrong & mnist_right
+    correct, probability, flagged = answers(predictions, labels)
+    own, caused = ~correct & ~mnist_right, ~correct & mnist_right
     return {
         "mnist_too": int(own.sum()), "mnist_too_confident": int((probability[own] >= CONFIDENT).sum()),
         "caused": int(caused.sum()), "caused_confident": _pct(probability[caused] >= CONFIDENT),
@@ -243,22 +247,22 @@ def score_checkpoint(
     for key, (inputs, labels) in sets.items():
         predictions, best = timed(lambda inputs=inputs: predict(inputs, model=model, backend=args.backend), args.rounds)
         rows[key] = {**metrics(predictions, labels), **_ms(best, len(inputs))}
-        if key == CLEAN:  # the hard settings' digits, in the same order
-            mnist_right = np.array([p.label == str(int(y)) for p, y in zip(predictions, labels, strict=True)])
-        if key != CLEAN:
+        if key == CLEAN:  # the hard settings' digits, in the same order (load_sets)
+            mnist_right = answers(predictions, labels)[0]
+        else:
             if wrong is not None:
-                answers = zip(inputs, labels, predictions, strict=True)
-                wrong += [(key, x, int(y), p) for x, y, p in answers if int(p.label) != int(y)]
+                triples = zip(inputs, labels, predictions, strict=True)
+                wrong += [(key, x, int(y), p) for x, y, p in triples if int(p.label) != int(y)]
             pooled[0].extend(predictions)
             pooled[1].append(labels)
             seconds += best
         logger.info("%s / %s: %.1f %% (%.2f ms/image)", name, key, rows[key]["accuracy"], rows[key]["ms_per_image"])
+    pooled_labels = np.concatenate(pooled[1])
     rows[ALL] = {
-        **metrics(pooled[0], np.concatenate(pooled[1])),
+        **metrics(pooled[0], pooled_labels),
         **_ms(seconds, len(pooled[0])),
+        "by_origin": wrong_by_origin(pooled[0], pooled_labels, mnist_right),
     }
-    if len(mnist_right) == len(pooled[0]):
-        rows[ALL]["by_origin"] = wrong_by_origin(pooled[0], np.concatenate(pooled[1]), mnist_right)
     return {"name": name, "sets": rows}
 
 
@@ -353,10 +357,8 @@ def target_rows(row: dict[str, Any], settings: list[str]) -> list[dict[str, Any]
 
 
 def origin_note(row: dict[str, Any]) -> list[str]:
-    """A paragraph on where one checkpoint's wrong answers come from (none without the MNIST digits)."""
-    origin = row["sets"][ALL].get("by_origin")
-    if origin is None:
-        return []
+    """A paragraph on where one checkpoint's wrong answers come from."""
+    origin = row["sets"][ALL]["by_origin"]
     return [
         f"Of its {row['sets'][ALL]['wrong']} wrong answers, {origin['mnist_too']} are digits it misreads in their "
         f"MNIST form too ({origin['mnist_too_confident']} of them with probability ≥ 0.9); of the "

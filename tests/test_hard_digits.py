@@ -129,9 +129,8 @@ def test_shapes_and_dtypes(hard_set) -> None:
 
 def _enclosed_paper(mask: np.ndarray) -> int:
     """Pixels of paper that the ink (coverage >= 0.5) encloses: no 4-connected way to the border."""
-    ink = np.pad(mask >= 0.5, 1)
-    paper, _ = ndimage.label(~ink)
-    return int(((paper != paper[0, 0]) & ~ink).sum())
+    ink = mask >= 0.5
+    return int((ndimage.binary_fill_holes(ink) & ~ink).sum())
 
 
 def test_a_small_loop_stays_open_under_a_wide_pen() -> None:
@@ -330,7 +329,6 @@ def test_wrong_answers_are_split_by_whether_the_mnist_digit_is_misread_too() -> 
         "Of its 4 wrong answers, 1 are digits it misreads in their MNIST form too (1 of them with probability "
         "≥ 0.9); of the 3 the settings caused, 33.3 % come with probability ≥ 0.9 and 66.7 % are flagged."
     ]
-    assert hard_set.origin_note({"sets": {hard_set.ALL: {"wrong": 4}}}) == []
 
 
 @pytest.mark.parametrize(
