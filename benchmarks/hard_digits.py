@@ -65,7 +65,17 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-__all__ = ["DEFAULT_SEED", "SETTINGS", "SPLITS", "hard_digits", "render", "sample_indices", "split_pool", "strokes"]
+__all__ = [
+    "DEFAULT_SEED",
+    "SETTINGS",
+    "SPLITS",
+    "hard_digits",
+    "hard_from_digits",
+    "render",
+    "sample_indices",
+    "split_pool",
+    "strokes",
+]
 
 #: MNIST test-image index ranges of the splits (half-open); the first 2,000 are left out.
 SPLITS = {"dev": (2000, 6000), "test": (6000, 10000)}
@@ -163,21 +173,67 @@ def hard_digits(
         KeyError: For an unknown setting name.
     """
     seed = DEFAULT_SEED if seed is None else seed
+    _check_settings(settings)
+    pool = split_pool(mnist_dir, split)
+    images_all, labels_all = _mnist_test(str(mnist_dir))
+    return {
+        name: _draw_setting(name, images_all[indices], labels_all[indices], pool, seed)
+        for name, indices in sample_indices(split, per_setting, seed).items()
+        if settings is None or name in settings
+    }
+
+
+def hard_from_digits(
+    digits: Array,
+    labels: Array,
+    mnist_dir: str | Path,
+    split: str = "dev",
+    seed: int | None = None,
+    settings: Sequence[str] | None = None,
+) -> dict[str, tuple[list[Array], Array]]:
+    """The hard settings drawn from other digits than MNIST's: every one of ``digits`` once per setting.
+
+    For digits nobody here wrote, e.g. handwriting typefaces framed as MNIST's
+    (:func:`benchmarks.digit_sets.handwriting_glyphs`). Ghost writing and neighbours still
+    come from the MNIST ``split``.
+
+    Args:
+        digits: uint8 (N, 28, 28) white on black, framed as MNIST's.
+        labels: Their (N,) digit values.
+        mnist_dir: Folder with MNIST's IDX files (the neighbours' and ghosts' digits).
+        split: The MNIST split the neighbours and ghosts come from.
+        seed: Another draw; None gives :data:`DEFAULT_SEED`.
+        settings: Only these settings (default: all of :data:`SETTINGS`).
+
+    Returns:
+        For each setting, in the order of :data:`SETTINGS`: N images and the N labels.
+
+    Raises:
+        ValueError: If ``digits`` is not (N, 28, 28) uint8 or ``labels`` does not match it.
+        KeyError: For an unknown setting name.
+    """
+    if digits.ndim != 3 or digits.shape[1:] != (28, 28) or digits.dtype != np.uint8:
+        raise ValueError(f"digits must be uint8 (N, 28, 28) framed as MNIST's, got {digits.dtype} {digits.shape}.")
+    if labels.shape != (len(digits),):
+        raise ValueError(f"labels must be ({len(digits)},), one per digit, got {labels.shape}.")
+    seed = DEFAULT_SEED if seed is None else seed
+    _check_settings(settings)
+    pool = split_pool(mnist_dir, split)
+    chosen = [name for name in SETTINGS if settings is None or name in settings]
+    return {name: _draw_setting(name, digits, labels, pool, seed) for name in chosen}
+
+
+def _check_settings(settings: Sequence[str] | None) -> None:
     unknown = sorted(set(settings or ()) - set(SETTINGS))
     if unknown:
         raise KeyError(f"Unknown setting(s) {unknown}; valid: {', '.join(SETTINGS)}.")
-    pool = split_pool(mnist_dir, split)
-    images_all, labels_all = _mnist_test(str(mnist_dir))
-    result = {}
-    for name, indices in sample_indices(split, per_setting, seed).items():
-        if settings is not None and name not in settings:
-            continue
-        images = [
-            render(name, images_all[j], int(labels_all[j]), pool, _image_rng(seed, name, i))
-            for i, j in enumerate(indices)
-        ]
-        result[name] = (images, labels_all[indices].astype(np.int64))
-    return result
+
+
+def _draw_setting(name: str, digits: Array, labels: Array, pool: Pool, seed: int) -> tuple[list[Array], Array]:
+    """Setting ``name``'s images of ``digits`` (the i-th drawn with generator (seed, name, i)) and their labels."""
+    images = [render(name, digit, int(label), pool, _image_rng(seed, name, i)) for i, (digit, label) in
+              enumerate(zip(digits, labels, strict=True))]  # fmt: skip
+    return images, np.asarray(labels, dtype=np.int64)
 
 
 def _image_rng(seed: int, name: str, index: int) -> Rng:

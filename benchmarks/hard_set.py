@@ -6,9 +6,14 @@ Usage (from the repository root)::
     python benchmarks/hard_set.py --split dev --per-setting 400     # tune on dev
     python benchmarks/hard_set.py --models mobilenet_v1_100.mnist   # one checkpoint
     python benchmarks/hard_set.py --quick                           # a check that it runs; writes nothing
+    python benchmarks/hard_set.py --digits handwriting-fonts        # the settings on typeface handwriting
 
 The set is :func:`benchmarks.hard_digits.hard_digits` (MNIST test handwriting redrawn in
 twelve everyday settings: form boxes, lines through the digit, glare, erased writing, ...).
+``--digits handwriting-fonts`` draws the same settings from digits nobody here wrote: the
+30 handwriting typefaces of :func:`benchmarks.digit_sets.handwriting_glyphs`, framed as
+MNIST's, each font's ten digits once per setting (300 images a setting; a smaller
+``--per-setting`` takes a seeded sample) (:func:`benchmarks.hard_digits.hard_from_digits`).
 For every digit checkpoint of ``mobilenet_mnist.list_pretrained()`` (the Fashion-MNIST one
 is skipped; weights from ``hub/<name>/``, their sha256 checked against the registry),
 :func:`mobilenet_mnist.predict` labels each setting's images (gray ones as uint8 arrays,
@@ -54,7 +59,16 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.checkpoint_options import REPO_ROOT, add_checkpoint_options
-from benchmarks.hard_digits import DEFAULT_SEED, SETTINGS, SPLITS, hard_digits, sample_indices, split_pool
+from benchmarks.digit_sets import HANDWRITING, handwriting_glyphs
+from benchmarks.hard_digits import (
+    DEFAULT_SEED,
+    SETTINGS,
+    SPLITS,
+    hard_digits,
+    hard_from_digits,
+    sample_indices,
+    split_pool,
+)
 from benchmarks.measure import load_average
 from mobilenet_mnist import predict
 from mobilenet_mnist.deploy.measure import machine_info
@@ -68,6 +82,8 @@ DEFAULT_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 #: The pooled row of all hard settings, and the same digits as MNIST has them.
 ALL, CLEAN = "all hard settings", "MNIST 28×28 (same digits)"
 CONFIDENT = 0.9
+#: What the settings draw from (``--digits``): MNIST test digits, or the handwriting typefaces' digits.
+DIGIT_SOURCES = ("mnist", "handwriting-fonts")
 ECE_BINS = 15
 #: Fields of DigitPrediction that are no score of their own.
 _NOT_SCORES = {"label", "top_k", "is_digit", "image", "blank"}
@@ -84,24 +100,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST, help="folder with the MNIST IDX files")
     parser.add_argument("--split", choices=sorted(SPLITS), default="test", help="test (report) or dev (tune)")
-    parser.add_argument("--per-setting", type=int, default=200, help="images per setting (200)")
+    parser.add_argument(
+        "--digits",
+        choices=DIGIT_SOURCES,
+        default=DIGIT_SOURCES[0],
+        help="what the settings draw: MNIST test digits, or handwriting typefaces' digits",
+    )
+    parser.add_argument(
+        "--per-setting", type=int, default=None, help="images per setting (200 of MNIST; all 300 of the typefaces)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="another draw of the set (default: the published one)")
     add_checkpoint_options(parser, backend="auto")
     parser.add_argument("--models", dest="names", nargs="+", help="checkpoints (same as --names)")
     parser.add_argument("--rounds", type=int, default=3, help="timed predict calls per set; the best counts (3)")
     parser.add_argument("--quick", action="store_true", help="10 per setting, the default checkpoint, 1 round")
     parser.add_argument("--output-dir", type=Path, default=None, help="where results go (default: benchmarks/results)")
-    parser.add_argument("--name", default="hard_digits", help="file stem of the results (hard_digits)")
+    parser.add_argument("--name", default=None, help="file stem of the results (hard_digits, or hard_fonts)")
     parser.add_argument("--note", default="", help="a note on the code measured, kept with the git state")
     parser.add_argument("--errors-sheet", type=Path, default=None,
-                        help="PNG of the default checkpoint's wrong answers (else the first one's)")
+                        help="PNG of the default checkpoint's wrong answers (else the first one's)")  # fmt: skip
     args = parser.parse_args(argv)
-    if not 1 <= args.per_setting <= 4000:
+    args.name = args.name or ("hard_fonts" if args.digits == DIGIT_SOURCES[1] else "hard_digits")
+    args.per_setting = args.per_setting or (None if args.digits == DIGIT_SOURCES[1] else 200)
+    if args.per_setting is not None and not 1 <= args.per_setting <= 4000:
         parser.error(f"--per-setting must be in [1, 4000] (a split holds 4,000 digits), got {args.per_setting}")
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
     if args.quick:
-        args.per_setting, args.rounds = min(args.per_setting, 10), 1
+        args.per_setting, args.rounds = min(args.per_setting or 10, 10), 1
         args.names = args.names or ["mobilenet_v1_100.mnist"]
     if args.output_dir is None and not args.quick:
         args.output_dir = RESULTS_DIR
@@ -115,13 +141,27 @@ def as_input(image: np.ndarray) -> Any:
 
 
 def load_sets(args: argparse.Namespace) -> dict[str, tuple[list[Any], np.ndarray]]:
-    """Each hard setting's inputs and labels, and :data:`CLEAN`: the same digits' MNIST images, pooled."""
-    hard = hard_digits(args.data_dir, args.split, args.per_setting, args.seed)
+    """Each hard setting's inputs and labels, and :data:`CLEAN`: the same digits in MNIST's form,
+    the settings' digits in their order, pooled."""
+    if args.digits == DIGIT_SOURCES[1]:
+        glyphs, glyph_labels = handwriting_glyphs()
+        if args.per_setting is None:
+            args.per_setting = len(glyphs)
+        elif args.per_setting > len(glyphs):
+            raise ValueError(f"--per-setting is at most {len(glyphs)} (the typefaces' digits), got {args.per_setting}.")
+        seed = DEFAULT_SEED if args.seed is None else args.seed
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(glyphs))[: args.per_setting])
+        glyphs, glyph_labels = glyphs[chosen], glyph_labels[chosen]
+        hard = hard_from_digits(glyphs, glyph_labels, args.data_dir, args.split, args.seed)
+        clean = (list(glyphs) * len(hard), np.tile(glyph_labels, len(hard)))
+    else:
+        hard = hard_digits(args.data_dir, args.split, args.per_setting, args.seed)
+        pool = split_pool(args.data_dir, args.split)
+        start = SPLITS[args.split][0]
+        indices = np.concatenate(list(sample_indices(args.split, args.per_setting, args.seed).values())) - start
+        clean = (list(pool.images[indices]), pool.labels[indices].astype(np.int64))
     sets = {name: ([as_input(image) for image in images], labels) for name, (images, labels) in hard.items()}
-    pool = split_pool(args.data_dir, args.split)
-    start = SPLITS[args.split][0]
-    indices = np.concatenate(list(sample_indices(args.split, args.per_setting, args.seed).values())) - start
-    sets[CLEAN] = (list(pool.images[indices]), pool.labels[indices].astype(np.int64))
+    sets[CLEAN] = clean
     return sets
 
 
@@ -372,6 +412,14 @@ def _default_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return next((row for row in rows if row["name"] == DEFAULT_MODEL), rows[0])
 
 
+def _source_text(result: dict[str, Any]) -> str:
+    split = f"MNIST test images {SPLITS[result['split']][0]:,}–{SPLITS[result['split']][1] - 1:,}"
+    if result.get("digits", DIGIT_SOURCES[0]) == DIGIT_SOURCES[0]:
+        return f"split **{result['split']}** ({split})"
+    return (f"digits of the **handwriting typefaces** ({', '.join(HANDWRITING.packages)}; neighbours and ghosts "
+            f"from {split}); the \"{CLEAN}\" row is the typefaces' digits framed as MNIST's")  # fmt: skip
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """The results page."""
     m = result["machine"]
@@ -380,8 +428,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     targets = "\n".join(f"| {t['what']} | {t['target']} | {_num(t['value'])} % | {'yes' if t['met'] else 'no'} |"
                         for t in result["targets"])  # fmt: skip
     parts = [
-        f"Hard digit set (`benchmarks/hard_digits.py`), split **{result['split']}** (MNIST test images "
-        f"{SPLITS[result['split']][0]:,}–{SPLITS[result['split']][1] - 1:,}), {result['per_setting']} images per "
+        f"Hard digit set (`benchmarks/hard_digits.py`), {_source_text(result)}, {result['per_setting']} images per "
         f"setting, seed {result['seed']}; `predict(images, model=hub/<name>)` with its defaults. "
         f"Machine: {m['cpu']} ({m['logical_cores']} logical cores, {m['cpu_capability']}), one thread; "
         f"torch {m['torch']}, onnxruntime {m['onnxruntime']}; backend `{result['backend']}`. Code: {result['git']}.",
@@ -462,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = list(SETTINGS)
     result = {
         "command": command_line(argv), "git": code_state(args.note),
-        "machine": machine_info(), "split": args.split,
+        "machine": machine_info(), "split": args.split, "digits": args.digits,
         "per_setting": args.per_setting, "seed": DEFAULT_SEED if args.seed is None else args.seed,
         "settings": settings, "rounds": args.rounds,
         "backend": args.backend, "threads": 1, "load_average": [load_start, load_average()],

@@ -10,12 +10,14 @@ see ``benchmarks/digit_sets.py``)::
 Every checkpoint of ``mobilenet_mnist.list_pretrained()`` (weights from ``hub/<name>/``,
 their sha256 checked against the registry) is scored, top-1 accuracy in %:
 
-* digit models, each set fed two ways: ``preprocess`` (the printed digits inverted to
+* digit models, each set fed two ways: ``preprocess`` (the dark-on-paper digits inverted to
   white on black first, as the docs tell users to; everything else as it is) and
   ``prepare_digits``:
 
   - scikit-learn's 1,797 handwritten 8×8 digits (:func:`benchmarks.digit_sets.sklearn_digits`);
   - printed digits, every installed font × digit twice (:func:`benchmarks.digit_sets.printed_digits`);
+  - digits in 30 handwriting typefaces, four renderings of each font × digit
+    (:func:`benchmarks.digit_sets.handwriting_digits`);
   - the first ``--mnist-count`` (2,000) MNIST test images, clean and under each corruption
     of :mod:`benchmarks.corruptions` at its :data:`~benchmarks.corruptions.DEFAULT_STRENGTH`
     (seed 0, the same corrupted images for every checkpoint);
@@ -54,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.checkpoint_options import REPO_ROOT, add_checkpoint_options
 from benchmarks.corruptions import CORRUPTIONS, DEFAULT_STRENGTH, corrupt
-from benchmarks.digit_sets import printed_digits, render_glyphs, sklearn_digits
+from benchmarks.digit_sets import handwriting_digits, printed_digits, render_glyphs, sklearn_digits
 from benchmarks.measure import command_line, load_average
 from mobilenet_mnist.data.datasets import load_dataset
 from mobilenet_mnist.data.digits import normalize_digits, prepare_digits
@@ -130,9 +132,10 @@ def corrupted_sets(prefix: str, title: str, images: torch.Tensor, labels: torch.
 
 
 def digit_sets(args: argparse.Namespace) -> list[ImageSet]:
-    """scikit-learn digits, printed digits, MNIST test clean and corrupted."""
+    """scikit-learn digits, printed digits, handwriting typefaces, MNIST test clean and corrupted."""
     sk_images, sk_labels = sklearn_digits()
     pr_images, pr_labels = printed_digits(n_per_font_digit=1 if args.quick else 2, seed=0)
+    hw_images, hw_labels = handwriting_digits(n_per_font_digit=1 if args.quick else 4, seed=0)
     if args.quick:
         sk_images, sk_labels = sk_images[:300], sk_labels[:300]
     test = load_dataset("mnist", "test", root=args.data_dir)
@@ -142,6 +145,8 @@ def digit_sets(args: argparse.Namespace) -> list[ImageSet]:
                  torch.from_numpy(sk_images), torch.from_numpy(sk_labels)),
         ImageSet("printed_digits", f"printed digits (64×64, {len(pr_labels):,})",
                  torch.from_numpy(pr_images), torch.from_numpy(pr_labels), dark=True),
+        ImageSet("handwriting_digits", f"handwriting typefaces (64×64, {len(hw_labels):,})",
+                 torch.from_numpy(hw_images), torch.from_numpy(hw_labels), dark=True),
         *corrupted_sets("mnist", f"MNIST test (first {count:,})", test.images[:count], test.labels[:count]),
     ]  # fmt: skip
 
@@ -259,9 +264,9 @@ def to_markdown(result: dict[str, Any], sets: list[ImageSet]) -> str:
     """The results page: accuracy per checkpoint and set, then the cost table."""
     return (
         "Top-1 accuracy (%) of every published checkpoint; a cell is `preprocess / prepare_digits` "
-        "(the Fashion-MNIST model: `preprocess` only). `preprocess`: the printed digits inverted to white on "
-        f"black first, everything else as it is. Corruptions (`benchmarks/corruptions.py`, seed 0) of the first "
-        f"{result['mnist_images']:,} test images of each dataset.\n\n"
+        "(the Fashion-MNIST model: `preprocess` only). `preprocess`: the printed and typeface digits inverted to "
+        "white on black first, everything else as it is. Corruptions (`benchmarks/corruptions.py`, seed 0) of the "
+        f"first {result['mnist_images']:,} test images of each dataset.\n\n"
         f"{accuracy_table(result['rows'], sets)}\n\n"
         f"`normalize_digits` cost on one CPU thread (torch {torch.__version__}), best of 3 rounds:\n\n"
         f"{cost_table(result['cost'])}\n\n"

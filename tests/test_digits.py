@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from mobilenet_mnist.data.datasets import load_dataset
 from mobilenet_mnist.data.digits import BlankImageError, normalize_digits, prepare_digits
@@ -19,7 +20,17 @@ from mobilenet_mnist.models.factory import mobilenet_v1
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ lives in the repository, not in the package
 
-from benchmarks.digit_sets import find_fonts, printed_digits, render_glyphs, sklearn_digits  # noqa: E402
+from benchmarks.digit_sets import (  # noqa: E402
+    HANDWRITING,
+    FontFamily,
+    find_fonts,
+    handwriting_digits,
+    handwriting_glyphs,
+    mnist_style,
+    printed_digits,
+    render_glyphs,
+    sklearn_digits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -278,9 +289,9 @@ def test_accuracy_on_sklearn_digits(model: torch.nn.Module) -> None:
     assert accuracy(model, prepare_digits(images[:300]), labels[:300]) >= 0.95  # preprocess alone: about 0.47
 
 
-def fonts_or_skip() -> None:
+def fonts_or_skip(family: FontFamily | None = None) -> None:
     try:
-        find_fonts()
+        find_fonts() if family is None else find_fonts(family)
     except FileNotFoundError as error:
         pytest.skip(str(error))
 
@@ -301,6 +312,49 @@ def test_render_glyphs_is_deterministic_and_general() -> None:
     np.testing.assert_array_equal(first, again)
     assert (first.astype(int).max((1, 2)) - first.astype(int).min((1, 2)) > 60).all()  # ink on paper
     assert normalize_digits(list(first))[1].all()
+
+
+def test_mnist_style_frames_glyphs_as_mnist_does() -> None:
+    tall = np.zeros((90, 30), np.uint8)
+    tall[5:85, 10:16] = 120  # a faint "1", 80 px tall, ink hugging its box's left side
+    wide = np.zeros((40, 200), np.uint8)
+    wide[10:30, :] = 255
+    framed = mnist_style([tall, wide])
+    assert framed.shape == (2, 28, 28) and framed.dtype == np.uint8
+    assert (framed.max((1, 2)) == 255).all()  # stretched to full white, as MNIST's ink
+    rows = (framed[0] > 30).any(1).sum(), (framed[1] > 30).any(0).sum()
+    assert all(19 <= n <= 21 for n in rows)  # the longer side scaled to MNIST's 20-px box
+    for image in framed:
+        np.testing.assert_allclose(ndimage.center_of_mass(image.astype(float)), (14, 14), atol=0.1)
+
+
+def test_mnist_style_rejects_a_mask_without_ink() -> None:
+    with pytest.raises(ValueError, match="mask 1 must be a 2-D array with some ink"):
+        mnist_style([np.full((5, 5), 255, np.uint8), np.zeros((5, 5), np.uint8)])
+
+
+def test_handwriting_fonts_are_thirty_typefaces_with_every_digit() -> None:
+    fonts_or_skip(HANDWRITING)
+    assert len(find_fonts(HANDWRITING)) == 30
+    glyphs, labels = handwriting_glyphs(seed=2)
+    again, _ = handwriting_glyphs(seed=2)
+    assert glyphs.shape == (300, 28, 28) and labels.tolist() == list(range(10)) * 30
+    np.testing.assert_array_equal(glyphs, again)
+    first, _ = handwriting_digits(n_per_font_digit=1, seed=4)
+    np.testing.assert_array_equal(first, handwriting_digits(n_per_font_digit=1, seed=4)[0])
+
+
+def test_find_fonts_names_the_packages_of_a_missing_family(tmp_path: Path) -> None:
+    missing = FontFamily(("fonts-nowhere",), (tmp_path / "none",))
+    with pytest.raises(FileNotFoundError, match="apt-get install fonts-nowhere"):
+        find_fonts(missing)
+
+
+@pytest.mark.slow  # digits nobody here wrote: 30 handwriting typefaces, 4 renderings each
+def test_accuracy_on_handwriting_typefaces(model: torch.nn.Module) -> None:
+    fonts_or_skip(HANDWRITING)
+    images, labels = handwriting_digits(n_per_font_digit=4, seed=0)
+    assert accuracy(model, prepare_digits(images), labels) >= 0.99  # measured 0.997 (benchmarks/real_digits.py)
 
 
 @pytest.mark.slow

@@ -23,7 +23,15 @@ from scipy import ndimage
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ lives in the repository, not in the package
 
-from benchmarks.hard_digits import SETTINGS, SPLITS, _mnist_test, hard_digits, sample_indices, strokes  # noqa: E402
+from benchmarks.hard_digits import (  # noqa: E402
+    SETTINGS,
+    SPLITS,
+    _mnist_test,
+    hard_digits,
+    hard_from_digits,
+    sample_indices,
+    strokes,
+)
 
 PER_SETTING = 3
 
@@ -98,6 +106,34 @@ def test_labels_are_the_drawn_mnist_digits(mnist_dir: Path, hard_set) -> None:
         assert labels.dtype == np.int64
         np.testing.assert_array_equal(labels, mnist_labels[indices[name]])
         assert len(set(indices[name].tolist())) == PER_SETTING
+
+
+def test_other_digits_are_drawn_once_per_setting(mnist_dir: Path) -> None:
+    one = np.zeros((28, 28), np.uint8)
+    one[4:24, 12:16] = 255  # a "1", framed as MNIST's
+    zero = np.zeros((28, 28), np.uint8)
+    zero[4:24, 7:21] = 255
+    zero[8:20, 11:17] = 0  # a "0": a ring
+    digits, labels = np.stack([one, zero]), np.array([1, 0])
+    drawn = hard_from_digits(digits, labels, mnist_dir, seed=5, settings=["clean_scan", "form_box"])
+    again = hard_from_digits(digits, labels, mnist_dir, seed=5, settings=["form_box"])
+    assert list(drawn) == ["clean_scan", "form_box"]
+    for images, drawn_labels in drawn.values():
+        assert len(images) == 2 and drawn_labels.tolist() == [1, 0]
+    for a, b in zip(drawn["form_box"][0], again["form_box"][0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    scan = drawn["clean_scan"][0][1]
+    dark = gray(scan) < gray(scan).max() - 60
+    assert ndimage.label(~dark)[1] >= 2  # the ring's inside stays paper: a "0", not a blob
+
+
+def test_other_digits_must_be_framed_as_mnist(mnist_dir: Path) -> None:
+    with pytest.raises(ValueError, match=r"uint8 \(N, 28, 28\)"):
+        hard_from_digits(np.zeros((2, 32, 32), np.uint8), np.array([1, 2]), mnist_dir)
+    with pytest.raises(ValueError, match="one per digit"):
+        hard_from_digits(np.zeros((2, 28, 28), np.uint8), np.array([1]), mnist_dir)
+    with pytest.raises(KeyError, match="Unknown setting"):
+        hard_from_digits(np.zeros((1, 28, 28), np.uint8), np.array([1]), mnist_dir, settings=["napkin"])
 
 
 def test_splits_are_disjoint_and_skip_the_first_2000() -> None:
@@ -393,6 +429,25 @@ def test_benchmark_quick_run_writes_its_record(mnist_dir: Path, tmp_path: Path) 
     assert row["sets"][hard_set.CLEAN]["accuracy"] >= 90  # the same digits, as MNIST has them
     assert record["targets"][0]["what"] == "form_box accuracy"
     assert record["targets"][0]["value"] == row["sets"]["form_box"]["accuracy"]
+
+
+@pytest.mark.slow
+def test_benchmark_draws_the_settings_from_handwriting_typefaces(mnist_dir: Path, tmp_path: Path) -> None:
+    from benchmarks.digit_sets import HANDWRITING, find_fonts
+
+    try:
+        find_fonts(HANDWRITING)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    hard_set = _hard_set_module()
+    argv = ["--data-dir", str(mnist_dir), "--digits", "handwriting-fonts", "--quick", "--output-dir", str(tmp_path)]
+    assert hard_set.main(argv) == 0
+    record = json.loads((tmp_path / "hard_fonts.json").read_text())
+    assert record["digits"] == "handwriting-fonts" and record["per_setting"] == 10
+    assert "handwriting typefaces" in (tmp_path / "hard_fonts.md").read_text()
+    (row,) = record["rows"]
+    assert row["sets"][hard_set.CLEAN]["images"] == 10 * len(SETTINGS)
+    assert row["sets"][hard_set.CLEAN]["accuracy"] >= 90  # the typefaces' digits framed as MNIST's
 
 
 @pytest.mark.slow

@@ -182,6 +182,7 @@ def _calibration(cfg: Mapping[str, Any]) -> list[str]:
 
 
 _ROBUSTNESS_SETS = {"sklearn_digits": "scikit-learn 8×8 handwritten digits", "printed_digits": "printed digits",
+                    "handwriting_digits": "digits in handwriting typefaces",
                     "mnist": "MNIST test, clean", "fashion_mnist": "Fashion-MNIST test, clean"}  # fmt: skip
 
 
