@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,6 +213,19 @@ def test_a_rule_under_a_digit_is_removed_beside_a_broken_rule(columns: slice) ->
     kept = int((out & digit).sum())
     assert kept >= 0.95 * int(digit.sum()), f"only {kept} of the digit's {int(digit.sum())} pixels kept"
     assert torch.equal(out & piece, piece), "the broken piece is no line and stays"
+
+
+def test_a_rule_at_another_tilt_than_the_first_found_is_removed_to_both_edges() -> None:
+    """A "5" crossed by a thick rule tilted one way, resting on a thin rule tilted the other
+    (a real ink mask, tests/data/README.md): the thin rule is found at the thick one's angle,
+    refitted along its own, and goes from edge to edge; the "5" stays."""
+    packed = np.load(Path(__file__).parent / "data" / "rule_under_a_five.npy")
+    mask = torch.from_numpy(np.unpackbits(packed)[: 97 * 127].reshape(97, 127).astype(bool))
+    out = _remove(mask)
+    beside = int(out[80:90, :20].sum()) + int(out[80:90, 70:].sum())  # the thin rule, left and right of the 5
+    assert beside == 0, f"{beside} pixels of the rule under the digit are left beside it"
+    assert int(out[14:80, 20:65].sum()) >= 0.9 * int(mask[14:80, 20:65].sum() - mask[44:56, 20:65].sum())
+    assert int(out[44:56, 70:].sum()) <= 4  # the thick rule goes too
 
 
 def _page(ink: np.ndarray, level: float) -> np.ndarray:
