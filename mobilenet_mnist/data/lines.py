@@ -10,10 +10,10 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    ``MAX_LINE_WIDTH`` of its side thick, continuous but for gaps of ``MAX_GAP`` (a line
    of the other orientation crossing it is no gap), are straight lines. Each orientation
    is searched without the other's lines, so a digit's stroke that runs into a box's two
-   edges is not one line from edge to edge. A search takes one angle, the best line's; each
-   line found is then refitted along its own centre line (``_refitted``): two rules tilted
-   opposite ways (a photo), or a stroke resting on a rule, would otherwise leave a rule's far
-   end outside its bins, short of the edge, kept as a stroke;
+   edges is not one line from edge to edge. A search takes one angle, the best line's; a
+   line found at another angle of its own is refitted along its centre line (``_refitted``):
+   of two rules tilted opposite ways (a photo), the second's far end would otherwise fall
+   outside its bins, short of the edge, and be kept as a stroke;
 2. the digit is told from the lines (``_accepted``): a line is removed only when it
    reaches (nearly, ``BORDER_REACH``) the image's edge or meets a perpendicular line
    at each of its ends (a box's side), and runs past the rest of the ink at both ends, lies
@@ -178,7 +178,7 @@ def _candidates(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> lis
         if end - start + 1 < LINE_SPAN * w:
             continue
         on &= (xs >= start) & (xs <= end)
-        on = _refitted(on, xs, ys, w, max_gap, bridged)
+        on = _refitted(on, xs, ys, float(angles[best]), (w, max_gap), bridged)
         line = torch.zeros(h * w, dtype=torch.bool)
         line[pixels[on]] = True
         # The line's ragged rim (anti-aliasing, JPEG) one pixel beyond its bins goes with it.
@@ -188,18 +188,22 @@ def _candidates(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> lis
 
 
 def _refitted(
-    on: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, w: int, max_gap: int, bridged: torch.Tensor
+    on: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, angle: float, run: tuple[int, int], bridged: torch.Tensor
 ) -> torch.Tensor:
     """A near-horizontal line's ink pixels (``on``, over the mask's ink pixels at ``xs``, ``ys``),
-    along a straight centre line fitted to its thin columns.
+    along a straight centre line fitted to its thin columns, when it lies at another angle
+    than the search's (``angle``, radians).
 
-    The search's angle step (``TILT_STEP``) and a stroke resting on the line (which pulls the
-    best angle toward it) can leave the line's far end outside its bins: the line would then
-    end short of the image's edge and pass for a digit's stroke. The centre line is fitted
-    (least squares) where the line is no thicker than its median thickness (the stroke's
-    columns left out), and the ink within half that thickness plus one pixel of it, in the
-    longest run with no gap over ``max_gap``, is the line when it is longer than before.
+    A search takes the best line's angle: a rule tilted otherwise (a photo's two rules tilted
+    opposite ways) leaves its far end outside its bins, short of the image's edge, and
+    passes for a digit's stroke. The centre line is fitted (least squares) where the line is
+    no thicker than its median thickness (a stroke resting on it left out); when its angle
+    differs from ``angle`` by ``TILT_STEP`` or more, the ink within half that thickness plus
+    one pixel of it, in the longest run with no gap over ``max_gap`` (``run``: the image's
+    width and ``max_gap``), is the line when it is longer than before. A line found at its
+    own angle is left as it is (a digit's stroke beside it is not drawn into it).
     """
+    w, max_gap = run
     line_xs, line_ys = xs[on], ys[on].float()
     thickness = torch.bincount(line_xs, minlength=w)
     median = float(thickness[thickness > 0].float().median())
@@ -211,6 +215,8 @@ def _refitted(
     cols = columns.float()
     cx, cy = cols.mean(), centres.mean()
     slope = float(((cols - cx) * (centres - cy)).sum() / ((cols - cx) ** 2).sum().clamp_min(1e-6))
+    if abs(math.degrees(math.atan(slope) - angle)) < TILT_STEP:
+        return on
     near = (ys.float() - (cy + slope * (xs.float() - cx))).abs() <= median / 2 + 1
     start, end = _longest_run(xs[near], w, max_gap, bridged)
     if end - start <= int(line_xs.max() - line_xs.min()):
