@@ -262,9 +262,9 @@ def mnist_style(masks: Sequence[np.ndarray]) -> np.ndarray:
         frame[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
         shift = (CENTER - (top + row), CENTER - (left + col))
         framed.append(ndimage.shift(frame, shift, order=1, mode="constant"))
-    framed = np.stack(framed)
-    framed *= 255 / framed.max(axis=(1, 2), keepdims=True)  # MNIST's ink reaches full white (a thin font's fades)
-    return np.rint(framed).clip(0, 255).astype(np.uint8)
+    stacked = np.stack(framed)
+    stacked *= 255 / stacked.max(axis=(1, 2), keepdims=True)  # MNIST's ink reaches full white (a thin font's fades)
+    return np.rint(stacked).clip(0, 255).astype(np.uint8)
 
 
 def handwriting_glyphs(n_per_font_digit: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

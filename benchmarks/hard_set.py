@@ -83,7 +83,7 @@ DEFAULT_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 ALL, CLEAN = "all hard settings", "MNIST 28×28 (same digits)"
 CONFIDENT = 0.9
 #: What the settings draw from (``--digits``): MNIST test digits, or the handwriting typefaces' digits.
-DIGIT_SOURCES = ("mnist", "handwriting-fonts")
+MNIST_DIGITS, FONT_DIGITS = DIGIT_SOURCES = ("mnist", "handwriting-fonts")
 ECE_BINS = 15
 #: Fields of DigitPrediction that are no score of their own.
 _NOT_SCORES = {"label", "top_k", "is_digit", "image", "blank"}
@@ -103,7 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--digits",
         choices=DIGIT_SOURCES,
-        default=DIGIT_SOURCES[0],
+        default=MNIST_DIGITS,
         help="what the settings draw: MNIST test digits, or handwriting typefaces' digits",
     )
     parser.add_argument(
@@ -120,8 +120,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--errors-sheet", type=Path, default=None,
                         help="PNG of the default checkpoint's wrong answers (else the first one's)")  # fmt: skip
     args = parser.parse_args(argv)
-    args.name = args.name or ("hard_fonts" if args.digits == DIGIT_SOURCES[1] else "hard_digits")
-    args.per_setting = args.per_setting or (None if args.digits == DIGIT_SOURCES[1] else 200)
+    fonts = args.digits == FONT_DIGITS
+    args.name = args.name or ("hard_fonts" if fonts else "hard_digits")
+    args.per_setting = args.per_setting or (None if fonts else 200)
     if args.per_setting is not None and not 1 <= args.per_setting <= 4000:
         parser.error(f"--per-setting must be in [1, 4000] (a split holds 4,000 digits), got {args.per_setting}")
     if args.rounds < 1:
@@ -140,10 +141,11 @@ def as_input(image: np.ndarray) -> Any:
     return Image.fromarray(image) if image.ndim == 3 else image
 
 
-def load_sets(args: argparse.Namespace) -> dict[str, tuple[list[Any], np.ndarray]]:
-    """Each hard setting's inputs and labels, and :data:`CLEAN`: the same digits in MNIST's form,
-    the settings' digits in their order, pooled."""
-    if args.digits == DIGIT_SOURCES[1]:
+def load_sets(args: argparse.Namespace) -> tuple[dict[str, tuple[list[Any], np.ndarray]], np.ndarray]:
+    """Each hard setting's inputs and labels, and :data:`CLEAN`: the settings' digits in MNIST's
+    form, each once; and, per hard image (the settings pooled in order), its digit's row in :data:`CLEAN`
+    (the typefaces' digits are drawn once in every setting, MNIST's by each setting apart)."""
+    if args.digits == FONT_DIGITS:
         glyphs, glyph_labels = handwriting_glyphs()
         if args.per_setting is None:
             args.per_setting = len(glyphs)
@@ -153,16 +155,16 @@ def load_sets(args: argparse.Namespace) -> dict[str, tuple[list[Any], np.ndarray
         chosen = np.sort(np.random.default_rng(seed).permutation(len(glyphs))[: args.per_setting])
         glyphs, glyph_labels = glyphs[chosen], glyph_labels[chosen]
         hard = hard_from_digits(glyphs, glyph_labels, args.data_dir, args.split, args.seed)
-        clean = (list(glyphs) * len(hard), np.tile(glyph_labels, len(hard)))
+        clean, origin = (list(glyphs), glyph_labels), np.tile(np.arange(len(glyphs)), len(hard))
     else:
         hard = hard_digits(args.data_dir, args.split, args.per_setting, args.seed)
         pool = split_pool(args.data_dir, args.split)
         start = SPLITS[args.split][0]
         indices = np.concatenate(list(sample_indices(args.split, args.per_setting, args.seed).values())) - start
-        clean = (list(pool.images[indices]), pool.labels[indices].astype(np.int64))
+        clean, origin = (list(pool.images[indices]), pool.labels[indices].astype(np.int64)), np.arange(len(indices))
     sets = {name: ([as_input(image) for image in images], labels) for name, (images, labels) in hard.items()}
     sets[CLEAN] = clean
-    return sets
+    return sets, origin
 
 
 # ------------------------------------------------------------------------- metrics
@@ -275,11 +277,12 @@ WrongAnswer = tuple[str, Any, int, Any]
 
 
 def score_checkpoint(
-    name: str, sets: dict[str, tuple[list[Any], np.ndarray]], args: argparse.Namespace,
+    name: str, sets: dict[str, tuple[list[Any], np.ndarray]], origin: np.ndarray, args: argparse.Namespace,
     wrong: list[WrongAnswer] | None = None,
 ) -> dict:  # fmt: skip
     """One checkpoint: metrics and cost on every set, and the hard settings pooled; its wrong
-    answers on the hard settings are appended to ``wrong`` when it is given."""
+    answers on the hard settings are appended to ``wrong`` when it is given. ``origin``: per
+    pooled hard image, its digit's row in :data:`CLEAN` (:func:`load_sets`)."""
     model = str(check_weights(name, args.hub_root))  # a folder name: predict keeps its predictor between calls
     predict(sets[CLEAN][0][:4], model=model, backend=args.backend)  # build (export, graphs) before timing
     rows, pooled, seconds = {}, ([], []), np.zeros(2)
@@ -287,8 +290,8 @@ def score_checkpoint(
     for key, (inputs, labels) in sets.items():
         predictions, best = timed(lambda inputs=inputs: predict(inputs, model=model, backend=args.backend), args.rounds)
         rows[key] = {**metrics(predictions, labels), **_ms(best, len(inputs))}
-        if key == CLEAN:  # the hard settings' digits, in the same order (load_sets)
-            mnist_right = answers(predictions, labels)[0]
+        if key == CLEAN:
+            mnist_right = answers(predictions, labels)[0][origin]
         else:
             if wrong is not None:
                 triples = zip(inputs, labels, predictions, strict=True)
@@ -414,7 +417,7 @@ def _default_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _source_text(result: dict[str, Any]) -> str:
     split = f"MNIST test images {SPLITS[result['split']][0]:,}–{SPLITS[result['split']][1] - 1:,}"
-    if result.get("digits", DIGIT_SOURCES[0]) == DIGIT_SOURCES[0]:
+    if result.get("digits", MNIST_DIGITS) == MNIST_DIGITS:
         return f"split **{result['split']}** ({split})"
     return (f"digits of the **handwriting typefaces** ({', '.join(HANDWRITING.packages)}; neighbours and ghosts "
             f"from {split}); the \"{CLEAN}\" row is the typefaces' digits framed as MNIST's")  # fmt: skip
@@ -496,13 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)  # the cost is per image on one thread; ONNX Runtime follows torch's count
     started, load_start = time.perf_counter(), load_average()
-    sets = load_sets(args)
+    sets, origin = load_sets(args)
     logger.info("Generated %d hard images in %.0f s.", sum(len(v[1]) for k, v in sets.items() if k != CLEAN),
                 time.perf_counter() - started)  # fmt: skip
     wrong: list[WrongAnswer] = []
     names = digit_checkpoints(args.names)
     shown_model = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
-    rows = [score_checkpoint(name, sets, args, wrong if name == shown_model else None) for name in names]
+    rows = [score_checkpoint(name, sets, origin, args, wrong if name == shown_model else None) for name in names]
     if args.errors_sheet is not None:
         shown = errors_sheet(wrong, args.errors_sheet)
         logger.info("Wrote %d wrong answers of %s to %s.", shown, shown_model, args.errors_sheet)
