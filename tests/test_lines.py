@@ -535,6 +535,58 @@ def test_a_stem_drawn_along_a_margin_line_is_kept_and_the_rest_of_the_line_remov
     assert int((out & ~(loop | stem)).sum()) == 0, "the line above and below the 9 is left"
 
 
+def _four_on_a_margin_line() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A "4" whose stem is drawn right on a light margin line, no wider than it, on ruled paper.
+
+    Returns the mask, its contrast (line 0.25, rules 0.2, pen 0.6, the pen over the line 0.7),
+    the stem and the rest of the "4" (its arm and bar)."""
+    margin, rules, stem, rest = _canvas(), _canvas(), _canvas(), _canvas()
+    margin[:, 50:53] = True
+    for row in (10, 30, 50, 70):
+        rules[row : row + 2, :] = True
+    stem[24:62, 50:53] = True  # on the margin line, across the rule at row 50
+    rest = _polyline(rest, [(24, 38), (46, 32), (46, 50)])  # the arm and the bar up to the stem
+    contrast = torch.zeros(80, 80)
+    contrast[rules] = 0.2
+    contrast[margin] = 0.25
+    contrast[rest] = 0.6
+    contrast[stem] = 0.7
+    return margin | rules | stem | rest, contrast, stem, rest
+
+
+def test_a_stem_on_a_lighter_margin_line_no_wider_than_it_is_kept_by_its_stronger_ink() -> None:
+    # The stem is no wider than the line: by the mask alone it goes with the line (and the "4"
+    # read as a "1" or "7"); the pen's ink over the printed line is stronger than the line's.
+    mask, contrast, stem, rest = _four_on_a_margin_line()
+    without = _remove(mask)
+    assert int((without & stem).sum()) < 0.3 * int(stem.sum()), "the case no longer needs the contrast"
+    out = remove_lines(mask[None, None], contrast[None, None])[0, 0]
+    assert int((out & stem).sum()) == int(stem.sum()), "the stem went with the line (or broke at the rules)"
+    assert int((out & rest).sum()) >= 0.95 * int(rest.sum())  # a rule's rim off the arm crossing it
+    assert int((out & ~(stem | rest)).sum()) == 0, "the line above and below the 4, or a rule, is left"
+
+
+def test_a_line_printed_stronger_on_most_of_its_length_or_crossed_by_a_stroke_keeps_nothing() -> None:
+    # Uneven print (most of the line stronger) and a stroke crossing it are no stroke along it.
+    digit = _ring(_canvas(), 40, 30, 22, 14)
+    line, crossing = _canvas(), _canvas()
+    line[:, 60:63] = True
+    crossing[38:41, 40:70] = True  # a stroke from the "0" across the line
+    contrast = torch.zeros(80, 80)
+    contrast[line] = 0.25
+    contrast[:50, 60:63] = 0.5  # printed darker along most of it
+    contrast[digit | crossing] = 0.6
+    mask = digit | line | crossing
+    out = remove_lines(mask[None, None], contrast[None, None])[0, 0]
+    assert int((out & line & ~crossing).sum()) == 0, "part of the line is left as a stroke"
+    assert int((out & (digit | crossing)).sum()) == int((digit | crossing).sum())
+
+
+def test_remove_lines_names_a_contrast_of_the_wrong_shape() -> None:
+    with pytest.raises(ValueError, match="contrast must have the mask's shape"):
+        remove_lines(torch.zeros(1, 1, 40, 40, dtype=torch.bool), torch.zeros(1, 1, 40, 41))
+
+
 def test_a_one_drawn_along_a_rule_is_the_digit_and_a_crossing_rule_is_removed() -> None:
     # Only lines seem left: a thin printed vertical line with a wide "1" drawn along its lower
     # part, and a rule across. The "1" was removed with the vertical line and the rule kept.

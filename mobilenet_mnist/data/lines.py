@@ -40,11 +40,17 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    lines crossing it: a faint one makes a shorter bump), a digit's stroke
    runs along it (the stem of a 9 down a margin line, a loop resting on a rule) and those
    pixels stay. When hardly any ink is left beside the lines, such a stroke is the digit
-   (a "1" drawn along a rule), not the line nearest the center.
+   (a "1" drawn along a rule), not the line nearest the center. Given the ink's contrast
+   (``remove_lines(mask, contrast)``), a stroke no wider than the line is told by its ink
+   too: where the line's ink is ``ALONG_CONTRAST`` times as strong as along the rest of it
+   (a pen's stroke over a lighter printed rule: the stem of a 4 on a margin line), for a
+   stretch longer than it is wide and at most ``ALONG_MAX_SHARE`` of the line (a line
+   printed darker at one end is no stroke).
 
 What it cannot do: curved or diagonal lines (more than ``MAX_TILT`` off the axes), lines
 shorter than ``LINE_SPAN`` of the image (a box much smaller than the crop), and a digit
-stroke that coincides with a line and is no wider than it is lost with it.
+stroke that coincides with a line, is no wider than it and no stronger (a pen as dark as
+the print, or no contrast given) is lost with it.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ import torch.nn.functional as F
 
 from .morphology import long_runs, main_components, max3
 
-__all__ = ["LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
+__all__ = ["ALONG_CONTRAST", "LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
 #: A line holds ink along at least this fraction of the image's side (its chord) ...
 LINE_SPAN = 0.55
@@ -97,6 +103,10 @@ PAGE_SPACING = 0.15
 #: its thin parts (its ``ALONG_QUANTILE`` quantile of thickness), the ink is the line and a stroke.
 ALONG_EXTRA = 2
 ALONG_QUANTILE = 0.1
+#: ... and where its ink is at least this many times as strong as the line's median strength,
+ALONG_CONTRAST = 1.25
+#: ... over at most this share of the line's length, the ink is the line and a stroke.
+ALONG_MAX_SHARE = 0.5
 
 #: A line: whether it is near-vertical, and its (H, W) bool pixels.
 Line = tuple[bool, torch.Tensor]
@@ -481,31 +491,82 @@ def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) ->
     return removed & (above > 0) & (below > 0)
 
 
-def _strokes_along(line: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
-    """Pixels of a near-horizontal ``line`` where it is thicker than its thin parts: a digit's
-    stroke running along it (the stem of a 9 on a margin line, a loop resting on a rule).
-    ``others``: the perpendicular lines' pixels; where they cross or meet it (a box's corner), the
-    line is thicker for them, not for a stroke."""
+def _strokes_along(
+    line: torch.Tensor, others: torch.Tensor, contrast: torch.Tensor | None = None, rest: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pixels of a near-horizontal ``line`` where it is thicker than its thin parts, or its ink
+    stronger than along the rest of it (``contrast``, when given, with ``rest``: the ink off
+    every line): a digit's stroke running along it (the stem of a 9 on a margin line, a loop
+    resting on a rule). ``others``: the perpendicular lines' pixels; where they cross or meet it
+    (a box's corner), the line is thicker (and darker) for them, not for a stroke."""
     thickness = line.sum(0)
     thin = thickness[thickness > 0].float().quantile(ALONG_QUANTILE)
     # Two pixels either side of a crossing line's columns: its pixels were searched without this line's.
     crossed = F.max_pool1d(others.any(0).float()[None, None], 5, stride=1, padding=2)[0, 0] > 0
     wide = (thickness >= thin + ALONG_EXTRA) & ~crossed
     # A stroke along the line is longer than it is wide; a shorter bump is a faint line crossing it.
-    return line & long_runs(wide, int(thin) + ALONG_EXTRA + 1)[None]
+    min_run = int(thin) + ALONG_EXTRA + 1
+    along = long_runs(wide, min_run)
+    if contrast is not None and rest is not None:
+        # A stroke crossing the line makes it stronger too (and its blurred rim, two pixels
+        # either side), where the rest of the ink goes on at both sides.
+        width = int(thickness[thickness > 0].float().median())
+        crossing = _restore_crossings(rest, line, width).any(0).float()[None, None]
+        crossing = F.max_pool1d(crossing, 5, stride=1, padding=2)[0, 0] > 0
+        return (line & along[None]) | _stronger(line, contrast, crossed & ~crossing, crossing, min_run)
+    return line & along[None]
 
 
-def _strokes_along_lines(lines: list[Line]) -> torch.Tensor:
-    """(H, W) bool: the strokes running along any of ``lines`` (:func:`_strokes_along`)."""
+def _stronger(
+    line: torch.Tensor, contrast: torch.Tensor, crossed: torch.Tensor, crossing: torch.Tensor, min_run: int
+) -> torch.Tensor:
+    """(H, W) bool: the pixels of a near-horizontal ``line`` whose ink is ``ALONG_CONTRAST`` times
+    as strong as the line's median column (each column's strongest pixel of ``contrast``), in
+    runs holding ``min_run`` such columns or more and covering at most ``ALONG_MAX_SHARE`` of
+    the line: a pen's stroke over it, not the line beside the stroke. ``crossed``: where other
+    lines cross it; they neither count nor break a run (a stroke along a margin line runs on
+    across a rule). ``crossing``: where the digit's strokes cross it; they break a run."""
+    strength = torch.where(line, contrast, 0.0).amax(0)
+    present = line.any(0)
+    counted = present & ~crossed & ~crossing
+    if not bool(counted.any()):
+        return torch.zeros_like(line)
+    usual = float(strength[counted].median())
+    stronger = counted & (strength >= ALONG_CONTRAST * usual) if usual > 0 else torch.zeros_like(present)
+    # A crossing line's blurred rim beside its columns is no stroke: pieces under 3 columns go.
+    stronger = long_runs(stronger, 3)
+    joined = stronger | crossed
+    starts = joined & ~F.pad(joined[:-1], (1, 0), value=False)
+    run = starts.long().cumsum(0) * joined  # 0 off the runs, else the run's number
+    held = torch.bincount(run, weights=stronger.float(), minlength=1)
+    # Each run from its first stronger column to its last: crossed ones beyond them are no stroke.
+    index = torch.arange(len(run))
+    first = torch.full_like(held, len(run), dtype=torch.long).scatter_reduce(0, run[stronger], index[stronger], "amin")
+    last = torch.full_like(held, -1, dtype=torch.long).scatter_reduce(0, run[stronger], index[stronger], "amax")
+    kept = joined & (held[run] >= min_run) & (run > 0) & (index >= first[run]) & (index <= last[run])
+    if int((kept & stronger).sum()) > ALONG_MAX_SHARE * int(present.sum()):
+        return torch.zeros_like(line)  # most of the line: printed unevenly, or lit so
+    # In the crossed columns, the stroke is what goes on from its columns on either side.
+    strong = line & (contrast >= ALONG_CONTRAST * usual)
+    return strong & kept[None]
+
+
+def _strokes_along_lines(lines: list[Line], mask: torch.Tensor, contrast: torch.Tensor | None = None) -> torch.Tensor:
+    """(H, W) bool: the strokes running along any of ``lines`` in the ink ``mask``
+    (:func:`_strokes_along`; ``contrast``: the ink's strength, when known)."""
     empty = torch.zeros_like(lines[0][1])
     unions = {
         orientation: torch.stack([pixels for vertical, pixels in lines if vertical == orientation] or [empty]).any(0)
         for orientation in (False, True)
     }
+    rest = mask & ~(unions[False] | unions[True])
     along = empty.clone()
     for vertical, pixels in lines:
         others = unions[not vertical]
-        along |= _strokes_along(pixels.T, others.T).T if vertical else _strokes_along(pixels, others)
+        if vertical:
+            along |= _strokes_along(pixels.T, others.T, None if contrast is None else contrast.T, rest.T).T
+        else:
+            along |= _strokes_along(pixels, others, contrast, rest)
     return along
 
 
@@ -545,43 +606,56 @@ def _find_lines(mask: torch.Tensor) -> list[Line]:
     return [(False, line) for line in horizontal] + [(True, line.T) for line in columns]
 
 
-def _remove_one(mask: torch.Tensor) -> torch.Tensor:
-    """(H, W) bool → the mask without the straight lines that are not the digit."""
+def _remove_one(mask: torch.Tensor, contrast: torch.Tensor | None = None) -> torch.Tensor:
+    """(H, W) bool → the mask without the straight lines that are not the digit (``contrast``:
+    the ink's (H, W) strength, to tell a stroke along a line by)."""
     lines = _find_lines(mask)
     if not lines:
         return mask
     side = min(mask.shape)
-    along = _strokes_along_lines(lines)
+    along = _strokes_along_lines(lines, mask, contrast)
     accepted = _accepted(mask, lines, side, along)
-    # The rest of the ink: what crosses a line continues on both its sides (not another line).
+    # The rest of the ink, and the strokes along lines: what crosses a line continues on both
+    # its sides (not another line; a stem along a margin line goes on across a rule).
     rest = mask & ~torch.stack([pixels for _, pixels in accepted]).any(0) if accepted else mask
     keep = rest | along
     for vertical, pixels in accepted:
         across = _span(pixels, 1 if vertical else 0) or (0.0, 0.0)
         thickness = math.ceil(across[1] - across[0]) + 1
         if vertical:
-            keep |= _restore_crossings(rest.T, pixels.T, thickness).T
+            keep |= _restore_crossings((rest | along).T, pixels.T, thickness).T
         else:
-            keep |= _restore_crossings(rest, pixels, thickness)
+            keep |= _restore_crossings(rest | along, pixels, thickness)
     return keep
 
 
-def remove_lines(mask: torch.Tensor) -> torch.Tensor:
+def remove_lines(mask: torch.Tensor, contrast: torch.Tensor | None = None) -> torch.Tensor:
     """Take printed straight lines (form boxes, grid and ruled lines, borders) out of ink masks.
 
     Args:
         mask: (N, 1, H, W) bool ink masks of one size.
+        contrast: (N, 1, H, W) float, the ink's strength over the paper (higher: stronger
+            ink), when known: a pen's stroke along a lighter printed line is kept by it
+            (the module's step 4).
+
+    Raises:
+        ValueError: For a ``contrast`` of another shape than ``mask``.
 
     Returns:
         The masks without the lines that are not part of the digit, (N, 1, H, W) bool.
         Images under ``MIN_SIDE_FOR_LINES`` a side are returned unchanged.
     """
+    if contrast is not None and contrast.shape != mask.shape:
+        raise ValueError(
+            f"contrast must have the mask's shape {tuple(mask.shape)}, got {tuple(contrast.shape)}; "
+            "pass the contrast image the mask was thresholded from."
+        )
     h, w = mask.shape[-2:]
     if min(h, w) < MIN_SIDE_FOR_LINES:
         return mask
     out = mask.clone()
     for i in torch.nonzero(_may_hold_lines(mask)).view(-1).tolist():
-        out[i, 0] = _remove_one(mask[i, 0])
+        out[i, 0] = _remove_one(mask[i, 0], None if contrast is None else contrast[i, 0].float())
     return out
 
 
