@@ -508,34 +508,33 @@ def _strokes_along(
     min_run = int(thin) + ALONG_EXTRA + 1
     along = long_runs(wide, min_run)
     if contrast is not None and rest is not None:
-        # A stroke crossing the line makes it stronger too (and its blurred rim, two pixels
-        # either side), where the rest of the ink goes on at both sides.
-        width = int(thickness[thickness > 0].float().median())
-        crossing = _restore_crossings(rest, line, width).any(0).float()[None, None]
-        crossing = F.max_pool1d(crossing, 5, stride=1, padding=2)[0, 0] > 0
-        return (line & along[None]) | _stronger(line, contrast, crossed & ~crossing, crossing, min_run)
+        return (line & along[None]) | _stronger(line, contrast, crossed, rest, min_run)
     return line & along[None]
 
 
 def _stronger(
-    line: torch.Tensor, contrast: torch.Tensor, crossed: torch.Tensor, crossing: torch.Tensor, min_run: int
+    line: torch.Tensor, contrast: torch.Tensor, crossed: torch.Tensor, rest: torch.Tensor, min_run: int
 ) -> torch.Tensor:
     """(H, W) bool: the pixels of a near-horizontal ``line`` whose ink is ``ALONG_CONTRAST`` times
     as strong as the line's median column (each column's strongest pixel of ``contrast``), in
     runs holding ``min_run`` such columns or more and covering at most ``ALONG_MAX_SHARE`` of
     the line: a pen's stroke over it, not the line beside the stroke. ``crossed``: where other
     lines cross it; they neither count nor break a run (a stroke along a margin line runs on
-    across a rule). ``crossing``: where the digit's strokes cross it; they break a run."""
+    across a rule). Where the digit's strokes cross it (``rest``: the ink off every line goes
+    on at both its sides), a run breaks."""
     strength = torch.where(line, contrast, 0.0).amax(0)
     present = line.any(0)
-    counted = present & ~crossed & ~crossing
-    if not bool(counted.any()):
+    counted = present & ~crossed
+    usual = float(strength[counted].median()) if bool(counted.any()) else 0.0
+    if usual <= 0:
         return torch.zeros_like(line)
-    usual = float(strength[counted].median())
-    stronger = counted & (strength >= ALONG_CONTRAST * usual) if usual > 0 else torch.zeros_like(present)
+    stronger = counted & (strength >= ALONG_CONTRAST * usual)
     # A crossing line's blurred rim beside its columns is no stroke: pieces under 3 columns go.
-    stronger = long_runs(stronger, 3)
-    joined = stronger | crossed
+    if int(long_runs(stronger, 3).sum()) < min_run:
+        return torch.zeros_like(line)  # most lines: nothing along them, crossings not looked for
+    crossing = _crossing_columns(rest, line)
+    stronger = long_runs(stronger & ~crossing, 3)
+    joined = stronger | (crossed & ~crossing)
     starts = joined & ~F.pad(joined[:-1], (1, 0), value=False)
     run = starts.long().cumsum(0) * joined  # 0 off the runs, else the run's number
     held = torch.bincount(run, weights=stronger.float(), minlength=1)
@@ -547,8 +546,16 @@ def _stronger(
     if int((kept & stronger).sum()) > ALONG_MAX_SHARE * int(present.sum()):
         return torch.zeros_like(line)  # most of the line: printed unevenly, or lit so
     # In the crossed columns, the stroke is what goes on from its columns on either side.
-    strong = line & (contrast >= ALONG_CONTRAST * usual)
-    return strong & kept[None]
+    return line & (contrast >= ALONG_CONTRAST * usual) & kept[None]
+
+
+def _crossing_columns(rest: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
+    """(W,) bool: the columns of a near-horizontal ``line`` where ``rest`` ink goes on at both its
+    sides (a stroke crossing it), and two columns either side (the stroke's blurred rim)."""
+    thickness = line.sum(0)
+    width = int(thickness[thickness > 0].float().median())
+    crossing = _restore_crossings(rest, line, width).any(0).float()[None, None]
+    return F.max_pool1d(crossing, 5, stride=1, padding=2)[0, 0] > 0
 
 
 def _strokes_along_lines(lines: list[Line], mask: torch.Tensor, contrast: torch.Tensor | None = None) -> torch.Tensor:
