@@ -457,6 +457,23 @@ def test_thresholds_are_lowered_by_the_lights_gain_beyond_the_papers_unevenness(
     assert factor == pytest.approx(lowered)
 
 
+def test_dark_ink_in_a_form_box_whose_thick_gray_frame_fills_the_border_is_dark() -> None:
+    # A dark "5" on white paper inside a box whose thick gray frame fills the border band:
+    # the border's median is the frame's gray, nearer the ink than the paper, and the paper
+    # inside was taken for bright ink (the digit for the background; a 5 read as a 3).
+    image = torch.full((64, 64), 0.45)  # the frame
+    image[7:57, 7:57] = 0.95  # the paper inside it
+    stroke = _polyline(_canvas(64, 64), [(16.0, 44.0), (16.0, 22.0), (30.0, 22.0), (34.0, 40.0), (48.0, 22.0)])
+    image = torch.where(stroke, 0.05, image)[None, None]
+    border = float(ink_module._border_median(image)[0])
+    assert float(image.max()) - border > border - float(image.min()), "the case no longer needs the image's median"
+    assert torch.equal(ink_module.ink_bright(image), 1 - image), "the stroke is dark ink"
+    # Under MIN_SIDE_FOR_LOCAL_LIGHTING an image may be mostly ink (an 8×8 digit): the border decides.
+    small = torch.full((8, 8), 0.9)
+    small[0, :] = small[-1, :] = small[:, 0] = small[:, -1] = 0.0
+    assert torch.equal(ink_module.ink_bright(small[None, None]), small[None, None])
+
+
 def test_light_chalk_on_a_dark_board_stays_bright_ink() -> None:
     board = torch.full((96, 96), 0.15)
     stroke = _polyline(_canvas(96, 96), [(20.0, 50.0), (76.0, 46.0)], width=4.0)

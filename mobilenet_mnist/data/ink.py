@@ -145,6 +145,8 @@ def ink_bright(x: torch.Tensor) -> torch.Tensor:
 
     The ink is dark when the darkest pixels lie farther below the border's median than the
     brightest lie above it. From ``MIN_SIDE_FOR_LOCAL_LIGHTING`` a side it is dark too when
+    they do so below the image's median (a thick printed frame along the border, a form's
+    box, takes the border's median; smaller images, an 8×8 digit, may be mostly ink), or when
     the brightest pixels are a broad, smooth highlight (a glare: their height over the
     local mean, :func:`.lighting.local_mean`, is under ``SMOOTH_BRIGHT`` of their height
     over the border) and the dark pixels stand out from the local mean more than they do.
@@ -153,6 +155,8 @@ def ink_bright(x: torch.Tensor) -> torch.Tensor:
     low, high = _quantiles(x.flatten(1), (0.005, 0.995), (0.0, 1.0))[:, 0].unbind(1)
     dark = (background - low) > (high - background)
     if min(x.shape[-2:]) >= MIN_SIDE_FOR_LOCAL_LIGHTING:
+        paper = x.flatten(1).median(dim=1).values
+        dark |= (paper - low) > (high - paper)
         detail = (x - local_mean(x)).flatten(1)
         detail_low, detail_high = _quantiles(detail, (0.005, 0.995), (-1.0, 1.0))[:, 0].unbind(1)
         glare = detail_high < SMOOTH_BRIGHT * (high - background)
