@@ -152,10 +152,9 @@ def ink_bright(x: torch.Tensor) -> torch.Tensor:
     over the border) and the dark pixels stand out from the local mean more than they do.
     """
     background = _border_median(x)
-    low, high = _quantiles(x.flatten(1), (0.005, 0.995), (0.0, 1.0))[:, 0].unbind(1)
+    low, paper, high = _quantiles(x.flatten(1), (0.005, 0.5, 0.995), (0.0, 1.0))[:, 0].unbind(1)
     dark = (background - low) > (high - background)
     if min(x.shape[-2:]) >= MIN_SIDE_FOR_LOCAL_LIGHTING:
-        paper = x.flatten(1).median(dim=1).values
         dark |= (paper - low) > (high - paper)
         detail = (x - local_mean(x)).flatten(1)
         detail_low, detail_high = _quantiles(detail, (0.005, 0.995), (-1.0, 1.0))[:, 0].unbind(1)
