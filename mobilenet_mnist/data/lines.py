@@ -645,12 +645,12 @@ def remove_lines(mask: torch.Tensor, contrast: torch.Tensor | None = None) -> to
             ink), when known: a pen's stroke along a lighter printed line is kept by it
             (the module's step 4).
 
-    Raises:
-        ValueError: For a ``contrast`` of another shape than ``mask``.
-
     Returns:
         The masks without the lines that are not part of the digit, (N, 1, H, W) bool.
         Images under ``MIN_SIDE_FOR_LINES`` a side are returned unchanged.
+
+    Raises:
+        ValueError: For a ``contrast`` of another shape than ``mask``.
     """
     if contrast is not None and contrast.shape != mask.shape:
         raise ValueError(
