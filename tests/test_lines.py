@@ -14,7 +14,7 @@ from mobilenet_mnist.data import ink as ink_module
 from mobilenet_mnist.data import lines as lines_module
 from mobilenet_mnist.data.digits import normalize_digits
 from mobilenet_mnist.data.lines import MIN_SIDE_FOR_LINES, remove_lines
-from mobilenet_mnist.data.morphology import cell_counts, cell_pixels, long_runs, main_components
+from mobilenet_mnist.data.morphology import cell_counts, cell_pixels, long_runs, main_components, runs_holding
 
 
 def _canvas(h: int = 80, w: int = 80) -> torch.Tensor:
@@ -665,6 +665,18 @@ def test_long_runs_keeps_exactly_the_runs_at_least_that_long(length: int) -> Non
         mask[start:stop] = True
         expected[start:stop] = stop - start >= length
     assert torch.equal(long_runs(mask, length), expected)
+
+
+def test_runs_holding_bridges_but_does_not_count_and_trims_bridges_at_the_ends() -> None:
+    def runs(marked: str, bridges: str, count: int) -> str:
+        out = runs_holding(torch.tensor([c == "x" for c in marked]), torch.tensor([c == "b" for c in bridges]), count)
+        return "".join("x" if v else "." for v in out.tolist())
+
+    # Two marked pieces joined across a bridge hold 4; the bridges at the ends are not kept.
+    assert runs("..xx..xx..", "bb..bb..b.", 4) == "..xxxxxx.."
+    assert runs("..xx..xx..", "bb..bb..b.", 5) == ".........."  # bridges do not count
+    assert runs("..xx...x..", "....bb....", 2) == "..xx......"  # an unbridged gap breaks the run
+    assert runs("..........", "bbbbbbbbbb", 1) == ".........."  # bridges alone are no run
 
 
 def test_cell_counts_sum_each_cells_pixels_and_cell_pixels_spread_them_back() -> None:

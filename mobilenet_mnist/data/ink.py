@@ -463,9 +463,9 @@ def find_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     bg_smooth, sigma_smooth, ink_smooth = _class_levels(smooth, ink, 0.75).unbind(1)
     contrast = ink_smooth - bg_smooth
     has_ink = ink.any(1) & (contrast > MIN_CONTRAST) & (contrast > NOISE_RATIO * sigma_smooth)
-    before_lines = ink.view_as(x)
-    unlined = remove_lines(before_lines, smooth.view_as(x))
-    unfaint = _drop_faint(unlined, smooth.view_as(x), bg_smooth, lowering)
+    before_lines, smooth_image = ink.view_as(x), smooth.view_as(x)
+    unlined = remove_lines(before_lines, smooth_image)
+    unfaint = _drop_faint(unlined, smooth_image, bg_smooth, lowering)
     ink = unfaint.flatten(1)
     bg_median, sigma, ink_median = _class_levels(d.flatten(1), ink, 0.5).unbind(1)
     mask, share, largest_side = _drop_specks(ink.view_as(x))

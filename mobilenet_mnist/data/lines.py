@@ -61,7 +61,7 @@ from itertools import pairwise
 import torch
 import torch.nn.functional as F
 
-from .morphology import long_runs, main_components, max3
+from .morphology import long_runs, main_components, max3, runs_holding
 
 __all__ = ["ALONG_CONTRAST", "LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
@@ -492,13 +492,13 @@ def _restore_crossings(rest: torch.Tensor, removed: torch.Tensor, width: int) ->
 
 
 def _strokes_along(
-    line: torch.Tensor, others: torch.Tensor, contrast: torch.Tensor | None = None, rest: torch.Tensor | None = None
+    line: torch.Tensor, others: torch.Tensor, strength: tuple[torch.Tensor, torch.Tensor] | None = None
 ) -> torch.Tensor:
     """Pixels of a near-horizontal ``line`` where it is thicker than its thin parts, or its ink
-    stronger than along the rest of it (``contrast``, when given, with ``rest``: the ink off
-    every line): a digit's stroke running along it (the stem of a 9 on a margin line, a loop
-    resting on a rule). ``others``: the perpendicular lines' pixels; where they cross or meet it
-    (a box's corner), the line is thicker (and darker) for them, not for a stroke."""
+    stronger than along the rest of it (``strength``, when known: the ink's contrast and the
+    ink off every line): a digit's stroke running along it (the stem of a 9 on a margin line,
+    a loop resting on a rule). ``others``: the perpendicular lines' pixels; where they cross or
+    meet it (a box's corner), the line is thicker (and darker) for them, not for a stroke."""
     thickness = line.sum(0)
     thin = thickness[thickness > 0].float().quantile(ALONG_QUANTILE)
     # Two pixels either side of a crossing line's columns: its pixels were searched without this line's.
@@ -506,53 +506,51 @@ def _strokes_along(
     wide = (thickness >= thin + ALONG_EXTRA) & ~crossed
     # A stroke along the line is longer than it is wide; a shorter bump is a faint line crossing it.
     min_run = int(thin) + ALONG_EXTRA + 1
-    along = long_runs(wide, min_run)
-    if contrast is not None and rest is not None:
-        return (line & along[None]) | _stronger(line, contrast, crossed, rest, min_run)
-    return line & along[None]
+    along = line & long_runs(wide, min_run)[None]
+    if strength is None:
+        return along
+    return along | _stronger(line, thickness, crossed, strength, min_run)
 
 
 def _stronger(
-    line: torch.Tensor, contrast: torch.Tensor, crossed: torch.Tensor, rest: torch.Tensor, min_run: int
+    line: torch.Tensor,
+    thickness: torch.Tensor,
+    crossed: torch.Tensor,
+    strength: tuple[torch.Tensor, torch.Tensor],
+    min_run: int,
 ) -> torch.Tensor:
     """(H, W) bool: the pixels of a near-horizontal ``line`` whose ink is ``ALONG_CONTRAST`` times
-    as strong as the line's median column (each column's strongest pixel of ``contrast``), in
+    as strong as the line's median column (each column's strongest pixel of the contrast), in
     runs holding ``min_run`` such columns or more and covering at most ``ALONG_MAX_SHARE`` of
-    the line: a pen's stroke over it, not the line beside the stroke. ``crossed``: where other
-    lines cross it; they neither count nor break a run (a stroke along a margin line runs on
-    across a rule). Where the digit's strokes cross it (``rest``: the ink off every line goes
-    on at both its sides), a run breaks."""
-    strength = torch.where(line, contrast, 0.0).amax(0)
-    present = line.any(0)
+    the line: a pen's stroke over it, not the line beside the stroke. ``thickness``: the line's
+    pixels per column. ``crossed``: where other lines cross it; they neither count nor break a
+    run (a stroke along a margin line runs on across a rule). ``strength``: the contrast, and
+    the ink off every line; where the digit's strokes cross the line (that ink goes on at both
+    its sides), a run breaks."""
+    contrast, rest = strength
+    column_strength = torch.where(line, contrast, 0.0).amax(0)
+    present = thickness > 0
     counted = present & ~crossed
-    usual = float(strength[counted].median()) if bool(counted.any()) else 0.0
+    usual = float(column_strength[counted].median()) if bool(counted.any()) else 0.0
     if usual <= 0:
         return torch.zeros_like(line)
-    stronger = counted & (strength >= ALONG_CONTRAST * usual)
+    stronger = counted & (column_strength >= ALONG_CONTRAST * usual)
     # A crossing line's blurred rim beside its columns is no stroke: pieces under 3 columns go.
     if int(long_runs(stronger, 3).sum()) < min_run:
         return torch.zeros_like(line)  # most lines: nothing along them, crossings not looked for
-    crossing = _crossing_columns(rest, line)
+    crossing = _crossing_columns(rest, line, thickness)
     stronger = long_runs(stronger & ~crossing, 3)
-    joined = stronger | (crossed & ~crossing)
-    starts = joined & ~F.pad(joined[:-1], (1, 0), value=False)
-    run = starts.long().cumsum(0) * joined  # 0 off the runs, else the run's number
-    held = torch.bincount(run, weights=stronger.float(), minlength=1)
-    # Each run from its first stronger column to its last: crossed ones beyond them are no stroke.
-    index = torch.arange(len(run))
-    first = torch.full_like(held, len(run), dtype=torch.long).scatter_reduce(0, run[stronger], index[stronger], "amin")
-    last = torch.full_like(held, -1, dtype=torch.long).scatter_reduce(0, run[stronger], index[stronger], "amax")
-    kept = joined & (held[run] >= min_run) & (run > 0) & (index >= first[run]) & (index <= last[run])
+    kept = runs_holding(stronger, crossed & ~crossing, min_run)
     if int((kept & stronger).sum()) > ALONG_MAX_SHARE * int(present.sum()):
         return torch.zeros_like(line)  # most of the line: printed unevenly, or lit so
     # In the crossed columns, the stroke is what goes on from its columns on either side.
     return line & (contrast >= ALONG_CONTRAST * usual) & kept[None]
 
 
-def _crossing_columns(rest: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
-    """(W,) bool: the columns of a near-horizontal ``line`` where ``rest`` ink goes on at both its
-    sides (a stroke crossing it), and two columns either side (the stroke's blurred rim)."""
-    thickness = line.sum(0)
+def _crossing_columns(rest: torch.Tensor, line: torch.Tensor, thickness: torch.Tensor) -> torch.Tensor:
+    """(W,) bool: the columns of a near-horizontal ``line`` (``thickness``: its pixels per column)
+    where ``rest`` ink goes on at both its sides (a stroke crossing it), and two columns either
+    side (the stroke's blurred rim)."""
     width = int(thickness[thickness > 0].float().median())
     crossing = _restore_crossings(rest, line, width).any(0).float()[None, None]
     return F.max_pool1d(crossing, 5, stride=1, padding=2)[0, 0] > 0
@@ -566,14 +564,15 @@ def _strokes_along_lines(lines: list[Line], mask: torch.Tensor, contrast: torch.
         orientation: torch.stack([pixels for vertical, pixels in lines if vertical == orientation] or [empty]).any(0)
         for orientation in (False, True)
     }
-    rest = mask & ~(unions[False] | unions[True])
+    # The contrast, and the ink off every line (what crosses a line goes on beside it).
+    strength = None if contrast is None else (contrast, mask & ~(unions[False] | unions[True]))
     along = empty.clone()
     for vertical, pixels in lines:
         others = unions[not vertical]
         if vertical:
-            along |= _strokes_along(pixels.T, others.T, None if contrast is None else contrast.T, rest.T).T
+            along |= _strokes_along(pixels.T, others.T, None if strength is None else (strength[0].T, strength[1].T)).T
         else:
-            along |= _strokes_along(pixels, others, contrast, rest)
+            along |= _strokes_along(pixels, others, strength)
     return along
 
 

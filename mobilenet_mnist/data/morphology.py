@@ -19,6 +19,7 @@ __all__ = [
     "component_labels",
     "component_sizes",
     "long_runs",
+    "runs_holding",
     "main_components",
     "max3",
 ]
@@ -40,6 +41,20 @@ def long_runs(mask: torch.Tensor, length: int) -> torch.Tensor:
     x = mask.float()[None, None]
     eroded = -F.max_pool1d(-F.pad(x, (before, after), value=1.0), length, stride=1)
     return F.max_pool1d(F.pad(eroded, (after, before)), length, stride=1)[0, 0] > 0
+
+
+def runs_holding(marked: torch.Tensor, bridges: torch.Tensor, count: int) -> torch.Tensor:
+    """(L,) bool ``marked`` and ``bridges`` → the runs of marked positions, bridged across
+    ``bridges`` (which neither count nor break a run), that hold at least ``count`` marked
+    positions, each from its first marked position to its last (a bridge at a run's end is not in it)."""
+    joined = marked | bridges
+    starts = joined & ~F.pad(joined[:-1], (1, 0), value=False)
+    run = starts.long().cumsum(0) * joined  # 0 off the runs, else the run's number
+    held = torch.bincount(run, weights=marked.float(), minlength=1)
+    index = torch.arange(len(run))
+    first = torch.full_like(held, len(run), dtype=torch.long).scatter_reduce(0, run[marked], index[marked], "amin")
+    last = torch.full_like(held, -1, dtype=torch.long).scatter_reduce(0, run[marked], index[marked], "amax")
+    return (run > 0) & (held[run] >= count) & (index >= first[run]) & (index <= last[run])
 
 
 def component_labels(mask: torch.Tensor) -> torch.Tensor:
