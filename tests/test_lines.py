@@ -709,3 +709,14 @@ def test_a_rule_just_above_a_wide_digit_that_never_touches_it_is_removed() -> No
     out = _remove(ruled)
     assert not bool(out[15:17].any()), "the rule is left"
     assert torch.equal(out, zero), "the digit lost or gained ink"
+
+
+def test_a_rule_crossing_another_at_a_small_angle_goes_with_it() -> None:
+    # A strike-through across a table border, 5° apart: the second rule is found only from
+    # the image's edge to where it runs into the first (beyond, their ink is one band).
+    digit = _polyline(_canvas(), [(18, 22), (18, 56), (58, 36)])
+    border = _polyline(_canvas(), [(66, -2), (66, 81)], width=2.0)
+    strike = _polyline(_canvas(), [(73, -2), (65, 81)], width=2.0)
+    out = _remove(digit | border | strike)
+    assert not bool(out[61:].any())
+    assert bool((out == digit).all())

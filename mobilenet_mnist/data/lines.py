@@ -16,7 +16,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    outside its bins, short of the edge, and be kept as a stroke;
 2. the digit is told from the lines (``_accepted``): a line is removed only when it
    reaches (nearly, ``BORDER_REACH``) the image's edge or meets a perpendicular line
-   at each of its ends (a box's side), and runs past the rest of the ink at both ends, lies
+   at each of its ends (a box's side), or runs from the image's edge into another line at a
+   small angle (``_joined``: two rules crossing, the second found only up to where their ink
+   becomes one band), and runs past the rest of the ink at both ends, lies
    clear of it or touches none of it (``_untouched``: a rule just above a digit). A digit's
    own long stroke (the bar of a tightly cropped "7", the stem of a "4") ends where the
    digit does and is kept, and so is a line from the image's edge
@@ -323,11 +325,37 @@ def _met(
 
 def _ends_held(index: int, lines: list[Line], ends: list[Ends], tolerance: float) -> bool:
     """Whether each end of ``lines[index]`` reaches the image's edge (:func:`_at_edges`) or meets
-    a perpendicular line (:func:`_met`): a printed line, not a stroke ending in the paper.
-    ``ends``: the :func:`_ends` of each line."""
+    a perpendicular line (:func:`_met`), or one end reaches the edge and the other runs into a
+    line of its own orientation (:func:`_joined`): a printed line, not a stroke ending in the
+    paper. ``ends``: the :func:`_ends` of each line."""
     at_edges = _at_edges(lines[index], ends[index])
     met = _met(index, lines, ends, tolerance)
-    return (at_edges[0] or met[0]) and (at_edges[1] or met[1])
+    if (at_edges[0] or met[0]) and (at_edges[1] or met[1]):
+        return True
+    # A rule from the image's edge into another one at a small angle (crossing it) is print too.
+    joined = _joined(index, lines, ends)
+    return (at_edges[0] and joined[1]) or (joined[0] and at_edges[1])
+
+
+def _joined(index: int, lines: list[Line], ends: list[Ends]) -> tuple[bool, bool]:
+    """Whether each end of ``lines[index]`` runs into another line of its orientation: two
+    rules crossing at a small angle (a strike-through over a table border), the second found
+    only up to where it merges into the first."""
+    vertical, pixels = lines[index]
+    others = [other for position, (other_vertical, other) in enumerate(lines)
+              if position != index and other_vertical == vertical]  # fmt: skip
+    if not others:
+        return False, False
+    every = torch.stack(others).any(0)
+    h, w = pixels.shape
+    along = torch.arange(h).view(-1, 1) if vertical else torch.arange(w).view(1, -1)  # each pixel's coordinate
+    first, last, _ = ends[index]
+    joined = []
+    for end in (first, last):
+        tip = pixels & ((along - end).abs() <= 2)  # the line's last few pixels at that end
+        near = max3(max3(tip.float()[None, None]))[0, 0] > 0
+        joined.append(bool((near & every).any()))
+    return joined[0], joined[1]
 
 
 def _off_center(line: Line) -> float:
