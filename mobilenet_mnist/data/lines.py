@@ -346,16 +346,18 @@ def _joined(index: int, lines: list[Line], ends: list[Ends]) -> tuple[bool, bool
               if position != index and other_vertical == vertical]  # fmt: skip
     if not others:
         return False, False
-    every = torch.stack(others).any(0)
+    near = _within_two(torch.stack(others).any(0))
     h, w = pixels.shape
     along = torch.arange(h).view(-1, 1) if vertical else torch.arange(w).view(1, -1)  # each pixel's coordinate
     first, last, _ = ends[index]
-    joined = []
-    for end in (first, last):
-        tip = pixels & ((along - end).abs() <= 2)  # the line's last few pixels at that end
-        near = max3(max3(tip.float()[None, None]))[0, 0] > 0
-        joined.append(bool((near & every).any()))
-    return joined[0], joined[1]
+    # The line's last few pixels at each end, within two pixels of another line.
+    at_first, at_last = (bool((pixels & ((along - end).abs() <= 2) & near).any()) for end in (first, last))
+    return at_first, at_last
+
+
+def _within_two(mask: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool → the pixels within two of ``mask``'s (a 5×5 dilation)."""
+    return max3(max3(mask.float()[None, None]))[0, 0] > 0
 
 
 def _off_center(line: Line) -> float:
@@ -370,9 +372,7 @@ def _beyond(mask: torch.Tensor, lines: list[Line]) -> torch.Tensor:
     """The ink more than two pixels from every line, its main components: the rest of the ink,
     without the leftovers along a line (blur, JPEG, a line's bent end, a rule broken by a
     faint print) that would stretch its extent to the line's."""
-    every = torch.stack([pixels for _, pixels in lines]).any(0).float()[None, None]
-    near = max3(max3(every))[0, 0] > 0  # within two pixels: a 5×5 dilation
-    rest = mask & ~near
+    rest = mask & ~_within_two(torch.stack([pixels for _, pixels in lines]).any(0))
     return main_components(rest, REST_FRACTION) if bool(rest.any()) else rest
 
 
