@@ -720,3 +720,21 @@ def test_a_rule_crossing_another_at_a_small_angle_goes_with_it() -> None:
     out = _remove(digit | border | strike)
     assert not bool(out[61:].any())
     assert bool((out == digit).all())
+
+
+def test_a_rule_printed_darker_for_a_stretch_far_from_the_digit_is_no_stroke_along_it() -> None:
+    # A ruled page whose top rule is printed darker over a stretch (a photo's uneven print) far
+    # above the "0": by its ink that stretch looks like a pen's stroke along the rule, but it
+    # meets none of the digit's ink, so it goes with the rule (kept, it read as a bar).
+    digit = _ring(_canvas(), 55, 40, 12, 9)
+    page = digit.clone()
+    for row in (8, 24, 40, 56, 72):
+        page[row : row + 2, :] = True
+    contrast = torch.zeros(80, 80)
+    contrast[page] = 0.25
+    contrast[8:10, 20:40] = 0.5  # the darker stretch of the top rule
+    contrast[digit] = 0.6
+    out = remove_lines(page[None, None], contrast[None, None])[0, 0]
+    assert int((out & ~digit)[:40].sum()) == 0, "the darker stretch of the top rule (or another rule) is left"
+    assert int((out & ~digit).sum()) <= 4  # at most the rule's rim where it crosses the "0"
+    assert int((out & digit).sum()) >= 0.95 * int(digit.sum()), "the digit went with the rules"

@@ -47,7 +47,9 @@ through a digit as a stroke. :func:`remove_lines` takes them out of the mask, in
    too: where the line's ink is ``ALONG_CONTRAST`` times as strong as along the rest of it
    (a pen's stroke over a lighter printed rule: the stem of a 4 on a margin line), for a
    stretch longer than it is wide and at most ``ALONG_MAX_SHARE`` of the line (a line
-   printed darker at one end is no stroke).
+   printed darker at one end is no stroke). Such a stroke stays only where the digit is
+   (``_by_the_digit``: it reaches the box around the ink off the lines): a rule printed
+   darker or thicker for a stretch far from the digit is print.
 
 What it cannot do: curved or diagonal lines (more than ``MAX_TILT`` off the axes), lines
 shorter than ``LINE_SPAN`` of the image (a box much smaller than the crop), and a digit
@@ -63,7 +65,7 @@ from itertools import pairwise
 import torch
 import torch.nn.functional as F
 
-from .morphology import long_runs, main_components, max3, runs_holding
+from .morphology import component_labels, long_runs, main_components, max3, runs_holding
 
 __all__ = ["ALONG_CONTRAST", "LINE_SPAN", "MAX_LINE_WIDTH", "MAX_TILT", "MIN_SIDE_FOR_LINES", "remove_lines"]
 
@@ -604,6 +606,31 @@ def _strokes_along_lines(lines: list[Line], mask: torch.Tensor, contrast: torch.
     return along
 
 
+def _by_the_digit(along: torch.Tensor, mask: torch.Tensor, lines: list[Line], side: int) -> torch.Tensor:
+    """The strokes ``along`` lines that reach the box around the ink off the lines (its main
+    components, ``REST_FRACTION``), widened by half a line's largest width and two pixels: a
+    digit's stroke along a rule is where the digit is, a rule printed darker or thicker for a
+    stretch away from the digit is print. When hardly any ink is left beside the lines
+    (under ``side / 8`` pixels: a "1" drawn along a rule), all of them stay."""
+    if not bool(along.any()):
+        return along
+    every = torch.stack([pixels for _, pixels in lines]).any(0)
+    off = mask & ~every
+    digit = main_components(off, REST_FRACTION)
+    rows, columns = _span(digit, 0), _span(digit, 1)
+    if int(off.sum()) < side / 8 or rows is None or columns is None:
+        return along
+    margin = MAX_LINE_WIDTH * side / 2 + 2
+    ys, xs = torch.arange(along.shape[0]).view(-1, 1), torch.arange(along.shape[1]).view(1, -1)
+    in_rows = (ys >= rows[0] - margin) & (ys <= rows[1] + margin)
+    box = in_rows & (xs >= columns[0] - margin) & (xs <= columns[1] + margin)
+    # A stroke along a line goes on across the lines crossing it (a stem along a margin line
+    # across the rules): its pieces are one where line pixels join them.
+    joined = along | (every & _within_two(along))
+    labels = component_labels(joined[None, None])[0].view_as(along)
+    return along & torch.isin(labels, labels[joined & box].unique())
+
+
 def _searched(mask: torch.Tensor, crossing: torch.Tensor | None = None) -> list[torch.Tensor]:
     """:func:`_candidates`, searched again without the lines found (up to ``MAX_SEARCHES``
     times): each search takes one angle, and a photographed box's sides differ in angle."""
@@ -647,7 +674,7 @@ def _remove_one(mask: torch.Tensor, contrast: torch.Tensor | None = None) -> tor
     if not lines:
         return mask
     side = min(mask.shape)
-    along = _strokes_along_lines(lines, mask, contrast)
+    along = _by_the_digit(_strokes_along_lines(lines, mask, contrast), mask, lines, side)
     accepted = _accepted(mask, lines, side, along)
     # The rest of the ink, and the strokes along lines: what crosses a line continues on both
     # its sides (not another line; a stem along a margin line goes on across a rule).
