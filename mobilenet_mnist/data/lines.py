@@ -624,6 +624,8 @@ def _by_the_digit(along: torch.Tensor, mask: torch.Tensor, lines: list[Line], si
     ys, xs = torch.arange(along.shape[0]).view(-1, 1), torch.arange(along.shape[1]).view(1, -1)
     in_rows = (ys >= rows[0] - margin) & (ys <= rows[1] + margin)
     box = in_rows & (xs >= columns[0] - margin) & (xs <= columns[1] + margin)
+    if not bool((along & ~box).any()):
+        return along  # the usual case: nothing to tell apart
     # A stroke along a line goes on across the lines crossing it (a stem along a margin line
     # across the rules): its pieces are one where line pixels join them.
     joined = along | (every & _within_two(along))
