@@ -97,6 +97,10 @@ MAX_SEARCHES = 3
 #: fraction of the largest one: a line's ragged ends and a broken rule are no digit.
 REST_FRACTION = 0.15
 
+#: Less ink beside the lines than this fraction of the side (in pixels) is hardly any: the
+#: lines, or the strokes along them, are the digit (a "1" in a box or drawn along a rule).
+HARDLY_ANY = 1 / 8
+
 #: A page's ruling: at least this many parallel lines from edge to edge ...
 PAGE_LINES = 3
 #: ... spaced evenly (each gap within this fraction of a whole number of the smallest gap:
@@ -395,9 +399,9 @@ def _accepted(mask: torch.Tensor, lines: list[Line], side: int, along: torch.Ten
     strokes running along them (:func:`_strokes_along_lines`): when hardly any ink is left
     beside the lines, they are the digit (a "1" drawn along a rule)."""
     rest = _beyond(mask, lines)
-    if int(rest.sum()) < side / 8:
+    if int(rest.sum()) < HARDLY_ANY * side:
         rest = rest | along
-    if int(rest.sum()) < side / 8:
+    if int(rest.sum()) < HARDLY_ANY * side:
         # Only lines ("1" in a box, a "1" on a rule, or a tiny digit between a page's rules).
         digit = _digit_line(lines)
         if digit is None:  # a page's lines: all print, whatever little ink is left
@@ -611,19 +615,21 @@ def _by_the_digit(along: torch.Tensor, mask: torch.Tensor, lines: list[Line], si
     components, ``REST_FRACTION``), widened by half a line's largest width and two pixels: a
     digit's stroke along a rule is where the digit is, a rule printed darker or thicker for a
     stretch away from the digit is print. When hardly any ink is left beside the lines
-    (under ``side / 8`` pixels: a "1" drawn along a rule), all of them stay."""
+    (``HARDLY_ANY``: a "1" drawn along a rule), all of them stay."""
     if not bool(along.any()):
         return along
     every = torch.stack([pixels for _, pixels in lines]).any(0)
     off = mask & ~every
+    if int(off.sum()) < HARDLY_ANY * side:
+        return along
     digit = main_components(off, REST_FRACTION)
     rows, columns = _span(digit, 0), _span(digit, 1)
-    if int(off.sum()) < side / 8 or rows is None or columns is None:
+    if rows is None or columns is None:
         return along
     margin = MAX_LINE_WIDTH * side / 2 + 2
-    ys, xs = torch.arange(along.shape[0]).view(-1, 1), torch.arange(along.shape[1]).view(1, -1)
-    in_rows = (ys >= rows[0] - margin) & (ys <= rows[1] + margin)
-    box = in_rows & (xs >= columns[0] - margin) & (xs <= columns[1] + margin)
+    box = torch.zeros_like(along)
+    box[max(0, math.ceil(rows[0] - margin)) : math.floor(rows[1] + margin) + 1,
+        max(0, math.ceil(columns[0] - margin)) : math.floor(columns[1] + margin) + 1] = True  # fmt: skip
     if not bool((along & ~box).any()):
         return along  # the usual case: nothing to tell apart
     # A stroke along a line goes on across the lines crossing it (a stem along a margin line
